@@ -1,0 +1,50 @@
+#include "engines/cpu/attention_cpu.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "engines/cpu/simd.h"
+
+namespace qbench::cpu {
+
+namespace {
+
+template <class W>
+void attend(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows, int64_t n_heads) {
+  using T = typename W::T;
+  const int64_t D = kv.head_dim(), re = kv.row_elems(), group = n_heads / kv.kv_heads();
+  const T* K = static_cast<const T*>(kv.k(layer));
+  const T* V = static_cast<const T*>(kv.v(layer));
+  const float scale = 1.0f / std::sqrt(float(D));
+  const int64_t items = rows * n_heads;
+#pragma omp parallel
+  {
+    std::vector<float> p(size_t(pos0 + rows));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; ++it) {
+      const int64_t r = it / n_heads, h = it % n_heads, kvh = h / group, len = pos0 + r + 1;
+      const float* qh = q + (r * n_heads + h) * D;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < len; ++j) {
+        p[j] = dot<W>(qh, K + j * re + kvh * D, D) * scale;
+        mx = std::max(mx, p[j]);
+      }
+      float sum = 0.f;
+      for (int64_t j = 0; j < len; ++j) sum += (p[j] = std::exp(p[j] - mx));
+      const float inv = 1.0f / sum;
+      float* o = out + (r * n_heads + h) * D;
+      std::fill(o, o + D, 0.f);
+      for (int64_t j = 0; j < len; ++j) axpy<W>(p[j] * inv, V + j * re + kvh * D, o, D);
+    }
+  }
+}
+
+}  // namespace
+
+void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows, int64_t n_heads) {
+  if (kv.type() == KvType::F32) attend<F32W>(kv, layer, pos0, q, out, rows, n_heads);
+  else attend<F16W>(kv, layer, pos0, q, out, rows, n_heads);
+}
+
+}  // namespace qbench::cpu

@@ -1,0 +1,38 @@
+#pragma once
+// The seam between the transformer and a weight format: every projection
+// (q/k/v/o, gate/up/down, LM head) is a Linear. A format adds a Linear kind
+// and a loader; the transformer never changes.
+#include <cstdint>
+#include <string>
+
+namespace qbench {
+
+class Linear {
+ public:
+  virtual ~Linear() = default;
+
+  int64_t in_features() const { return in_; }
+  int64_t out_features() const { return out_; }
+
+  // y[n, out] = x[n, in] · Wᵀ, row-major float32 activations; no bias (the
+  // transformer adds it). n == 1 is the decode GEMV; n > 1 should take a
+  // blocked GEMM path. Threaded internally (OpenMP).
+  virtual void forward(const float* x, float* y, int64_t n) const = 0;
+
+  // Rows `ids[0..n)` of W, dequantised to float32 into out[n, in]: the
+  // embedding lookup when this Linear is the (tied) token-embedding table.
+  virtual void gather_rows(const int32_t* ids, int64_t n, float* out) const = 0;
+
+  // Bytes the weights occupy in memory as this Linear holds them (packed
+  // codes, scales, zeros; mapped file bytes count when used in place).
+  virtual uint64_t weight_bytes() const = 0;
+
+  // Short storage description for results, e.g. "f16", "q4_k", "gptq-int4-g128".
+  virtual std::string kind() const = 0;
+
+ protected:
+  Linear(int64_t in, int64_t out) : in_(in), out_(out) {}
+  int64_t in_, out_;
+};
+
+}  // namespace qbench

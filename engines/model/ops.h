@@ -1,0 +1,32 @@
+#pragma once
+// The non-matrix operations of the transformer, per device. The transformer
+// calls these and Linear::forward; engines/cpu (and later engines/cuda)
+// implement them. Pointers are to the device's memory.
+#include <cstdint>
+
+#include "engines/model/kv_cache.h"
+
+namespace qbench {
+
+class Ops {
+ public:
+  virtual ~Ops() = default;
+  // y[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * w
+  virtual void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) = 0;
+  // y[r, :] += b
+  virtual void add_bias(float* y, const float* b, int64_t rows, int64_t dim) = 0;
+  // Rotary embedding as transformers applies it (rotate_half over the whole head):
+  // x[rows, n_heads, head_dim], row r is at position pos[r].
+  virtual void rope(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const int32_t* pos, double theta) = 0;
+  // Stores k, v [rows, kv_heads*head_dim] into the cache of `layer` at positions pos0..pos0+rows.
+  virtual void kv_store(KvCache& kv, int64_t layer, int64_t pos0, const float* k, const float* v, int64_t rows) = 0;
+  // Causal GQA attention of q [rows, heads*head_dim] at positions pos0.. over cache positions [0, pos0+rows).
+  virtual void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows,
+                         int64_t n_heads) = 0;
+  // out = silu(gate) * up, elementwise over n values
+  virtual void silu_mul(const float* gate, const float* up, float* out, int64_t n) = 0;
+  // y += x over n values
+  virtual void add(float* y, const float* x, int64_t n) = 0;
+};
+
+}  // namespace qbench

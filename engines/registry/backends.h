@@ -1,0 +1,12 @@
+#pragma once
+// One function per format family, each returning its backend entries. The
+// table in registry.cpp lists them; adding a format adds one line there.
+#include <vector>
+
+#include "engines/registry/registry.h"
+
+namespace qbench {
+
+std::vector<BackendSpec> hf_dense_backends();  // fp16, bf16 (HF safetensors)
+
+}  // namespace qbench

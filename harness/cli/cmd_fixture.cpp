@@ -1,0 +1,41 @@
+// qbench fixture: a random-weight HF checkpoint of a real architecture (no download).
+#include <cstdio>
+
+#include "engines/core/error.h"
+#include "engines/formats/synthetic_checkpoint.h"
+#include "engines/model/shape_catalog.h"
+#include "harness/cli/args.h"
+#include "harness/cli/bundled_files.h"
+#include "harness/cli/commands.h"
+#include "reports/units.h"
+
+namespace qbench::cli {
+
+int cmd_fixture(int argc, char** argv) {
+  Args a(argc, argv, 2, {"shape", "out", "seed", "tokenizer", "shard-mb"}, {"help", "no-tokenizer"});
+  if (a.flag("help")) {
+    std::string shapes;
+    for (auto& s : shape_names()) shapes += " " + s;
+    std::printf("qbench fixture --shape NAME --out DIR [--seed N] [--tokenizer tokenizer.json] [--shard-mb 4096]\nshapes:%s\n",
+                shapes.c_str());
+    return 0;
+  }
+  const ModelConfig cfg = shape_config(a.require("shape"));
+  SyntheticOptions o;
+  o.out_dir = a.require("out");
+  o.seed = uint64_t(a.get_int("seed", 0));
+  o.max_shard_bytes = uint64_t(a.get_int("shard-mb", 4096)) << 20;
+  if (o.max_shard_bytes == 0) throw Error("--shard-mb must be positive");
+  if (!a.flag("no-tokenizer")) {
+    o.tokenizer_json = a.has("tokenizer") ? a.get("tokenizer") : bundled_tokenizer_json();
+    if (o.tokenizer_json.empty())
+      throw Error("no tokenizer: run scripts/setup.sh (fetches the Qwen2.5 tokenizer), pass --tokenizer, or --no-tokenizer");
+  }
+  std::fprintf(stderr, "qbench: writing %s (%s, %.1f M parameters) to %s\n", a.get("shape").c_str(), cfg.architecture.c_str(),
+               cfg.parameter_count() / 1e6, o.out_dir.c_str());
+  const uint64_t bytes = write_synthetic_checkpoint(cfg, o);
+  std::printf("%s: %s of F16 weights, seed %llu\n", o.out_dir.c_str(), format_bytes(bytes).c_str(), (unsigned long long)o.seed);
+  return 0;
+}
+
+}  // namespace qbench::cli

@@ -1,0 +1,55 @@
+// qbench: reproducible benchmarks of quantized LLM inference.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "engines/core/error.h"
+#include "harness/cli/commands.h"
+
+namespace {
+
+const char* kUsage = R"(qbench: benchmark and evaluate quantized LLM inference
+
+usage: qbench <command> [options]
+
+commands:
+  run        --model PATH [--backend B] --workload latency [--prompt-tokens 512] [--gen-tokens 256]
+             [--reps 3] [--warmup 1] [--threads N] [--kv-type f16|f32] [--out FILE.json]
+  fixture    --shape {tiny,qwen2.5-0.5b,qwen2.5-1.5b,qwen2.5-7b,...} --out DIR [--seed N]
+  tokenize   (--model PATH | --tokenizer tokenizer.json) [--chat] [--json] [TEXT]   (TEXT or stdin)
+  logits     --model PATH [--backend B] --tokens 1,2,3 --out FILE.npy [--kv-type f32]
+  backends   list the backends this build knows
+  sysinfo    print the hardware qbench sees
+
+Run `qbench <command> --help` for a command's options.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "run") return qbench::cli::cmd_run(argc, argv);
+    if (cmd == "fixture") return qbench::cli::cmd_fixture(argc, argv);
+    if (cmd == "tokenize") return qbench::cli::cmd_tokenize(argc, argv);
+    if (cmd == "logits") return qbench::cli::cmd_logits(argc, argv);
+    if (cmd == "backends") return qbench::cli::cmd_backends(argc, argv);
+    if (cmd == "sysinfo") return qbench::cli::cmd_sysinfo(argc, argv);
+    std::fprintf(stderr, "qbench: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+    return 2;
+  } catch (const qbench::OutOfMemory& e) {
+    std::fprintf(stderr, "qbench: out of memory: %s (needed %llu bytes)\n", e.what(), (unsigned long long)e.needed_bytes);
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "qbench: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qbench: error: %s\n", e.what());
+    return 1;
+  }
+}
