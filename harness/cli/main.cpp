@@ -19,6 +19,7 @@ commands:
   fixture    --shape {tiny,qwen2.5-0.5b,qwen2.5-1.5b,qwen2.5-7b,...} --out DIR [--seed N]
   tokenize   (--model PATH | --tokenizer tokenizer.json) [--chat] [--json] [TEXT]   (TEXT or stdin)
   logits     --model PATH [--backend B] --tokens 1,2,3 --out FILE.npy [--kv-type f32]
+  quantize   --model HF_DIR --to {gguf,gptq,awq} ... --out PATH
   backends   list the backends this build knows
   sysinfo    print the hardware qbench sees
 
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
     if (cmd == "logits") return qbench::cli::cmd_logits(argc, argv);
     if (cmd == "backends") return qbench::cli::cmd_backends(argc, argv);
     if (cmd == "sysinfo") return qbench::cli::cmd_sysinfo(argc, argv);
+    if (cmd == "quantize") return qbench::cli::cmd_quantize(argc, argv);
     std::fprintf(stderr, "qbench: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
   } catch (const qbench::OutOfMemory& e) {
