@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
     auto e = load_engine(lo);
     Transformer& m = e->model();
     const ModelConfig& c = m.config();
-    std::vector<int32_t> ids(size_t(prompt));
+    std::vector<int32_t> ids(static_cast<size_t>(prompt));
     for (int64_t i = 0; i < prompt; ++i) ids[size_t(i)] = int32_t((i * 7919) % 150000);
     std::vector<float> logits;
 
