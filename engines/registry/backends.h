@@ -8,5 +8,6 @@
 namespace qbench {
 
 std::vector<BackendSpec> hf_dense_backends();  // fp16, bf16 (HF safetensors)
+std::vector<BackendSpec> gptq_awq_backends();  // gptq-int4, awq-int4
 
 }  // namespace qbench
