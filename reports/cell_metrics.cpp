@@ -77,23 +77,37 @@ CellMetrics cell_metrics(const CellKey& key, const std::vector<const ResultFile*
       mb.total = std::max(mb.total, json_num(e, "total", mb.weights + mb.kv_cache + mb.activations));
       c.memory = mb;
     }
-    const auto& a = json_at(s, "accuracy");
-    if (json_has_num(a, "value")) {
-      acc.push_back(100.0 * json_num(a, "value", 0));
+    // MMLU: summary.accuracy {value, ci95} (docs/reports.md) or, as `qbench eval
+    // mmlu` writes it, summary.micro {accuracy, ci95}.
+    const auto& micro = json_at(s, "micro");
+    const auto& a = json_has_num(json_at(s, "accuracy"), "value") ? json_at(s, "accuracy") : micro;
+    const char* acc_key = json_has_num(json_at(s, "accuracy"), "value") ? "value" : "accuracy";
+    if (kind == "mmlu" && json_has_num(a, acc_key)) {
+      acc.push_back(100.0 * json_num(a, acc_key, 0));
       const auto& ci = json_at(a, "ci95");
       if (ci.is_array() && ci.size() == 2 && ci[0].is_number() && ci[1].is_number()) {
         acc_lo.push_back(100.0 * ci[0].get<double>());
         acc_hi.push_back(100.0 * ci[1].get<double>());
       }
     }
+    // Perplexity / KL: summary.perplexity {value}, summary.kl {mean, median, p99},
+    // summary.top1_agreement; or `qbench eval ppl`'s workload.perplexity and
+    // workload.kl_divergence {kl_mean, kl_median, kl_p99, top1_agreement}.
     if (json_has_num(json_at(s, "perplexity"), "value")) ppl.push_back(json_num(json_at(s, "perplexity"), "value", 0));
+    else if (kind == "perplexity" && json_has_num(w, "perplexity")) ppl.push_back(json_num(w, "perplexity", 0));
     const auto& k = json_at(s, "kl");
+    const auto& kd = json_at(w, "kl_divergence");
     if (json_has_num(k, "mean")) {
       kl.push_back(json_num(k, "mean", 0));
       if (json_has_num(k, "median")) kl_med.push_back(json_num(k, "median", 0));
       if (json_has_num(k, "p99")) kl_p99.push_back(json_num(k, "p99", 0));
+    } else if (json_has_num(kd, "kl_mean")) {
+      kl.push_back(json_num(kd, "kl_mean", 0));
+      if (json_has_num(kd, "kl_median")) kl_med.push_back(json_num(kd, "kl_median", 0));
+      if (json_has_num(kd, "kl_p99")) kl_p99.push_back(json_num(kd, "kl_p99", 0));
     }
     if (json_has_num(s, "top1_agreement")) top1.push_back(100.0 * json_num(s, "top1_agreement", 0));
+    else if (json_has_num(kd, "top1_agreement")) top1.push_back(100.0 * json_num(kd, "top1_agreement", 0));
     const auto& pts = json_at(s, "points");
     if (pts.is_array())
       for (const auto& pt : pts)

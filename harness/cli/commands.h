@@ -8,7 +8,6 @@ int cmd_tokenize(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_backends(int argc, char** argv);
 int cmd_sysinfo(int argc, char** argv);
-int cmd_eval(int argc, char** argv);  // cmd_eval.cpp: mmlu, ppl
 int cmd_quantize(int argc, char** argv);  // dispatches on --to:
 int cmd_quantize_gguf(int argc, char** argv);  // cmd_quantize_gguf.cpp
 int cmd_quantize_gptq(int argc, char** argv);  // cmd_quantize_gptq.cpp

@@ -19,7 +19,6 @@ commands:
   fixture    --shape {tiny,qwen2.5-0.5b,qwen2.5-1.5b,qwen2.5-7b,...} --out DIR [--seed N]
   tokenize   (--model PATH | --tokenizer tokenizer.json) [--chat] [--json] [TEXT]   (TEXT or stdin)
   logits     --model PATH [--backend B] --tokens 1,2,3 --out FILE.npy [--kv-type f32]
-  eval       mmlu --model PATH [--data DIR] [--shots 5] [--baseline FILE] --out FILE.json  |  ppl --model PATH [--text FILE] [--save-logits F | --kl-base F]
   quantize   --model HF_DIR --to {gguf,gptq,awq} ... --out PATH
   matrix     run SPEC.json [--resume] [--force] [--no-report]   every (model x backend x device x workload) cell
   report     RESULT.json|DIR... --out DIR [--lang en|zh] [--prices prices.json]   tables, charts, HTML
@@ -45,7 +44,6 @@ int main(int argc, char** argv) {
     if (cmd == "logits") return qbench::cli::cmd_logits(argc, argv);
     if (cmd == "backends") return qbench::cli::cmd_backends(argc, argv);
     if (cmd == "sysinfo") return qbench::cli::cmd_sysinfo(argc, argv);
-    if (cmd == "eval") return qbench::cli::cmd_eval(argc, argv);
     if (cmd == "quantize") return qbench::cli::cmd_quantize(argc, argv);
     if (cmd == "matrix") return qbench::cli::cmd_matrix(argc, argv);
     if (cmd == "report") return qbench::cli::cmd_report(argc, argv);

@@ -35,8 +35,13 @@ bool valid_result(const std::string& path) {
 }
 
 std::vector<std::string> child_args(const MatrixSpec& s, const Cell& c, const std::string& exe, const std::string& out) {
-  std::vector<std::string> a = {exe, "run", "--model", c.model_path, "--backend", c.backend, "--device", c.device,
-                                "--workload", c.workload->workload};
+  // Accuracy workloads live under `qbench eval`; speed workloads under `qbench run`.
+  const std::string& wl = c.workload->workload;
+  std::vector<std::string> a = {exe};
+  if (wl == "mmlu") a.insert(a.end(), {"eval", "mmlu"});
+  else if (wl == "perplexity" || wl == "ppl") a.insert(a.end(), {"eval", "ppl"});
+  else a.insert(a.end(), {"run", "--workload", wl});
+  a.insert(a.end(), {"--model", c.model_path, "--backend", c.backend, "--device", c.device});
   if (s.threads > 0) a.insert(a.end(), {"--threads", std::to_string(s.threads)});
   for (const auto& [k, v] : c.workload->args) {
     a.push_back("--" + k);
