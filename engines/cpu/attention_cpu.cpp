@@ -14,8 +14,11 @@ template <class W>
 void attend(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows, int64_t n_heads) {
   using T = typename W::T;
   const int64_t D = kv.head_dim(), re = kv.row_elems(), group = n_heads / kv.kv_heads();
-  const T* K = static_cast<const T*>(kv.k(layer));
-  const T* V = static_cast<const T*>(kv.v(layer));
+  // Paged cache: position j lives at row j % B of block table[j / B].
+  const int64_t bt = kv.pool().block_tokens();
+  const std::vector<int32_t>& table = kv.blocks();
+  auto krow = [&](int64_t j) { return reinterpret_cast<const T*>(kv.pool().block_data(layer, 0, table[size_t(j / bt)])) + (j % bt) * re; };
+  auto vrow = [&](int64_t j) { return reinterpret_cast<const T*>(kv.pool().block_data(layer, 1, table[size_t(j / bt)])) + (j % bt) * re; };
   const float scale = 1.0f / std::sqrt(float(D));
   const int64_t items = rows * n_heads;
 #pragma omp parallel
@@ -27,7 +30,7 @@ void attend(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, floa
       const float* qh = q + (r * n_heads + h) * D;
       float mx = -INFINITY;
       for (int64_t j = 0; j < len; ++j) {
-        p[j] = dot<W>(qh, K + j * re + kvh * D, D) * scale;
+        p[j] = dot<W>(qh, krow(j) + kvh * D, D) * scale;
         mx = std::max(mx, p[j]);
       }
       float sum = 0.f;
@@ -35,7 +38,7 @@ void attend(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, floa
       const float inv = 1.0f / sum;
       float* o = out + (r * n_heads + h) * D;
       std::fill(o, o + D, 0.f);
-      for (int64_t j = 0; j < len; ++j) axpy<W>(p[j] * inv, V + j * re + kvh * D, o, D);
+      for (int64_t j = 0; j < len; ++j) axpy<W>(p[j] * inv, vrow(j) + kvh * D, o, D);
     }
   }
 }

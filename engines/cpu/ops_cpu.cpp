@@ -1,6 +1,9 @@
 #include "engines/cpu/ops_cpu.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 #include <vector>
 
 #include "engines/core/half.h"
@@ -12,6 +15,17 @@ namespace {
 
 class CpuOps final : public Ops {
  public:
+  void* alloc(size_t bytes) override {
+    // 64-byte alignment: whole cache lines and aligned AVX-512 loads.
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p && bytes) throw std::bad_alloc();
+    return p;
+  }
+  void release(void* p) override { std::free(p); }
+  void upload(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void download(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  bool host_memory() const override { return true; }
+
   void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) override {
 #pragma omp parallel for schedule(static) if (rows > 1)
     for (int64_t r = 0; r < rows; ++r) {
@@ -54,15 +68,18 @@ class CpuOps final : public Ops {
   }
 
   void kv_store(KvCache& kv, int64_t layer, int64_t pos0, const float* k, const float* v, int64_t rows) override {
-    const int64_t re = kv.row_elems(), n = rows * re;
-    if (kv.type() == KvType::F32) {
-      float* kd = static_cast<float*>(kv.k(layer)) + pos0 * re;
-      float* vd = static_cast<float*>(kv.v(layer)) + pos0 * re;
-      for (int64_t i = 0; i < n; ++i) { kd[i] = k[i]; vd[i] = v[i]; }
-    } else {
-      uint16_t* kd = static_cast<uint16_t*>(kv.k(layer)) + pos0 * re;
-      uint16_t* vd = static_cast<uint16_t*>(kv.v(layer)) + pos0 * re;
-      for (int64_t i = 0; i < n; ++i) { kd[i] = f32_to_f16(k[i]); vd[i] = f32_to_f16(v[i]); }
+    const int64_t re = kv.row_elems();
+    for (int64_t r = 0; r < rows; ++r) {  // rows may straddle KV blocks: one row at a time
+      const float* kr = k + r * re;
+      const float* vr = v + r * re;
+      if (kv.type() == KvType::F32) {
+        std::memcpy(kv.row(layer, 0, pos0 + r), kr, size_t(re) * 4);
+        std::memcpy(kv.row(layer, 1, pos0 + r), vr, size_t(re) * 4);
+      } else {
+        uint16_t* kd = reinterpret_cast<uint16_t*>(kv.row(layer, 0, pos0 + r));
+        uint16_t* vd = reinterpret_cast<uint16_t*>(kv.row(layer, 1, pos0 + r));
+        for (int64_t i = 0; i < re; ++i) { kd[i] = f32_to_f16(kr[i]); vd[i] = f32_to_f16(vr[i]); }
+      }
     }
   }
 

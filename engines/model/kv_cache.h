@@ -1,52 +1,106 @@
 #pragma once
-// Key/value cache of one sequence: per layer, K and V as [max_tokens, kv_heads, head_dim]
-// in F16 (as llama.cpp and most serving engines keep it) or F32 (exact reference math).
+// Paged key/value cache. A KvBlockPool owns fixed-size blocks of token slots
+// (per layer, K and V as [block_tokens, kv_heads, head_dim], F16 as llama.cpp
+// and serving engines keep them, or F32 for exact reference math). A KvCache is
+// one sequence's block table into a pool: many sequences share one pool
+// (batched serving, issue 9), or a sequence gets a private pool sized exactly
+// for it (the single-sequence workloads).
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "engines/core/dtype.h"
 #include "engines/model/memory_account.h"
 
 namespace qbench {
+
+class Ops;
 
 enum class KvType { F16, F32 };
 KvType parse_kv_type(const std::string& s);  // "f16" | "f32"
 const char* kv_type_name(KvType t);
 
+class KvBlockPool {
+ public:
+  static constexpr int64_t kDefaultBlockTokens = 16;
+
+  // Storage comes from `ops` (device memory) when given, else from the host heap.
+  KvBlockPool(int64_t layers, int64_t kv_heads, int64_t head_dim, KvType type, int64_t block_tokens, int64_t n_blocks,
+              MemoryAccount* account, Ops* ops = nullptr);
+  ~KvBlockPool();
+  KvBlockPool(const KvBlockPool&) = delete;
+  KvBlockPool& operator=(const KvBlockPool&) = delete;
+
+  int32_t alloc_block();          // -1 when every block is in use (back-pressure, never a crash)
+  void free_block(int32_t block);
+  int64_t total_blocks() const { return n_blocks_; }
+  int64_t free_blocks() const { return int64_t(free_.size()); }
+  int64_t block_tokens() const { return block_tokens_; }
+
+  KvType type() const { return type_; }
+  int64_t layers() const { return layers_; }
+  int64_t kv_heads() const { return kv_heads_; }
+  int64_t head_dim() const { return head_dim_; }
+  int64_t row_elems() const { return kv_heads_ * head_dim_; }
+  uint64_t elem_bytes() const { return elem_; }
+  uint64_t bytes() const { return bytes_; }
+
+  // Start of a block's K (kv=0) or V (kv=1) rows for a layer.
+  uint8_t* block_data(int64_t layer, int kv, int32_t block) const {
+    return data_ + ((uint64_t(layer) * 2 + kv) * uint64_t(n_blocks_) + uint64_t(block)) * block_bytes_;
+  }
+
+ private:
+  int64_t layers_, kv_heads_, head_dim_;
+  KvType type_;
+  int64_t block_tokens_, n_blocks_;
+  uint64_t elem_, block_bytes_, bytes_;
+  uint8_t* data_ = nullptr;
+  std::vector<uint8_t> host_;
+  std::vector<int32_t> free_;
+  MemoryAccount* account_;
+  Ops* ops_;
+};
+
 class KvCache {
  public:
-  KvCache(int64_t layers, int64_t max_tokens, int64_t kv_heads, int64_t head_dim, KvType type, MemoryAccount* account);
+  // A private pool of exactly max_tokens slots (one block), all reserved.
+  KvCache(int64_t layers, int64_t max_tokens, int64_t kv_heads, int64_t head_dim, KvType type, MemoryAccount* account,
+          Ops* ops = nullptr);
+  // A sequence in a shared pool; it holds no blocks until reserve().
+  explicit KvCache(std::shared_ptr<KvBlockPool> pool);
   ~KvCache();
   KvCache(const KvCache&) = delete;
   KvCache& operator=(const KvCache&) = delete;
 
-  KvType type() const { return type_; }
-  int64_t max_tokens() const { return max_tokens_; }
-  int64_t kv_heads() const { return kv_heads_; }
-  int64_t head_dim() const { return head_dim_; }
-  int64_t row_elems() const { return kv_heads_ * head_dim_; }
-  uint64_t bytes() const { return bytes_; }
+  // Makes room for `tokens` positions; all or nothing. False when the pool
+  // has too few free blocks (the caller waits or preempts).
+  bool reserve(int64_t tokens);
+  // Returns every block to the pool.
+  void release();
+
+  int64_t max_tokens() const { return int64_t(blocks_.size()) * pool_->block_tokens(); }
+  const std::vector<int32_t>& blocks() const { return blocks_; }
+  KvBlockPool& pool() const { return *pool_; }
+  KvType type() const { return pool_->type(); }
+  int64_t kv_heads() const { return pool_->kv_heads(); }
+  int64_t head_dim() const { return pool_->head_dim(); }
+  int64_t row_elems() const { return pool_->row_elems(); }
+  uint64_t bytes() const { return uint64_t(max_tokens()) * pool_->row_elems() * pool_->elem_bytes() * 2 * pool_->layers(); }
   static uint64_t bytes_per_token(int64_t layers, int64_t kv_heads, int64_t head_dim, KvType t);
 
-  // Start of layer's K (or V) storage; element type per type().
-  void* k(int64_t layer) { return data_.data() + layer_off(layer, 0); }
-  void* v(int64_t layer) { return data_.data() + layer_off(layer, 1); }
-  const void* k(int64_t layer) const { return data_.data() + layer_off(layer, 0); }
-  const void* v(int64_t layer) const { return data_.data() + layer_off(layer, 1); }
+  // K (kv=0) or V (kv=1) row of `pos` in `layer`; element type per type().
+  uint8_t* row(int64_t layer, int kv, int64_t pos) const {
+    const int64_t bt = pool_->block_tokens();
+    return pool_->block_data(layer, kv, blocks_[size_t(pos / bt)]) + uint64_t(pos % bt) * pool_->row_elems() * pool_->elem_bytes();
+  }
 
   // Copies positions [0, n) of every layer from another cache of the same shape (prefix reuse).
   void copy_prefix_from(const KvCache& other, int64_t n);
 
  private:
-  uint64_t layer_off(int64_t layer, int kv) const {
-    return (uint64_t(layer) * 2 + kv) * uint64_t(max_tokens_) * row_elems() * elem_;
-  }
-  int64_t layers_, max_tokens_, kv_heads_, head_dim_;
-  KvType type_;
-  uint64_t elem_, bytes_;
-  std::vector<uint8_t> data_;
-  MemoryAccount* account_;
+  std::shared_ptr<KvBlockPool> pool_;
+  std::vector<int32_t> blocks_;
 };
 
 }  // namespace qbench

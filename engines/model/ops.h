@@ -1,7 +1,8 @@
 #pragma once
-// The non-matrix operations of the transformer, per device. The transformer
-// calls these and Linear::forward; engines/cpu (and later engines/cuda)
-// implement them. Pointers are to the device's memory.
+// The non-matrix operations of the transformer, per device, and the device's
+// memory. The transformer calls these and Linear::forward; engines/cpu (and
+// engines/cuda) implement them. Pointers are to the device's memory.
+#include <cstddef>
 #include <cstdint>
 
 #include "engines/model/kv_cache.h"
@@ -11,6 +12,15 @@ namespace qbench {
 class Ops {
  public:
   virtual ~Ops() = default;
+  // Memory. alloc throws qbench::OutOfMemory with the numbers when the device is full.
+  virtual void* alloc(size_t bytes) = 0;
+  virtual void release(void* p) = 0;
+  virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
+  virtual void download(void* host_dst, const void* src, size_t bytes) = 0;
+  // True when device pointers are host pointers (results need no download).
+  virtual bool host_memory() const = 0;
+  // Waits for queued work (no-op on the CPU).
+  virtual void synchronize() {}
   // y[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * w
   virtual void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) = 0;
   // y[r, :] += b

@@ -10,12 +10,36 @@ Transformer::Transformer(ModelConfig config, ModelWeights weights, std::unique_p
     : cfg_(std::move(config)), w_(std::move(weights)), ops_(std::move(ops)), max_chunk_(std::max<int64_t>(1, max_chunk)) {
   if (int64_t(w_.layers.size()) != cfg_.num_layers) throw Error("weights hold a different number of layers than the config");
   mem_.add(MemCategory::Weights, int64_t(w_.weight_bytes()));
+  Ops* o = ops_.get();
+  // Small vectors are counted in weight_bytes() already: no second accounting.
+  for (auto& L : w_.layers)
+    lv_.push_back({DeviceArray<float>(o, L.attn_norm, nullptr, MemCategory::Weights),
+                   DeviceArray<float>(o, L.ffn_norm, nullptr, MemCategory::Weights),
+                   DeviceArray<float>(o, L.q_bias, nullptr, MemCategory::Weights),
+                   DeviceArray<float>(o, L.k_bias, nullptr, MemCategory::Weights),
+                   DeviceArray<float>(o, L.v_bias, nullptr, MemCategory::Weights)});
+  final_norm_ = DeviceArray<float>(o, w_.final_norm, nullptr, MemCategory::Weights);
 }
+
+Transformer::~Transformer() = default;
 
 Sequence Transformer::new_sequence(int64_t max_tokens, KvType kv_type) {
   if (max_tokens <= 0) throw Error("a sequence needs room for at least one token");
   Sequence s;
-  s.kv = std::make_unique<KvCache>(cfg_.num_layers, max_tokens, cfg_.num_kv_heads, cfg_.head_dim, kv_type, &mem_);
+  s.kv = std::make_unique<KvCache>(cfg_.num_layers, max_tokens, cfg_.num_kv_heads, cfg_.head_dim, kv_type, &mem_, ops_.get());
+  return s;
+}
+
+std::shared_ptr<KvBlockPool> Transformer::new_kv_pool(int64_t tokens, KvType kv_type, int64_t block_tokens) {
+  if (tokens <= 0 || block_tokens <= 0) throw Error("a KV pool needs a positive size");
+  const int64_t blocks = (tokens + block_tokens - 1) / block_tokens;
+  return std::make_shared<KvBlockPool>(cfg_.num_layers, cfg_.num_kv_heads, cfg_.head_dim, kv_type, block_tokens, blocks,
+                                       &mem_, ops_.get());
+}
+
+Sequence Transformer::new_sequence_in(std::shared_ptr<KvBlockPool> pool) {
+  Sequence s;
+  s.kv = std::make_unique<KvCache>(std::move(pool));
   return s;
 }
 
@@ -23,85 +47,139 @@ void Transformer::ensure_workspace(int64_t n) {
   if (n <= ws_rows_) return;
   const int64_t h = cfg_.hidden_size, qd = cfg_.num_heads * cfg_.head_dim, kvd = cfg_.num_kv_heads * cfg_.head_dim,
                 ff = cfg_.intermediate_size;
-  x_.assign(n * h, 0.f);
-  xn_.assign(n * h, 0.f);
-  q_.assign(n * qd, 0.f);
-  k_.assign(n * kvd, 0.f);
-  v_.assign(n * kvd, 0.f);
-  att_.assign(n * qd, 0.f);
-  gate_.assign(n * ff, 0.f);
-  up_.assign(n * ff, 0.f);
-  tmp_.assign(n * h, 0.f);
-  pos_.assign(n, 0);
-  const uint64_t bytes = (x_.size() + xn_.size() + q_.size() + k_.size() + v_.size() + att_.size() + gate_.size() +
-                          up_.size() + tmp_.size()) * sizeof(float) + pos_.size() * sizeof(int32_t);
-  mem_.sub(MemCategory::Activations, int64_t(ws_bytes_));
-  ws_bytes_ = bytes;
-  mem_.add(MemCategory::Activations, int64_t(ws_bytes_));
+  Ops* o = ops_.get();
+  auto f = [&](int64_t count) { return DeviceArray<float>(o, size_t(count), &mem_, MemCategory::Activations); };
+  // Release before allocating the larger set so the peak is not both.
+  x_ = {}; xn_ = {}; q_ = {}; k_ = {}; v_ = {}; att_ = {}; gate_ = {}; up_ = {}; tmp_ = {}; pos_ = {}; logits_ = {};
+  x_ = f(n * h);
+  xn_ = f(n * h);
+  q_ = f(n * qd);
+  k_ = f(n * kvd);
+  v_ = f(n * kvd);
+  att_ = f(n * qd);
+  gate_ = f(n * ff);
+  up_ = f(n * ff);
+  tmp_ = f(n * h);
+  pos_ = DeviceArray<int32_t>(o, size_t(n), &mem_, MemCategory::Activations);
+  // Device-side logits only where results must be downloaded; host devices write straight into the caller's vector.
+  if (!ops_->host_memory()) logits_ = f(n * cfg_.vocab_size);
   ws_rows_ = n;
 }
 
 void Transformer::forward(Sequence& seq, const int32_t* tokens, int64_t n, LogitsMode mode, std::vector<float>& logits) {
   if (n <= 0) throw Error("forward needs at least one token");
-  if (seq.n_past + n > seq.kv->max_tokens())
-    throw Error("sequence of " + std::to_string(seq.n_past + n) + " tokens exceeds its KV cache (" +
-                std::to_string(seq.kv->max_tokens()) + " tokens)");
-  for (int64_t i = 0; i < n; ++i)
-    if (tokens[i] < 0 || tokens[i] >= cfg_.vocab_size)
-      throw Error("token id " + std::to_string(tokens[i]) + " is outside the vocabulary (" + std::to_string(cfg_.vocab_size) + ")");
   const int64_t V = cfg_.vocab_size;
   if (mode == LogitsMode::All) logits.resize(size_t(n) * V);
   else if (mode == LogitsMode::Last) logits.resize(size_t(V));
+  std::vector<float> chunk_logits;
   for (int64_t done = 0; done < n;) {
     const int64_t c = std::min(max_chunk_, n - done);
     const bool last_chunk = done + c == n;
-    float* out = mode == LogitsMode::All ? logits.data() + size_t(done) * V : logits.data();
-    forward_chunk(seq, tokens + done, c, mode == LogitsMode::All, mode == LogitsMode::Last && last_chunk, out);
+    if (mode == LogitsMode::All) {
+      // Every position: one item per token would be wasteful; run the chunk and take all rows.
+      std::vector<BatchItem> items = {{&seq, tokens + done, c, false}};
+      forward_batch(items, chunk_logits);  // layers only
+      // forward_batch advanced n_past; the LM head over all rows uses xn_ prepared below.
+      const int64_t h = cfg_.hidden_size;
+      ops_->rmsnorm(x_.data(), final_norm_.data(), xn_.data(), c, h, float(cfg_.rms_norm_eps));
+      float* out = ops_->host_memory() ? logits.data() + size_t(done) * V : logits_.data();
+      w_.output().forward(xn_.data(), out, c);
+      if (!ops_->host_memory()) ops_->download(logits.data() + size_t(done) * V, logits_.data(), size_t(c * V) * sizeof(float));
+    } else {
+      std::vector<BatchItem> items = {{&seq, tokens + done, c, mode == LogitsMode::Last && last_chunk}};
+      forward_batch(items, chunk_logits);
+      if (mode == LogitsMode::Last && last_chunk) logits.swap(chunk_logits);
+    }
     done += c;
   }
 }
 
-void Transformer::forward_chunk(Sequence& seq, const int32_t* tokens, int64_t n, bool want_all, bool want_last,
-                                float* logits_out) {
-  ensure_workspace(n);
-  const int64_t h = cfg_.hidden_size, qd = cfg_.num_heads * cfg_.head_dim, kvd = cfg_.num_kv_heads * cfg_.head_dim,
-                ff = cfg_.intermediate_size, pos0 = seq.n_past;
-  const float eps = float(cfg_.rms_norm_eps);
-  for (int64_t i = 0; i < n; ++i) pos_[i] = int32_t(pos0 + i);
+void Transformer::forward_batch(const std::vector<BatchItem>& items, std::vector<float>& logits) {
+  if (items.empty()) throw Error("forward_batch needs at least one sequence");
+  int64_t rows = 0;
+  for (auto& it : items) {
+    if (it.n <= 0) throw Error("every sequence in a batch needs at least one token");
+    for (int64_t i = 0; i < it.n; ++i)
+      if (it.tokens[i] < 0 || it.tokens[i] >= cfg_.vocab_size)
+        throw Error("token id " + std::to_string(it.tokens[i]) + " is outside the vocabulary (" +
+                    std::to_string(cfg_.vocab_size) + ")");
+    if (it.seq->n_past + it.n > cfg_.max_position_embeddings)
+      throw Error("sequence of " + std::to_string(it.seq->n_past + it.n) + " tokens exceeds the model's context (" +
+                  std::to_string(cfg_.max_position_embeddings) + ")");
+    if (!it.seq->kv->reserve(it.seq->n_past + it.n))
+      throw Error("KV cache has no room for " + std::to_string(it.seq->n_past + it.n) + " tokens (holds " +
+                  std::to_string(it.seq->kv->max_tokens()) + ")");
+    rows += it.n;
+  }
+  ensure_workspace(rows);
+  run_layers(items, rows);
 
-  w_.embed->gather_rows(tokens, n, x_.data());
+  // LM head over the last row of each item that wants logits.
+  last_rows_.clear();
+  int64_t r = 0;
+  for (auto& it : items) {
+    r += it.n;
+    if (it.want_logits) last_rows_.push_back(int32_t(r - 1));
+  }
+  const int64_t m = int64_t(last_rows_.size()), h = cfg_.hidden_size, V = cfg_.vocab_size;
+  logits.resize(size_t(m * V));
+  if (m == 0) return;
+  // Gather the wanted rows' final-normed states into xn_ (rows are disjoint and ordered, so in place is safe).
+  for (int64_t i = 0; i < m; ++i)
+    ops_->rmsnorm(x_.data() + int64_t(last_rows_[i]) * h, final_norm_.data(), xn_.data() + i * h, 1, h, float(cfg_.rms_norm_eps));
+  float* out = ops_->host_memory() ? logits.data() : logits_.data();
+  w_.output().forward(xn_.data(), out, m);
+  if (!ops_->host_memory()) ops_->download(logits.data(), logits_.data(), size_t(m * V) * sizeof(float));
+}
+
+void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n) {
+  const int64_t h = cfg_.hidden_size, qd = cfg_.num_heads * cfg_.head_dim, kvd = cfg_.num_kv_heads * cfg_.head_dim,
+                ff = cfg_.intermediate_size;
+  const float eps = float(cfg_.rms_norm_eps);
+  pos_host_.resize(size_t(n));
+  std::vector<int32_t> ids;
+  ids.reserve(size_t(n));
+  {
+    int64_t r = 0;
+    for (auto& it : items)
+      for (int64_t i = 0; i < it.n; ++i, ++r) {
+        pos_host_[size_t(r)] = int32_t(it.seq->n_past + i);
+        ids.push_back(it.tokens[i]);
+      }
+  }
+  ops_->upload(pos_.data(), pos_host_.data(), size_t(n) * sizeof(int32_t));
+  w_.embed->gather_rows(ids.data(), n, x_.data());
+
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
-    const LayerWeights& L = w_.layers[l];
+    const LayerWeights& L = w_.layers[size_t(l)];
+    const LayerVectors& V = lv_[size_t(l)];
     // Attention block.
-    ops_->rmsnorm(x_.data(), L.attn_norm.data(), xn_.data(), n, h, eps);
+    ops_->rmsnorm(x_.data(), V.attn_norm.data(), xn_.data(), n, h, eps);
     L.q->forward(xn_.data(), q_.data(), n);
     L.k->forward(xn_.data(), k_.data(), n);
     L.v->forward(xn_.data(), v_.data(), n);
-    if (!L.q_bias.empty()) ops_->add_bias(q_.data(), L.q_bias.data(), n, qd);
-    if (!L.k_bias.empty()) ops_->add_bias(k_.data(), L.k_bias.data(), n, kvd);
-    if (!L.v_bias.empty()) ops_->add_bias(v_.data(), L.v_bias.data(), n, kvd);
+    if (!V.q_bias.empty()) ops_->add_bias(q_.data(), V.q_bias.data(), n, qd);
+    if (!V.k_bias.empty()) ops_->add_bias(k_.data(), V.k_bias.data(), n, kvd);
+    if (!V.v_bias.empty()) ops_->add_bias(v_.data(), V.v_bias.data(), n, kvd);
     ops_->rope(q_.data(), n, cfg_.num_heads, cfg_.head_dim, pos_.data(), cfg_.rope_theta);
     ops_->rope(k_.data(), n, cfg_.num_kv_heads, cfg_.head_dim, pos_.data(), cfg_.rope_theta);
-    ops_->kv_store(*seq.kv, l, pos0, k_.data(), v_.data(), n);
-    ops_->attention(*seq.kv, l, pos0, q_.data(), att_.data(), n, cfg_.num_heads);
+    int64_t r = 0;
+    for (auto& it : items) {  // each sequence attends over its own cache
+      ops_->kv_store(*it.seq->kv, l, it.seq->n_past, k_.data() + r * kvd, v_.data() + r * kvd, it.n);
+      ops_->attention(*it.seq->kv, l, it.seq->n_past, q_.data() + r * qd, att_.data() + r * qd, it.n, cfg_.num_heads);
+      r += it.n;
+    }
     L.o->forward(att_.data(), tmp_.data(), n);
     ops_->add(x_.data(), tmp_.data(), n * h);
     // MLP block (SwiGLU).
-    ops_->rmsnorm(x_.data(), L.ffn_norm.data(), xn_.data(), n, h, eps);
+    ops_->rmsnorm(x_.data(), V.ffn_norm.data(), xn_.data(), n, h, eps);
     L.gate->forward(xn_.data(), gate_.data(), n);
     L.up->forward(xn_.data(), up_.data(), n);
     ops_->silu_mul(gate_.data(), up_.data(), gate_.data(), n * ff);
     L.down->forward(gate_.data(), tmp_.data(), n);
     ops_->add(x_.data(), tmp_.data(), n * h);
   }
-  seq.n_past += n;
-  if (want_all) {
-    ops_->rmsnorm(x_.data(), w_.final_norm.data(), xn_.data(), n, h, eps);
-    w_.output().forward(xn_.data(), logits_out, n);
-  } else if (want_last) {
-    ops_->rmsnorm(x_.data() + (n - 1) * h, w_.final_norm.data(), xn_.data(), 1, h, eps);
-    w_.output().forward(xn_.data(), logits_out, 1);
-  }
+  for (auto& it : items) it.seq->n_past += it.n;
 }
 
 }  // namespace qbench

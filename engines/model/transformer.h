@@ -1,11 +1,14 @@
 #pragma once
 // The one decoder-only transformer (Qwen2 / Llama family) every backend runs:
-// embedding, RMSNorm, RoPE, GQA attention over a KV cache, SwiGLU, LM head.
-// Formats differ only in their Linears; devices only in their Ops.
+// embedding, RMSNorm, RoPE, GQA attention over a paged KV cache, SwiGLU, LM
+// head. Formats differ only in their Linears; devices only in their Ops.
+// Several sequences can share one pass (batched decode, continuous batching):
+// their tokens are stacked so every Linear runs once over all of them.
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "engines/model/device_array.h"
 #include "engines/model/kv_cache.h"
 #include "engines/model/memory_account.h"
 #include "engines/model/model_config.h"
@@ -15,6 +18,8 @@
 namespace qbench {
 
 // One sequence being generated: its KV cache and how many positions it holds.
+// Setting n_past back (prefix reuse) is allowed: later positions are overwritten
+// before they are read.
 struct Sequence {
   std::unique_ptr<KvCache> kv;
   int64_t n_past = 0;
@@ -24,23 +29,41 @@ enum class LogitsMode { Last, All, None };
 
 class Transformer {
  public:
-  // max_chunk bounds the tokens of one forward pass (longer prompts are
-  // processed in chunks), and so the activation memory.
+  // max_chunk bounds the tokens of one forward pass of forward() (longer
+  // prompts are processed in chunks), and so the activation memory.
   Transformer(ModelConfig config, ModelWeights weights, std::unique_ptr<Ops> ops, int64_t max_chunk = 512);
+  ~Transformer();
 
   const ModelConfig& config() const { return cfg_; }
   const ModelWeights& weights() const { return w_; }
   MemoryAccount& memory() { return mem_; }
+  Ops& ops() { return *ops_; }
 
+  // A sequence with a private KV cache of exactly max_tokens positions.
   Sequence new_sequence(int64_t max_tokens, KvType kv_type);
+  // A shared paged KV pool of at least `tokens` slots, and sequences in it.
+  std::shared_ptr<KvBlockPool> new_kv_pool(int64_t tokens, KvType kv_type,
+                                           int64_t block_tokens = KvBlockPool::kDefaultBlockTokens);
+  Sequence new_sequence_in(std::shared_ptr<KvBlockPool> pool);
 
   // Feeds tokens at positions seq.n_past, seq.n_past+1, ... and advances n_past.
   // logits receives [1, vocab] (Last), [n, vocab] (All) or nothing (None).
   void forward(Sequence& seq, const int32_t* tokens, int64_t n, LogitsMode mode, std::vector<float>& logits);
 
+  struct BatchItem {
+    Sequence* seq;
+    const int32_t* tokens;
+    int64_t n;
+    bool want_logits;  // logits of this item's last token
+  };
+  // One pass over several sequences (each with its own positions and KV
+  // cache). Reserves KV blocks as needed; throws qbench::Error when the pool
+  // has too few (schedulers reserve first). logits: [items wanting logits, vocab] in item order.
+  void forward_batch(const std::vector<BatchItem>& items, std::vector<float>& logits);
+
  private:
-  void forward_chunk(Sequence& seq, const int32_t* tokens, int64_t n, bool want_all, bool want_last, float* logits_out);
-  void ensure_workspace(int64_t n);
+  void run_layers(const std::vector<BatchItem>& items, int64_t rows);
+  void ensure_workspace(int64_t rows);
 
   ModelConfig cfg_;
   ModelWeights w_;
@@ -48,11 +71,18 @@ class Transformer {
   int64_t max_chunk_;
   MemoryAccount mem_;
 
-  // Activation buffers sized for the largest chunk seen so far.
+  // Norms and biases on the device.
+  struct LayerVectors {
+    DeviceArray<float> attn_norm, ffn_norm, q_bias, k_bias, v_bias;
+  };
+  std::vector<LayerVectors> lv_;
+  DeviceArray<float> final_norm_;
+
+  // Activation buffers sized for the largest pass so far.
   int64_t ws_rows_ = 0;
-  std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, tmp_, head_in_;
-  std::vector<int32_t> pos_;
-  uint64_t ws_bytes_ = 0;
+  DeviceArray<float> x_, xn_, q_, k_, v_, att_, gate_, up_, tmp_, logits_;
+  DeviceArray<int32_t> pos_;
+  std::vector<int32_t> pos_host_, last_rows_;
 };
 
 }  // namespace qbench
