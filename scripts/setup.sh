@@ -13,6 +13,10 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Headless Chromium renders the report's HTML page in tests (large: only in CI or when asked).
+if [ "${CI:-}" = "true" ] || [ "${QBENCH_INSTALL_CHROMIUM:-}" = "1" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 # npm may come with a nodejs build (nodesource) that conflicts with Debian's npm package.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
