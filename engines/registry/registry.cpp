@@ -13,7 +13,7 @@ namespace qbench {
 const std::vector<BackendSpec>& backends() {
   static const std::vector<BackendSpec> table = [] {
     std::vector<BackendSpec> t;
-    for (auto* family : {&hf_dense_backends, &gptq_awq_backends}) {
+    for (auto* family : {&hf_dense_backends, &gguf_backends, &gptq_awq_backends}) {
       auto entries = (*family)();
       t.insert(t.end(), entries.begin(), entries.end());
     }
