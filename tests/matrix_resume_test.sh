@@ -22,6 +22,20 @@ cat > "$T/spec.json" <<JSON
 JSON
 [ "$("$QB" matrix run "$T/spec.json" --list | wc -l)" -eq 8 ] || fail "--list should show 8 cells"
 
+# Bad specs fail before running anything, naming the file and the field.
+bad() {  # bad NAME JSON EXPECTED_MESSAGE
+  echo "$2" > "$T/$1.json"
+  if "$QB" matrix run "$T/$1.json" > "$T/$1.out" 2>&1; then fail "spec $1 should be rejected"; fi
+  grep -qF "$3" "$T/$1.out" || { cat "$T/$1.out"; fail "spec $1: expected message '$3'"; }
+}
+bad unknown '{"name":"x","output_dir":"o","models":[{"name":"m","path":"p"}],"backends":["fp16"],"workloads":[{"workload":"latency"}],"colour":1}' 'unknown field "colour"'
+bad nomodels '{"name":"x","output_dir":"o","models":[],"backends":["fp16"],"workloads":[{"workload":"latency"}]}' '"models" must be a non-empty list'
+bad envvar '{"name":"x","output_dir":"${QBENCH_TEST_UNSET_VAR}","models":[{"name":"m","path":"p"}],"backends":["fp16"],"workloads":[{"workload":"latency"}]}' 'QBENCH_TEST_UNSET_VAR is not set'
+bad reps '{"name":"x","output_dir":"o","repetitions":0,"models":[{"name":"m","path":"p"}],"backends":["fp16"],"workloads":[{"workload":"latency"}]}' '"repetitions" must be an integer'
+bad outparam '{"name":"x","output_dir":"o","models":[{"name":"m","path":"p"}],"backends":["fp16"],"workloads":[{"workload":"latency","params":{"out":"x"}}]}' '"out" is set by the matrix'
+bad badname '{"name":"x","output_dir":"o","models":[{"name":"../m","path":"p"}],"backends":["fp16"],"workloads":[{"workload":"latency"}]}' "name '../m' may hold only"
+bad notjson '{"name": ' 'not valid JSON'
+
 # Interrupt: kill the matrix (SIGKILL, no clean-up possible) once two cells have results.
 "$QB" matrix run "$T/spec.json" --quiet --no-report > /dev/null 2>&1 &
 MPID=$!
