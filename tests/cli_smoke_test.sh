@@ -34,6 +34,20 @@ assert r["context"]["git_revision"] and "--prompt-tokens" in r["context"]["comma
 assert r["system"]["cpu"]["cores"] >= 1
 PY
 
+"$QB" run --model "$T/tiny" --workload throughput --requests 6 --sweep concurrency=1,3 --prompt-tokens uniform:8:24 \
+  --gen-tokens 4 --max-batched-tokens 32 --quiet --out "$T/r/tp.json" > /dev/null
+python3 - "$T/r/tp.json" <<'PY'
+import json, sys
+w = json.load(open(sys.argv[1]))["workload"]
+assert w["workload"] == "throughput" and [p["concurrency"] for p in w["points"]] == [1, 3]
+for p in w["points"]:
+    s = p["summary"]
+    assert s["request_throughput_per_s"] > 0 and s["output_tokens_per_s"] > 0
+    assert len(p["requests"]) == 6 and all(r["gen_tokens"] == 4 for r in p["requests"])
+    assert s["ttft_ms"]["p99"] >= s["ttft_ms"]["p50"] > 0 and s["e2e_ms"]["p50"] >= s["ttft_ms"]["p50"]
+    assert p["kv_usage"] and max(k["used_blocks"] for k in p["kv_usage"]) > 0
+PY
+
 "$QB" logits --model "$T/tiny" --tokens 1,2,3 --out "$T/l.npy"
 python3 - "$T/l.npy" <<'PY'
 import sys, struct
