@@ -117,6 +117,36 @@ void close_all(std::vector<int>& fds) {
   fds.clear();
 }
 
+// One fd per thread, or none with `why`. Kernel + user mode first (page faults
+// and context switches happen in the kernel); user-only when
+// perf_event_paranoid forbids counting the kernel.
+std::vector<int> open_for_threads(const EventSpec& spec, const std::vector<pid_t>& tids, bool& user_only,
+                                  std::string& why) {
+  std::vector<int> fds;
+  for (int plm : {PFM_PLM0 | PFM_PLM3, PFM_PLM3}) {
+    perf_event_attr attr;
+    if (!encode(spec, plm, attr, why)) return fds;
+    user_only = plm == PFM_PLM3;
+    why.clear();
+    int err = 0;
+    for (pid_t tid : tids) {
+      perf_event_attr a = attr;
+      const int fd = perf_event_open(a, tid);
+      if (fd >= 0) {
+        fds.push_back(fd);
+      } else if (errno != ESRCH || tid == tids.front()) {  // ESRCH: that thread has exited since
+        err = errno;
+        why = open_failure_reason(a, err);
+        if (tid != tids.front()) why = "thread " + std::to_string(tid) + ": " + why;
+        close_all(fds);  // all threads or none: a partial count would mislead
+        break;
+      }
+    }
+    if (!fds.empty() || (err != EACCES && err != EPERM)) return fds;  // only privilege is worth a retry
+  }
+  return fds;
+}
+
 }  // namespace
 
 const std::vector<std::string>& PerfCounters::event_names() {
@@ -138,30 +168,7 @@ PerfCounters::PerfCounters() {
     Event ev;
     ev.name = spec.name;
     std::string why;
-    int err = 0;
-    // Kernel + user first (page faults and context switches happen in the kernel);
-    // user-only when perf_event_paranoid forbids kernel counting.
-    for (int plm : {PFM_PLM0 | PFM_PLM3, PFM_PLM3}) {
-      perf_event_attr attr;
-      if (!encode(spec, plm, attr, why)) break;
-      ev.user_only = plm == PFM_PLM3;
-      why.clear();
-      for (pid_t tid : tids) {
-        perf_event_attr a = attr;
-        const int fd = perf_event_open(a, tid);
-        if (fd >= 0) {
-          ev.fds.push_back(fd);
-        } else if (errno != ESRCH || tid == tids.front()) {  // ESRCH: that thread has exited since
-          err = errno;
-          why = open_failure_reason(a, err);
-          if (tid != tids.front()) why = "thread " + std::to_string(tid) + ": " + why;
-          close_all(ev.fds);
-          break;
-        }
-      }
-      if (!ev.fds.empty()) break;
-      if (err != EACCES && err != EPERM) break;  // only the privilege level is worth retrying
-    }
+    ev.fds = open_for_threads(spec, tids, ev.user_only, why);
     if (ev.fds.empty()) {
       unavailable_[ev.name] = why.empty() ? "could not be opened" : why;
     } else {
