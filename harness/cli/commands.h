@@ -8,6 +8,7 @@ int cmd_tokenize(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_backends(int argc, char** argv);
 int cmd_sysinfo(int argc, char** argv);
+int cmd_eval(int argc, char** argv);  // cmd_eval.cpp: mmlu, ppl
 int cmd_plan(int argc, char** argv);  // cmd_plan.cpp: fit / speed / cost per GPU
 int cmd_quantize(int argc, char** argv);  // dispatches on --to:
 int cmd_quantize_gguf(int argc, char** argv);  // cmd_quantize_gguf.cpp

@@ -21,6 +21,7 @@ commands:
   logits     --model PATH [--backend B] --tokens 1,2,3 --out FILE.npy [--kv-type f32]
   plan       --model M [--backends fp16,gguf-q4_k_m,..] [--gpus t4,h100,..|cpu] [--context N] [--batch B]
              [--prices FILE] [--calibrate RESULT.json..] [--json|--markdown]   will it fit, how fast, what cost
+  eval       mmlu --model PATH [--data DIR] [--shots 5] [--baseline FILE] --out FILE.json  |  ppl --model PATH [--text FILE] [--save-logits F | --kl-base F]
   quantize   --model HF_DIR --to {gguf,gptq,awq} ... --out PATH
   matrix     run SPEC.json [--resume] [--force] [--no-report]   every (model x backend x device x workload) cell
   report     RESULT.json|DIR... --out DIR [--lang en|zh] [--prices prices.json]   tables, charts, HTML
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
     if (cmd == "backends") return qbench::cli::cmd_backends(argc, argv);
     if (cmd == "sysinfo") return qbench::cli::cmd_sysinfo(argc, argv);
     if (cmd == "plan") return qbench::cli::cmd_plan(argc, argv);
+    if (cmd == "eval") return qbench::cli::cmd_eval(argc, argv);
     if (cmd == "quantize") return qbench::cli::cmd_quantize(argc, argv);
     if (cmd == "matrix") return qbench::cli::cmd_matrix(argc, argv);
     if (cmd == "report") return qbench::cli::cmd_report(argc, argv);
