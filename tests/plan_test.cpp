@@ -165,38 +165,49 @@ TEST_CASE("plan: bad parameters are errors", "[plan]") {
   CHECK(resolve_model_config("llama-3-8b").num_layers == 32);
 }
 
-TEST_CASE("plan: calibration recovers known efficiencies", "[plan]") {
+TEST_CASE("plan: calibration recovers known efficiencies and overheads", "[plan]") {
   const std::vector<DeviceSpec> cat;
   const json roof = {{"rooflines", {{{"threads", 2}, {"read_bandwidth_gbs", 10.0}, {"fp32_gemm_gflops", 100.0}}}}};
   const DeviceSpec d = cpu_device_from_roofline(roof, 2, "roof");
-  // Runs whose decode is exactly 40% of the bandwidth roofline and prefill 30% of the matmul rate.
-  std::vector<MeasuredRun> runs;
-  for (const char* shape : {"tiny", "qwen2.5-0.5b"}) {
-    const ModelConfig c = shape_config(shape);
-    const double dec = 0.4 * decode_roofline_tokens_per_s(c, "fp16", d, "f16", 64 + 16 / 2, 1);
-    const double pre = 0.3 * 100e9 * 64 / prefill_flops(c, 64);
-    runs.push_back(read_measured_run(fake_result(shape, "fp16", dec, pre, 64, 16), shape, cat, roof));
-  }
+  // Runs timed exactly as: decode step = bytes / (0.4 x 10 GB/s) + 3 ms,
+  // prefill = FLOPs / (0.3 x 100 GFLOP/s) + 50 ms.
+  auto runs_for = [&](double step_ms, double ttft_ms) {
+    std::vector<MeasuredRun> runs;
+    for (const char* shape : {"tiny", "qwen2.5-0.5b", "qwen2.5-1.5b"}) {
+      const ModelConfig c = shape_config(shape);
+      const double dec = 1.0 / (1.0 / (0.4 * decode_roofline_tokens_per_s(c, "fp16", d, "f16", 64 + 16 / 2, 1)) + step_ms * 1e-3);
+      const double pre = 64.0 / (prefill_flops(c, 64) / (0.3 * 100e9) + ttft_ms * 1e-3);
+      runs.push_back(read_measured_run(fake_result(shape, "fp16", dec, pre, 64, 16), shape, cat, roof));
+    }
+    return runs;
+  };
+  std::vector<MeasuredRun> runs = runs_for(3.0, 50.0);
   CHECK(runs[0].device.bandwidth_gbs == 10.0);
   CHECK(runs[0].device.name == "Test CPU");
   auto cal = calibrate(runs);
   REQUIRE(cal.size() == 1);
   CHECK(cal[0].efficiency.bandwidth == Approx(0.4));
+  CHECK(cal[0].efficiency.step_overhead_ms == Approx(3.0));
   CHECK(cal[0].efficiency.compute == Approx(0.3));
-  REQUIRE(cal[0].rows.size() == 2);
+  CHECK(cal[0].efficiency.overhead_ms == Approx(50.0));
+  REQUIRE(cal[0].rows.size() == 3);
   for (auto& r : cal[0].rows) {
     CHECK(std::abs(r.decode_error_pct) < 1e-6);
     CHECK(std::abs(r.prefill_error_pct) < 1e-6);
   }
-  // Inconsistent runs: one factor cannot match both; the fit lands between and reports the errors.
+  // No overhead: the fit finds none.
+  cal = calibrate(runs_for(0.0, 0.0));
+  CHECK(cal[0].efficiency.bandwidth == Approx(0.4));
+  CHECK(cal[0].efficiency.step_overhead_ms == Approx(0.0).margin(1e-6));
+  // Inconsistent runs: the model cannot match all three; the errors say so.
   runs[1].decode_tokens_per_s *= 1.5;
   cal = calibrate(runs);
-  CHECK(cal[0].efficiency.bandwidth > 0.4);
-  CHECK(cal[0].efficiency.bandwidth < 0.6);
   CHECK(cal[0].max_abs_decode_error_pct > 5);
-  CHECK(cal[0].rows[0].decode_error_pct > 0);  // over-predicts the slower run
-  CHECK(cal[0].rows[1].decode_error_pct < 0);
   CHECK(fit_relative({1, 2}, {2, 4}) == Approx(2.0));  // k x roofline = measured
+  const TimeFit f = fit_time_model({1, 2, 3}, {2.5, 4.5, 6.5});
+  CHECK(f.a == Approx(2.0));
+  CHECK(f.b == Approx(0.5));
+  CHECK(fit_time_model({1}, {2}).a == Approx(2.0));  // one run: through the origin
 }
 
 TEST_CASE("plan: result files calibration cannot use are errors", "[plan]") {

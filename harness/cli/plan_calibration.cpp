@@ -133,6 +133,31 @@ double fit_relative(const std::vector<double>& r, const std::vector<double>& m) 
   return a / b;
 }
 
+TimeFit fit_time_model(const std::vector<double>& x, const std::vector<double>& t) {
+  // Weighted normal equations with w = 1/t^2 (relative error).
+  double sxx = 0, sx = 0, s1 = 0, sxt = 0, st = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < x.size() && i < t.size(); ++i) {
+    if (!(x[i] > 0) || !(t[i] > 0)) continue;
+    const double w = 1.0 / (t[i] * t[i]);
+    sxx += w * x[i] * x[i], sx += w * x[i], s1 += w, sxt += w * x[i] * t[i], st += w * t[i];
+    ++n;
+  }
+  TimeFit f;
+  const double det = sxx * s1 - sx * sx;
+  if (n >= 2 && det > 1e-12 * sxx * s1) {
+    f.a = (sxt * s1 - sx * st) / det;
+    f.b = (sxx * st - sx * sxt) / det;
+    if (f.a > 0 && f.b >= 0) return f;
+  }
+  // Through the origin: t = a*x, i.e. rate = (1/a) * roofline rate.
+  std::vector<double> r, m;
+  for (size_t i = 0; i < x.size() && i < t.size(); ++i) r.push_back(x[i] > 0 ? 1.0 / x[i] : 0), m.push_back(t[i] > 0 ? 1.0 / t[i] : 0);
+  f.a = 1.0 / fit_relative(r, m);
+  f.b = 0;
+  return f;
+}
+
 json CalibrationRow::to_json() const {
   json j = {{"file", file},
             {"backend", backend},
@@ -165,19 +190,26 @@ std::vector<DeviceCalibration> calibrate(const std::vector<MeasuredRun>& runs) {
   for (auto& [key, ms] : groups) {
     DeviceCalibration dc;
     dc.device = ms.front()->device;
-    // Bandwidth efficiency from decode, compute efficiency from prefill.
-    std::vector<double> rd, md, rp, mp;
+    // Decode: seconds per token against seconds at full bandwidth; prefill:
+    // seconds per prompt against seconds at the full matmul rate.
+    std::vector<double> xd, td, xp, tp;
     for (const MeasuredRun* m : ms) {
-      rd.push_back(decode_roofline_tokens_per_s(m->config, m->backend, m->device, m->kv_type, m->mean_decode_context(), 1));
-      md.push_back(m->decode_tokens_per_s);
+      xd.push_back(1.0 / decode_roofline_tokens_per_s(m->config, m->backend, m->device, m->kv_type, m->mean_decode_context(), 1));
+      td.push_back(1.0 / m->decode_tokens_per_s);
       if (m->prefill_tokens_per_s > 0) {
-        rp.push_back(m->device.matmul_tflops * 1e12 * double(m->prompt_tokens) / prefill_flops(m->config, m->prompt_tokens));
-        mp.push_back(m->prefill_tokens_per_s);
+        xp.push_back(prefill_flops(m->config, m->prompt_tokens) / (m->device.matmul_tflops * 1e12));
+        tp.push_back(double(m->prompt_tokens) / m->prefill_tokens_per_s);
       }
     }
     dc.efficiency = Efficiency::defaults_for(dc.device);
-    dc.efficiency.bandwidth = fit_relative(rd, md);
-    if (!rp.empty()) dc.efficiency.compute = fit_relative(rp, mp);
+    const TimeFit fd = fit_time_model(xd, td);
+    dc.efficiency.bandwidth = 1.0 / fd.a;
+    dc.efficiency.step_overhead_ms = fd.b * 1e3;
+    if (!xp.empty()) {
+      const TimeFit fp = fit_time_model(xp, tp);
+      dc.efficiency.compute = 1.0 / fp.a;
+      dc.efficiency.overhead_ms = fp.b * 1e3;
+    }
     dc.efficiency.origin = "calibrated (" + std::to_string(ms.size()) + " runs)";
     // Predict every run back through the planner itself, with the fitted factors.
     for (const MeasuredRun* m : ms) {
@@ -196,8 +228,9 @@ std::vector<DeviceCalibration> calibrate(const std::vector<MeasuredRun>& runs) {
       row.decode_error_pct = error_pct(row.predicted_decode, row.measured_decode);
       if (m->prefill_tokens_per_s > 0) {
         row.measured_prefill = m->prefill_tokens_per_s;
-        row.predicted_prefill = dc.efficiency.compute * m->device.matmul_tflops * 1e12 * double(m->prompt_tokens) /
-                                prefill_flops(m->config, m->prompt_tokens);
+        const double s = prefill_flops(m->config, m->prompt_tokens) / (dc.efficiency.compute * m->device.matmul_tflops * 1e12) +
+                         dc.efficiency.overhead_ms * 1e-3;
+        row.predicted_prefill = double(m->prompt_tokens) / s;
         row.prefill_error_pct = error_pct(row.predicted_prefill, row.measured_prefill);
       }
       dc.max_abs_decode_error_pct = std::max(dc.max_abs_decode_error_pct, std::fabs(row.decode_error_pct));

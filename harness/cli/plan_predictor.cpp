@@ -23,7 +23,8 @@ Efficiency Efficiency::defaults_for(const DeviceSpec& d) {
 }
 
 json Efficiency::to_json() const {
-  return {{"bandwidth", bandwidth}, {"compute", compute}, {"overhead_ms", overhead_ms}, {"origin", origin}};
+  return {{"bandwidth", bandwidth}, {"compute", compute}, {"overhead_ms", overhead_ms},
+          {"step_overhead_ms", step_overhead_ms}, {"origin", origin}};
 }
 
 void PlanParams::validate() const {
@@ -92,7 +93,7 @@ double decode_roofline_tokens_per_s(const ModelConfig& c, const std::string& bac
 Prediction predict(const ModelConfig& c, const std::string& backend, const DeviceSpec& d, const PlanParams& p,
                    const Efficiency& eff) {
   p.validate();
-  if (!(eff.bandwidth > 0) || !(eff.compute > 0) || eff.overhead_ms < 0) throw Error("plan: efficiency factors must be positive");
+  if (!(eff.bandwidth > 0) || !(eff.compute > 0) || eff.overhead_ms < 0 || eff.step_overhead_ms < 0) throw Error("plan: efficiency factors must be positive");
   Prediction r;
   r.device = d.id;
   r.device_name = d.name;
@@ -128,7 +129,7 @@ Prediction predict(const ModelConfig& c, const std::string& backend, const Devic
   const double flops = double(p.batch) * (2.0 * matmul_params(c) +
                                           4.0 * double(p.context) * double(c.num_heads * c.head_dim) * double(c.num_layers));
   const double cmp_s = flops / rate;
-  const double step_s = std::max(mem_s, cmp_s);
+  const double step_s = std::max(mem_s, cmp_s) + eff.step_overhead_ms * 1e-3;
   r.decode_compute_bound = cmp_s > mem_s;
   r.decode_tokens_per_s = 1.0 / step_s;
   r.aggregate_tokens_per_s = double(p.batch) / step_s;

@@ -51,10 +51,19 @@ struct DeviceCalibration {
   nlohmann::json to_json() const;
 };
 
-// Groups runs by device (id, and for CPUs the model name), fits one bandwidth
-// and one compute efficiency per device by least squares on relative error,
-// and predicts every run back with them.
+// Groups runs by device (id, and for CPUs the model name) and fits per device:
+// decode seconds per token = bytes / (e_bw x bandwidth) + step overhead, and
+// prefill seconds = FLOPs / (e_c x matmul rate) + TTFT overhead (fit_time_model);
+// then predicts every run back through the planner with the fitted factors.
 std::vector<DeviceCalibration> calibrate(const std::vector<MeasuredRun>& runs);
+
+// Time model t = a*x + b (x: seconds at full device speed, b >= 0: fixed
+// overhead) fitted by least squares on relative error; with one run, or when
+// the best b would be negative, b = 0 and a comes from fit_relative.
+struct TimeFit {
+  double a = 1, b = 0;
+};
+TimeFit fit_time_model(const std::vector<double>& x, const std::vector<double>& t);
 
 // Least-squares factor k minimising sum((k*r_i - m_i)/m_i)^2: k = sum(r/m) / sum((r/m)^2).
 double fit_relative(const std::vector<double>& roofline, const std::vector<double>& measured);

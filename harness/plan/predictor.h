@@ -1,7 +1,7 @@
 #pragma once
 // First-principles prediction for one (device, backend): does the model fit,
 // the longest context that fits, time to first token and decode speed.
-//   decode step  = max(bytes read / (eff_bw x bandwidth), FLOPs / (eff_compute x matmul rate))
+//   decode step  = max(bytes read / (eff_bw x bandwidth), FLOPs / (eff_compute x matmul rate)) + step overhead
 //                  bytes read = weights once + KV of every sequence at the context
 //   TTFT         = prompt FLOPs / (eff_compute x matmul rate) (at least one weight read per chunk) + overhead
 //   fits         = weights + KV(context x batch) + activations + runtime reserve <= device memory
@@ -21,6 +21,7 @@ struct Efficiency {
   double bandwidth = 0.75;   // decode: share of peak DRAM bandwidth
   double compute = 0.5;      // prefill: share of peak matmul rate
   double overhead_ms = 5.0;  // TTFT: launch, sampling, host work
+  double step_overhead_ms = 0.0;  // decode: fixed time per step (kernel launches, thread barriers, sampling)
   std::string origin = "default";  // "default" or "calibrated (N runs)"
   static Efficiency defaults_for(const DeviceSpec& d);
   nlohmann::json to_json() const;
