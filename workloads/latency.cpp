@@ -4,6 +4,7 @@
 
 #include "datasets/prompts/bundled_text.h"
 #include "engines/core/error.h"
+#include "engines/registry/registry.h"
 #include "harness/measure/clock.h"
 #include "harness/measure/perf_counters.h"
 #include "harness/measure/process_memory.h"
@@ -107,6 +108,13 @@ LatencyResult run_latency(Engine& engine, const LatencyParams& p) {
   res.memory = {{"engine_peak", engine.model().memory().peak().to_json()},
                 {"process_rss_bytes", pm.rss_bytes},
                 {"process_peak_rss_bytes", pm.peak_rss_bytes}};
+  if (engine.info().device != "cpu") {
+    // VRAM three ways: the engine's accounting, the device's free-memory delta since before load, and NVML's per-process figure.
+    nlohmann::json dm = {{"engine_current", engine.model().memory().current().to_json()},
+                         {"now", device_memory_report(engine.info().device)}};
+    if (engine.info().details.contains("cuda")) dm["load"] = engine.info().details["cuda"];
+    res.memory["device_memory"] = dm;
+  }
   return res;
 }
 

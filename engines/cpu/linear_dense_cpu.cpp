@@ -57,6 +57,10 @@ class DenseLinearCpu final : public Linear {
 
   uint64_t weight_bytes() const override { return uint64_t(in_) * out_ * sizeof(T); }
   std::string kind() const override { return kind_; }
+  const void* dense_data(DType* dtype) const override {
+    *dtype = std::is_same_v<W, cpu::F32W> ? DType::F32 : std::is_same_v<W, cpu::BF16W> ? DType::BF16 : DType::F16;
+    return w_;
+  }
 
  private:
   void gemv(const float* x, float* y) const {

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "engines/core/dtype.h"
+
 namespace qbench {
 
 class Linear {
@@ -29,6 +31,10 @@ class Linear {
 
   // Short storage description for results, e.g. "f16", "q4_k", "gptq-int4-g128".
   virtual std::string kind() const = 0;
+
+  // The host weights [out, in] of a plain dense Linear (F16/BF16/F32) and their
+  // dtype, so a device can copy them; nullptr for packed/quantized storage.
+  virtual const void* dense_data(DType* dtype) const { return nullptr; }
 
  protected:
   Linear(int64_t in, int64_t out) : in_(in), out_(out) {}

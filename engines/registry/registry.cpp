@@ -3,12 +3,34 @@
 #include <omp.h>
 
 #include <filesystem>
+#include <map>
 
 #include "engines/core/error.h"
 #include "engines/cpu/ops_cpu.h"
 #include "engines/registry/backends.h"
 
 namespace qbench {
+
+namespace {
+std::map<std::string, DeviceSpec>& device_table() {
+  static std::map<std::string, DeviceSpec> t;
+  return t;
+}
+}  // namespace
+
+void register_device(const std::string& name, DeviceSpec spec) { device_table()[name] = std::move(spec); }
+
+std::vector<std::string> known_devices() {
+  std::vector<std::string> out = {"cpu"};
+  for (auto& [name, spec] : device_table()) out.push_back(name);
+  return out;
+}
+
+nlohmann::json device_memory_report(const std::string& device) {
+  auto it = device_table().find(device);
+  if (it == device_table().end() || !it->second.memory_report) return nullptr;
+  return it->second.memory_report();
+}
 
 const std::vector<BackendSpec>& backends() {
   static const std::vector<BackendSpec> table = [] {
@@ -45,12 +67,22 @@ std::unique_ptr<Engine> load_engine(const LoadOptions& opts) {
     for (auto& n : known_backends()) list += (list.empty() ? "" : ", ") + n;
     throw Error("unknown backend '" + name + "' (known: " + list + ")");
   }
-  if (opts.device != "cpu") throw Error("device '" + opts.device + "' is not available in this build (cpu only)");
+  const DeviceSpec* device = nullptr;
+  if (opts.device != "cpu") {
+    auto it = device_table().find(opts.device);
+    if (it == device_table().end()) {
+      std::string list;
+      for (auto& n : known_devices()) list += (list.empty() ? "" : ", ") + n;
+      throw Error("device '" + opts.device + "' is not available in this build (devices: " + list + ")");
+    }
+    device = &it->second;
+  }
   if (opts.threads > 0) omp_set_num_threads(opts.threads);
   LoadedModel m = spec->load(opts.path);
   m.info.backend = name;
   m.info.device = opts.device;
-  auto model = std::make_unique<Transformer>(std::move(m.config), std::move(m.weights), make_cpu_ops(), opts.max_chunk);
+  auto model = device ? device->build(m, opts)
+                      : std::make_unique<Transformer>(std::move(m.config), std::move(m.weights), make_cpu_ops(), opts.max_chunk);
   return std::make_unique<Engine>(std::move(m.info), std::move(model), std::move(m.tokenizer));
 }
 

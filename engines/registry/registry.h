@@ -28,6 +28,20 @@ struct BackendSpec {
   std::function<LoadedModel(const std::string& path)> load;
 };
 
+// A device other than the CPU (e.g. "cuda"), registered at start-up by the
+// program that links its implementation (no link-time dependency from here).
+struct DeviceSpec {
+  // Builds the transformer on the device from a model loaded on the host.
+  std::function<std::unique_ptr<Transformer>(LoadedModel& m, const LoadOptions& opts)> build;
+  // The device's own view of its memory now (free/total, this process's use);
+  // results put it next to the engine's accounting. May be empty.
+  std::function<nlohmann::json()> memory_report;
+};
+void register_device(const std::string& name, DeviceSpec spec);
+std::vector<std::string> known_devices();  // "cpu" first
+// The registered device's memory report; null for the CPU or an unknown device.
+nlohmann::json device_memory_report(const std::string& device);
+
 const std::vector<BackendSpec>& backends();
 std::vector<std::string> known_backends();
 // Throws qbench::Error naming the path when no backend recognises it.

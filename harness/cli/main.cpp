@@ -6,6 +6,9 @@
 
 #include "engines/core/error.h"
 #include "harness/cli/commands.h"
+#ifdef QBENCH_HAVE_CUDA
+#include "engines/cuda/register_cuda.h"
+#endif
 
 namespace {
 
@@ -40,6 +43,9 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string cmd = argv[1];
+#ifdef QBENCH_HAVE_CUDA
+  qbench::register_cuda_device();  // --device cuda
+#endif
   try {
     if (cmd == "run") return qbench::cli::cmd_run(argc, argv);
     if (cmd == "fixture") return qbench::cli::cmd_fixture(argc, argv);

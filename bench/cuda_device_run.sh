@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The CUDA backend on the device machine, end to end: build (Ninja, sm_90),
+# the [cuda] tests (+ compute-sanitizer on the kernel tests), the device's
+# roofline (read / copy bandwidth, FP16 GEMM), then a Qwen2.5-7B-shaped FP16
+# checkpoint generated there and the seed table's latency workload on it.
+#
+# usage (repo root, on the GPU machine): bash bench/cuda_device_run.sh [OUT_DIR] [steps]
+#   steps: any of build,tests,sanitize,roofline,bench7b (default: all)
+# Inputs it looks for in .device/ (git-ignored, carried to the machine):
+#   .device/shared/fixtures/tiny-qwen2/...  the reference fixture (QBENCH_SHARED_DIR)
+#   .device/debs/*.deb                      build deps unpacked to /opt/qbdeps when the image lacks them
+set -uo pipefail
+OUT_DIR=${1:-${OUT:-/tmp/qbench-cuda}}
+STEPS=${2:-build,tests,sanitize,roofline,bench7b}
+ROOT=$(pwd)
+BUILD=${BUILD:-$ROOT/build-device}
+MODEL_DIR=${MODEL_DIR:-/tmp/qwen2.5-7b-fp16}
+JOBS=${JOBS:-$(nproc)}
+mkdir -p "$OUT_DIR"
+has() { [[ ",$STEPS," == *",$1,"* ]]; }
+log() { echo "== $(date +%T) $*"; }
+
+# Build dependencies the image may lack (Eigen, nlohmann_json, Catch2, pcre2, utf8proc, hwloc, libpfm).
+if ! pkg-config --exists hwloc libpcre2-8 libutf8proc 2>/dev/null || [ ! -d /usr/include/eigen3 ]; then
+  if ls .device/debs/*.deb >/dev/null 2>&1; then
+    log "unpacking carried build deps into /opt/qbdeps"
+    for f in .device/debs/*.deb; do dpkg -x "$f" /opt/qbdeps; done
+    for pc in /opt/qbdeps/usr/lib/x86_64-linux-gnu/pkgconfig/*.pc /opt/qbdeps/usr/share/pkgconfig/*.pc; do
+      [ -f "$pc" ] && sed -i 's|^prefix=/usr$|prefix=/opt/qbdeps/usr|' "$pc"
+    done
+    export PKG_CONFIG_PATH=/opt/qbdeps/usr/lib/x86_64-linux-gnu/pkgconfig:/opt/qbdeps/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+    export CMAKE_PREFIX_PATH=/opt/qbdeps/usr${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}
+    export LD_LIBRARY_PATH=/opt/qbdeps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    export CPATH=/opt/qbdeps/usr/include${CPATH:+:$CPATH}
+  fi
+fi
+[ -d .device/shared ] && export QBENCH_SHARED_DIR=$ROOT/.device/shared
+
+if has build; then
+  log "configure + build"
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT_DIR/configure.log" 2>&1 ||
+    { tail -40 "$OUT_DIR/configure.log"; exit 1; }
+  ninja -C "$BUILD" -j"$JOBS" qbench qbench_tests bench_cuda_roofline >"$OUT_DIR/build.log" 2>&1 ||
+    { grep -E "error|FAILED" -A5 "$OUT_DIR/build.log" | head -60; exit 1; }
+fi
+
+if has tests; then
+  log "[cuda] tests"
+  # Failures in full; the measured error numbers print as "cuda ..." lines.
+  "$BUILD/tests/qbench_tests" "[cuda]" 2>&1 | tee "$OUT_DIR/cuda_tests.txt" | tail -60
+fi
+
+if has sanitize && command -v compute-sanitizer >/dev/null; then
+  # The [cuda-oom] test fails a cudaMalloc on purpose, which memcheck would report: it is left out here.
+  log "compute-sanitizer memcheck on the kernel tests"
+  compute-sanitizer --tool memcheck --error-exitcode 3 "$BUILD/tests/qbench_tests" "[cuda-kernels]" >"$OUT_DIR/sanitizer.txt" 2>&1
+  echo "compute-sanitizer exit $?"; tail -4 "$OUT_DIR/sanitizer.txt"
+fi
+
+if has roofline; then
+  log "roofline"
+  "$BUILD/bench/bench_cuda_roofline" --gib 4 --gemm 8192 | tee "$OUT_DIR/roofline.json"
+fi
+
+if has bench7b; then
+  if [ ! -f "$MODEL_DIR/config.json" ]; then
+    log "generating Qwen2.5-7B-shaped FP16 checkpoint in $MODEL_DIR"
+    OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --out "$MODEL_DIR" --no-tokenizer || exit 1
+  fi
+  log "latency: prompt 512, generate 256, batch 1, 5 reps"
+  "$BUILD/harness/qbench" run --model "$MODEL_DIR" --device cuda --workload latency --prompt-tokens 512 \
+    --gen-tokens 256 --reps 5 --out "$OUT_DIR/latency-fp16-7b.json" 2>&1 | tail -20
+  nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm,clocks.mem --format=csv | tee "$OUT_DIR/nvidia-smi.txt"
+fi
+log done

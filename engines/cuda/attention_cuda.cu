@@ -1,0 +1,182 @@
+#include "engines/cuda/attention_cuda.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "engines/core/error.h"
+#include "engines/cuda/cuda_check.h"
+#include "engines/cuda/cuda_context.h"
+#include "engines/cuda/device_math.cuh"
+
+namespace qbench::cuda {
+
+namespace {
+
+constexpr int kWarps = 4;             // warps per (query row, head); each takes every 4th key
+constexpr int64_t kSplitKeys = 256;   // decode: keys per split before the context is split
+constexpr int64_t kMaxSplits = 32;
+
+struct PagedKv {
+  const void* k;        // block_data(layer, 0, 0)
+  const void* v;        // block_data(layer, 1, 0)
+  const int32_t* table; // device block table
+  int64_t block_elems;  // elements per block (block_tokens * row_elems)
+  int64_t block_tokens, row_elems;
+};
+
+// One block per (query row, head) and split of the context. Each warp runs an
+// online softmax over its keys with E = ceil(head_dim/32) elements per lane,
+// then the warps merge through shared memory. With partials == nullptr the
+// block writes the normalised output; else (max, sum, unnormalised acc).
+template <class T, int E>
+__global__ void attention_kernel(PagedKv kv, const float* __restrict__ q, float* __restrict__ out,
+                                 float* __restrict__ partials, int n_heads, int group, int D, int64_t pos0,
+                                 int64_t split_len, float scale) {
+  const int rh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+  const int r = rh / n_heads, h = rh % n_heads, kvh = h / group;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t len = pos0 + r + 1;
+  const int64_t j0 = int64_t(split) * split_len, j1 = min(len, j0 + split_len);
+
+  float qv[E], acc[E];
+  const float* qh = q + (int64_t(r) * n_heads + h) * D;
+#pragma unroll
+  for (int e = 0; e < E; ++e) {
+    const int i = lane + 32 * e;
+    qv[e] = i < D ? qh[i] : 0.f;
+    acc[e] = 0.f;
+  }
+  float m = -INFINITY, l = 0.f;
+  const T* K = static_cast<const T*>(kv.k);
+  const T* V = static_cast<const T*>(kv.v);
+  for (int64_t j = j0 + warp; j < j1; j += kWarps) {
+    const int64_t off = int64_t(kv.table[j / kv.block_tokens]) * kv.block_elems + (j % kv.block_tokens) * kv.row_elems +
+                        int64_t(kvh) * D;
+    float s = 0.f;
+#pragma unroll
+    for (int e = 0; e < E; ++e) {
+      const int i = lane + 32 * e;
+      if (i < D) s += qv[e] * to_f32(K[off + i]);
+    }
+    s = warp_sum(s) * scale;
+    const float mn = fmaxf(m, s);
+    const float corr = expf(m - mn);  // m == -inf on the first key: corr = 0
+    const float p = expf(s - mn);
+    l = l * corr + p;
+#pragma unroll
+    for (int e = 0; e < E; ++e) {
+      const int i = lane + 32 * e;
+      acc[e] = acc[e] * corr + (i < D ? p * to_f32(V[off + i]) : 0.f);
+    }
+    m = mn;
+  }
+
+  // Merge the warps.
+  __shared__ float sm_m[kWarps], sm_l[kWarps], sm_acc[kWarps][E * 32];
+  if (lane == 0) { sm_m[warp] = m; sm_l[warp] = l; }
+#pragma unroll
+  for (int e = 0; e < E; ++e) sm_acc[warp][lane + 32 * e] = acc[e];
+  __syncthreads();
+  float M = -INFINITY;
+  for (int w = 0; w < kWarps; ++w) M = fmaxf(M, sm_m[w]);
+  float L = 0.f, wgt[kWarps];
+  for (int w = 0; w < kWarps; ++w) {
+    wgt[w] = sm_m[w] == -INFINITY ? 0.f : expf(sm_m[w] - M);
+    L += sm_l[w] * wgt[w];
+  }
+  for (int i = threadIdx.x; i < D; i += blockDim.x) {
+    float o = 0.f;
+    for (int w = 0; w < kWarps; ++w) o += sm_acc[w][i] * wgt[w];
+    if (!partials) {
+      out[(int64_t(r) * n_heads + h) * D + i] = o / L;
+    } else {
+      partials[(int64_t(rh) * splits + split) * (D + 2) + 2 + i] = o;
+    }
+  }
+  if (partials && threadIdx.x == 0) {
+    partials[(int64_t(rh) * splits + split) * (D + 2)] = M;
+    partials[(int64_t(rh) * splits + split) * (D + 2) + 1] = L;
+  }
+}
+
+// Merges the splits of each (row, head): out = sum_s acc_s e^(m_s-M) / sum_s l_s e^(m_s-M).
+__global__ void attention_combine(const float* __restrict__ partials, float* __restrict__ out, int splits, int D) {
+  const int rh = blockIdx.x;
+  const float* p = partials + int64_t(rh) * splits * (D + 2);
+  float M = -INFINITY;
+  for (int s = 0; s < splits; ++s) M = fmaxf(M, p[s * (D + 2)]);
+  float L = 0.f;
+  for (int s = 0; s < splits; ++s) {
+    const float ms = p[s * (D + 2)];
+    if (ms != -INFINITY) L += p[s * (D + 2) + 1] * expf(ms - M);
+  }
+  for (int i = threadIdx.x; i < D; i += blockDim.x) {
+    float o = 0.f;
+    for (int s = 0; s < splits; ++s) {
+      const float ms = p[s * (D + 2)];
+      if (ms != -INFINITY) o += p[s * (D + 2) + 2 + i] * expf(ms - M);
+    }
+    out[int64_t(rh) * D + i] = o / L;
+  }
+}
+
+template <class T, int E>
+void launch(const PagedKv& kv, const float* q, float* out, int64_t rows, int n_heads, int group, int D, int64_t pos0) {
+  const float scale = 1.0f / std::sqrt(float(D));
+  const int64_t longest = pos0 + rows;
+  // Few query rows over a long context leave most SMs idle: split the context.
+  int64_t splits = 1;
+  if (rows <= 4) splits = std::clamp<int64_t>((longest + kSplitKeys - 1) / kSplitKeys, 1, kMaxSplits);
+  const int64_t split_len = (longest + splits - 1) / splits;
+  const dim3 grid(unsigned(rows * n_heads), unsigned(splits));
+  if (splits == 1) {
+    attention_kernel<T, E><<<grid, kWarps * 32, 0, stream()>>>(kv, q, out, nullptr, n_heads, group, D, pos0, split_len, scale);
+    QB_CUDA_LAUNCH("attention");
+    return;
+  }
+  float* part = static_cast<float*>(
+      scratch(Scratch::AttentionPartials, size_t(rows * n_heads * splits * (D + 2)) * sizeof(float)));
+  attention_kernel<T, E><<<grid, kWarps * 32, 0, stream()>>>(kv, q, out, part, n_heads, group, D, pos0, split_len, scale);
+  QB_CUDA_LAUNCH("attention");
+  attention_combine<<<unsigned(rows * n_heads), 128, 0, stream()>>>(part, out, int(splits), D);
+  QB_CUDA_LAUNCH("attention combine");
+}
+
+template <class T>
+void dispatch(const PagedKv& kv, const float* q, float* out, int64_t rows, int n_heads, int group, int D, int64_t pos0) {
+  if (D <= 64) launch<T, 2>(kv, q, out, rows, n_heads, group, D, pos0);
+  else if (D <= 128) launch<T, 4>(kv, q, out, rows, n_heads, group, D, pos0);
+  else if (D <= 256) launch<T, 8>(kv, q, out, rows, n_heads, group, D, pos0);
+  else throw Error("CUDA attention supports head_dim up to 256, not " + std::to_string(D));
+}
+
+}  // namespace
+
+const int32_t* upload_block_table(const KvCache& kv) {
+  // A copy from pageable memory waits for the stream to drain, which would stall
+  // the CPU twice per layer: upload only when the table differs from the last one.
+  static std::vector<int32_t> last;
+  static const int32_t* last_dev = nullptr;
+  const auto& t = kv.blocks();
+  auto* d = static_cast<int32_t*>(scratch(Scratch::BlockTable, std::max<size_t>(1, t.size()) * sizeof(int32_t)));
+  if (d == last_dev && t == last) return d;
+  if (!t.empty()) QB_CUDA(cudaMemcpyAsync(d, t.data(), t.size() * sizeof(int32_t), cudaMemcpyHostToDevice, stream()));
+  last = t;
+  last_dev = d;
+  return d;
+}
+
+void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows, int64_t n_heads) {
+  const int64_t D = kv.head_dim(), kvh = kv.kv_heads();
+  if (rows <= 0) return;
+  if (kvh <= 0 || n_heads % kvh != 0) throw Error("attention: heads must be a multiple of KV heads");
+  if (pos0 + rows > kv.max_tokens()) throw Error("attention: positions beyond the KV cache");
+  PagedKv p{kv.pool().block_data(layer, 0, 0), kv.pool().block_data(layer, 1, 0), upload_block_table(kv),
+            kv.pool().block_tokens() * kv.row_elems(), kv.pool().block_tokens(), kv.row_elems()};
+  const int group = int(n_heads / kvh);
+  if (kv.type() == KvType::F32) dispatch<float>(p, q, out, rows, int(n_heads), group, int(D), pos0);
+  else dispatch<__half>(p, q, out, rows, int(n_heads), group, int(D), pos0);
+}
+
+}  // namespace qbench::cuda

@@ -1,0 +1,133 @@
+#include "engines/cuda/cuda_context.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "engines/cuda/cuda_check.h"
+
+namespace qbench::cuda {
+
+namespace {
+
+// cuBLAS on Hopper wants up to 32 MiB of workspace; we hand it ours so it is counted.
+constexpr size_t kCublasWorkspace = size_t(32) << 20;
+
+struct State {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  void* cublas_ws = nullptr;
+  void* scratch[int(Scratch::kCount)] = {};
+  size_t scratch_size[int(Scratch::kCount)] = {};
+};
+
+State& state() {
+  static State s;
+  return s;
+}
+
+std::once_flag g_once;
+std::string g_init_error;
+
+void init() {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    g_init_error = std::string("no CUDA device: cudaGetDeviceCount: ") + cudaGetErrorString(e);
+    (void)cudaGetLastError();
+    return;
+  }
+  if (n == 0) {
+    g_init_error = "no CUDA device: cudaGetDeviceCount found 0 devices";
+    return;
+  }
+  try {
+    QB_CUDA(cudaSetDevice(0));
+    State& s = state();
+    QB_CUDA(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+    QB_CUBLAS(cublasCreate(&s.cublas));
+    QB_CUBLAS(cublasSetStream(s.cublas, s.stream));
+    s.cublas_ws = device_alloc(kCublasWorkspace, "cuBLAS workspace");
+    QB_CUBLAS(cublasSetWorkspace(s.cublas, s.cublas_ws, kCublasWorkspace));
+  } catch (const Error& err) {
+    g_init_error = err.what();
+  }
+}
+
+}  // namespace
+
+bool device_available(std::string* why) {
+  std::call_once(g_once, init);
+  if (why) *why = g_init_error;
+  return g_init_error.empty();
+}
+
+void ensure_device() {
+  std::string why;
+  if (!device_available(&why)) throw Error(why);
+}
+
+cudaStream_t stream() {
+  ensure_device();
+  return state().stream;
+}
+
+cublasHandle_t cublas() {
+  ensure_device();
+  return state().cublas;
+}
+
+void mem_info(uint64_t* free_bytes, uint64_t* total_bytes) {
+  size_t f = 0, t = 0;
+  QB_CUDA(cudaMemGetInfo(&f, &t));
+  if (free_bytes) *free_bytes = f;
+  if (total_bytes) *total_bytes = t;
+}
+
+void* device_alloc(size_t bytes, const std::string& what) {
+  if (bytes == 0) return nullptr;
+  void* p = nullptr;
+  cudaError_t e = cudaMalloc(&p, bytes);
+  if (e == cudaErrorMemoryAllocation) {
+    (void)cudaGetLastError();  // clear the sticky-free error so later calls work
+    size_t f = 0, t = 0;
+    (void)cudaMemGetInfo(&f, &t);
+    throw OutOfMemory("CUDA device memory exhausted allocating " + what + ": needed " + std::to_string(bytes >> 20) +
+                          " MiB, " + std::to_string(f >> 20) + " MiB free of " + std::to_string(t >> 20) + " MiB",
+                      bytes, f);
+  }
+  if (e != cudaSuccess) throw_cuda(e, ("cudaMalloc for " + what).c_str());
+  return p;
+}
+
+void device_free(void* p) {
+  if (p) (void)cudaFree(p);  // never throws: called from destructors
+}
+
+void* scratch(Scratch slot, size_t bytes) {
+  State& s = state();
+  const int i = int(slot);
+  if (bytes > s.scratch_size[i]) {
+    const size_t grown = std::max(bytes, s.scratch_size[i] * 2);
+    // cudaFree waits for queued kernels that may still read the old buffer.
+    device_free(s.scratch[i]);
+    s.scratch[i] = nullptr;
+    s.scratch_size[i] = 0;
+    s.scratch[i] = device_alloc(grown, "scratch buffer");
+    s.scratch_size[i] = grown;
+  }
+  return s.scratch[i];
+}
+
+uint64_t workspace_bytes() {
+  const State& s = state();
+  uint64_t n = s.cublas_ws ? kCublasWorkspace : 0;
+  for (size_t b : s.scratch_size) n += b;
+  return n;
+}
+
+void sync(const char* where) {
+  cudaError_t e = cudaStreamSynchronize(stream());
+  if (e != cudaSuccess) throw_cuda(e, where);
+}
+
+}  // namespace qbench::cuda

@@ -1,0 +1,180 @@
+#include "engines/cuda/ops_cuda.h"
+
+#include <cmath>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "engines/core/error.h"
+#include "engines/cuda/attention_cuda.h"
+#include "engines/cuda/cuda_check.h"
+#include "engines/cuda/cuda_context.h"
+#include "engines/cuda/device_math.cuh"
+
+namespace qbench {
+
+namespace cuda {
+namespace {
+
+unsigned blocks_for(int64_t n, int threads) { return unsigned((n + threads - 1) / threads); }
+
+__global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y,
+                               int64_t dim, float eps) {
+  const float* xr = x + int64_t(blockIdx.x) * dim;
+  float* yr = y + int64_t(blockIdx.x) * dim;
+  float ss = 0.f;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  ss = block_sum(ss);
+  const float inv = 1.0f / sqrtf(ss / float(dim) + eps);
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = w[i] * (xr[i] * inv);
+}
+
+__global__ void add_bias_kernel(float* y, const float* __restrict__ b, int64_t rows, int64_t dim) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < rows * dim) y[i] += b[i % dim];
+}
+
+// One thread per (row, head, i < half): rotate_half over the whole head, as the CPU does.
+__global__ void rope_kernel(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const int32_t* __restrict__ pos,
+                            const float* __restrict__ inv_freq) {
+  const int64_t half = head_dim / 2;
+  const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= rows * n_heads * half) return;
+  const int64_t i = t % half, rh = t / half, r = rh / n_heads;
+  const float a = float(pos[r]) * inv_freq[i];
+  const float c = cosf(a), s = sinf(a);
+  float* v = x + rh * head_dim;
+  const float p = v[i], q = v[i + half];
+  v[i] = p * c - q * s;
+  v[i + half] = q * c + p * s;
+}
+
+template <class T>
+__device__ __forceinline__ T from_f32(float v);
+template <>
+__device__ __forceinline__ float from_f32<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
+
+// Row r of k/v goes to position pos0 + r: block table[p / bt], slot p % bt.
+template <class T>
+__global__ void kv_store_kernel(T* kbase, T* vbase, const int32_t* __restrict__ table, int64_t block_tokens,
+                                int64_t row_elems, int64_t pos0, const float* __restrict__ k, const float* __restrict__ v,
+                                int64_t rows) {
+  const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= rows * row_elems) return;
+  const int64_t r = t / row_elems, e = t % row_elems, p = pos0 + r;
+  const int64_t off = int64_t(table[p / block_tokens]) * block_tokens * row_elems + (p % block_tokens) * row_elems + e;
+  kbase[off] = from_f32<T>(k[t]);
+  vbase[off] = from_f32<T>(v[t]);
+}
+
+__global__ void silu_mul_kernel(const float* gate, const float* up, float* out, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + expf(-g)) * up[i];
+  }
+}
+
+__global__ void add_kernel(float* y, const float* x, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) y[i] += x[i];
+}
+
+class CudaOps final : public Ops {
+ public:
+  CudaOps() { ensure_device(); }
+  ~CudaOps() override {
+    for (auto& [key, p] : inv_freq_) device_free(p);
+  }
+
+  void* alloc(size_t bytes) override { return device_alloc(bytes, "engine buffer"); }
+  void release(void* p) override { device_free(p); }
+  void upload(void* dst, const void* src, size_t bytes) override {
+    if (bytes) QB_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()));
+  }
+  void download(void* dst, const void* src, size_t bytes) override {
+    if (bytes) QB_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
+    sync("download");
+  }
+  bool host_memory() const override { return false; }
+  void synchronize() override { sync("synchronize"); }
+
+  void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) override {
+    if (rows <= 0) return;
+    rmsnorm_kernel<<<unsigned(rows), 256, 0, stream()>>>(x, w, y, dim, eps);
+    QB_CUDA_LAUNCH("rmsnorm");
+  }
+
+  void add_bias(float* y, const float* b, int64_t rows, int64_t dim) override {
+    if (rows * dim <= 0) return;
+    add_bias_kernel<<<blocks_for(rows * dim, 256), 256, 0, stream()>>>(y, b, rows, dim);
+    QB_CUDA_LAUNCH("add_bias");
+  }
+
+  void rope(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const int32_t* pos, double theta) override {
+    const int64_t n = rows * n_heads * (head_dim / 2);
+    if (n <= 0) return;
+    rope_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(x, rows, n_heads, head_dim, pos, inv_freq(theta, head_dim));
+    QB_CUDA_LAUNCH("rope");
+  }
+
+  void kv_store(KvCache& kv, int64_t layer, int64_t pos0, const float* k, const float* v, int64_t rows) override {
+    if (rows <= 0) return;
+    if (pos0 + rows > kv.max_tokens()) throw Error("kv_store: positions beyond the KV cache");
+    const int32_t* table = upload_block_table(kv);
+    const int64_t n = rows * kv.row_elems();
+    const int64_t bt = kv.pool().block_tokens();
+    if (kv.type() == KvType::F32) {
+      kv_store_kernel<float><<<blocks_for(n, 256), 256, 0, stream()>>>(
+          reinterpret_cast<float*>(kv.pool().block_data(layer, 0, 0)), reinterpret_cast<float*>(kv.pool().block_data(layer, 1, 0)),
+          table, bt, kv.row_elems(), pos0, k, v, rows);
+    } else {
+      kv_store_kernel<__half><<<blocks_for(n, 256), 256, 0, stream()>>>(
+          reinterpret_cast<__half*>(kv.pool().block_data(layer, 0, 0)), reinterpret_cast<__half*>(kv.pool().block_data(layer, 1, 0)),
+          table, bt, kv.row_elems(), pos0, k, v, rows);
+    }
+    QB_CUDA_LAUNCH("kv_store");
+  }
+
+  void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows,
+                 int64_t n_heads) override {
+    cuda::attention(kv, layer, pos0, q, out, rows, n_heads);
+  }
+
+  void silu_mul(const float* gate, const float* up, float* out, int64_t n) override {
+    if (n <= 0) return;
+    silu_mul_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(gate, up, out, n);
+    QB_CUDA_LAUNCH("silu_mul");
+  }
+
+  void add(float* y, const float* x, int64_t n) override {
+    if (n <= 0) return;
+    add_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(y, x, n);
+    QB_CUDA_LAUNCH("add");
+  }
+
+ private:
+  // inv_freq = 1 / theta^(2i/d) computed on the host exactly as the CPU does, uploaded once per (theta, d).
+  const float* inv_freq(double theta, int64_t head_dim) {
+    auto key = std::make_pair(theta, head_dim);
+    auto it = inv_freq_.find(key);
+    if (it != inv_freq_.end()) return it->second;
+    const int64_t half = head_dim / 2;
+    std::vector<float> inv(static_cast<size_t>(half));
+    for (int64_t i = 0; i < half; ++i) inv[size_t(i)] = 1.0f / std::pow(float(theta), float(2 * i) / float(head_dim));
+    auto* d = static_cast<float*>(device_alloc(inv.size() * sizeof(float), "RoPE table"));
+    QB_CUDA(cudaMemcpy(d, inv.data(), inv.size() * sizeof(float), cudaMemcpyHostToDevice));
+    inv_freq_[key] = d;
+    return d;
+  }
+  std::map<std::pair<double, int64_t>, float*> inv_freq_;
+};
+
+}  // namespace
+}  // namespace cuda
+
+std::unique_ptr<Ops> make_cuda_ops() { return std::make_unique<cuda::CudaOps>(); }
+
+}  // namespace qbench

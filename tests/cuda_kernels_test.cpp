@@ -1,0 +1,206 @@
+// CUDA kernels against the CPU implementations on random inputs of awkward
+// sizes: the dense Linear (GEMV and cuBLAS GEMM paths, F16/BF16/F32), the
+// elementwise ops, and kv_store + attention over a paged cache whose block
+// table is out of order. Skips (even under CI=true) where no GPU is present.
+#ifdef QBENCH_HAVE_CUDA
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "engines/core/error.h"
+#include "engines/core/half.h"
+#include "engines/cpu/linear_dense_cpu.h"
+#include "engines/cpu/ops_cpu.h"
+#include "engines/cuda/cuda_context.h"
+#include "engines/cuda/linear_dense_cuda.h"
+#include "engines/cuda/ops_cuda.h"
+#include "engines/model/device_array.h"
+
+using namespace qbench;
+
+namespace {
+
+bool require_cuda() {
+  std::string why;
+  if (cuda::device_available(&why)) return true;
+  WARN("SKIPPED: " + why + " (CUDA kernel tests run on the device machine: bench/cuda_device_run.sh)");
+  return false;
+}
+
+std::vector<float> randu(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+template <class T>
+std::vector<T> to_host(Ops& o, const DeviceArray<T>& a) {
+  std::vector<T> h(a.size());
+  o.download(h.data(), a.data(), a.size() * sizeof(T));
+  return h;
+}
+
+double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("CUDA dense Linear equals the CPU Linear (GEMV and GEMM, awkward shapes)", "[cuda][cuda-kernels]") {
+  if (!require_cuda()) return;
+  auto ops = make_cuda_ops();
+  struct Shape { int64_t in, out; };
+  for (DType dt : {DType::F16, DType::BF16, DType::F32}) {
+    for (Shape s : {Shape{72, 37}, Shape{100, 29}, Shape{1000, 131}, Shape{264, 8}}) {
+      // Weights stored in dt; x in float32.
+      const auto wf = randu(size_t(s.in * s.out), 7);
+      std::vector<uint16_t> w16(wf.size());
+      for (size_t i = 0; i < wf.size(); ++i) w16[i] = dt == DType::BF16 ? f32_to_bf16(wf[i]) : f32_to_f16(wf[i]);
+      const void* w = dt == DType::F32 ? static_cast<const void*>(wf.data()) : w16.data();
+      auto cpu_l = make_dense_linear_cpu(dt, w, s.in, s.out);
+      auto gpu_l = make_dense_linear_cuda(dt, w, s.in, s.out);
+      CHECK(gpu_l->weight_bytes() == cpu_l->weight_bytes());
+      for (int64_t n : {1, 3, 8, 9, 33}) {
+        const auto x = randu(size_t(n * s.in), 11 + uint32_t(n));
+        std::vector<float> want(size_t(n * s.out));
+        cpu_l->forward(x.data(), want.data(), n);
+        DeviceArray<float> dx(ops.get(), x, nullptr, MemCategory::Activations);
+        DeviceArray<float> dy(ops.get(), size_t(n * s.out), nullptr, MemCategory::Activations);
+        gpu_l->forward(dx.data(), dy.data(), n);
+        const auto got = to_host(*ops, dy);
+        // Bound per output: relative to sum |x_k w_k|. GEMV is FP32 throughout; the GEMM rounds x to the weight type.
+        const double rel = n <= 8 || dt == DType::F32 ? 1e-5 : dt == DType::F16 ? 2e-3 : 1e-2;
+        for (int64_t t = 0; t < n; ++t)
+          for (int64_t o = 0; o < s.out; ++o) {
+            double S = 0;
+            for (int64_t k = 0; k < s.in; ++k) {
+              const float wk = dt == DType::F32 ? wf[size_t(o * s.in + k)]
+                                                : (dt == DType::BF16 ? bf16_to_f32(w16[size_t(o * s.in + k)]) : f16_to_f32(w16[size_t(o * s.in + k)]));
+              S += std::fabs(double(x[size_t(t * s.in + k)]) * wk);
+            }
+            const double d = std::fabs(double(got[size_t(t * s.out + o)]) - want[size_t(t * s.out + o)]);
+            INFO(dtype_name(dt) << " in " << s.in << " out " << s.out << " n " << n << " t " << t << " o " << o);
+            REQUIRE(d <= rel * S + 1e-6);
+          }
+      }
+      // Embedding lookup: exact.
+      const std::vector<int32_t> ids = {int32_t(s.out - 1), 0, 5 % int32_t(s.out), int32_t(s.out / 2)};
+      std::vector<float> want(ids.size() * size_t(s.in));
+      cpu_l->gather_rows(ids.data(), int64_t(ids.size()), want.data());
+      DeviceArray<float> dg(ops.get(), want.size(), nullptr, MemCategory::Activations);
+      gpu_l->gather_rows(ids.data(), int64_t(ids.size()), dg.data());
+      CHECK(to_host(*ops, dg) == want);
+      const int32_t bad = int32_t(s.out);
+      CHECK_THROWS_AS(gpu_l->gather_rows(&bad, 1, dg.data()), Error);
+    }
+  }
+}
+
+TEST_CASE("CUDA elementwise ops equal the CPU ops", "[cuda][cuda-kernels]") {
+  if (!require_cuda()) return;
+  auto g = make_cuda_ops();
+  auto c = make_cpu_ops();
+  const int64_t rows = 5, dim = 77;
+  const auto x = randu(size_t(rows * dim), 1, -3.f, 3.f), w = randu(size_t(dim), 2), b = randu(size_t(dim), 3);
+  auto up = [&](const std::vector<float>& v) { return DeviceArray<float>(g.get(), v, nullptr, MemCategory::Activations); };
+  {  // rmsnorm
+    std::vector<float> want(x.size());
+    c->rmsnorm(x.data(), w.data(), want.data(), rows, dim, 1e-6f);
+    auto dx = up(x), dw = up(w);
+    DeviceArray<float> dy(g.get(), x.size(), nullptr, MemCategory::Activations);
+    g->rmsnorm(dx.data(), dw.data(), dy.data(), rows, dim, 1e-6f);
+    CHECK(max_diff(to_host(*g, dy), want) <= 1e-5);
+  }
+  {  // add_bias, add, silu_mul
+    std::vector<float> want = x;
+    c->add_bias(want.data(), b.data(), rows, dim);
+    auto dx = up(x), db = up(b);
+    g->add_bias(dx.data(), db.data(), rows, dim);
+    CHECK(max_diff(to_host(*g, dx), want) == 0.0);
+    const auto y = randu(x.size(), 4, -4.f, 4.f);
+    std::vector<float> s(x.size());
+    c->silu_mul(x.data(), y.data(), s.data(), int64_t(x.size()));
+    auto dx2 = up(x), dy = up(y);
+    g->silu_mul(dx2.data(), dy.data(), dx2.data(), int64_t(x.size()));
+    CHECK(max_diff(to_host(*g, dx2), s) <= 1e-5);
+    c->add(s.data(), y.data(), int64_t(x.size()));
+    g->add(dx2.data(), dy.data(), int64_t(x.size()));
+    CHECK(max_diff(to_host(*g, dx2), s) <= 1e-5);
+  }
+  {  // rope at scattered positions up to 30000 (large angles)
+    const int64_t r = 7, heads = 3, hd = 64;
+    const auto q = randu(size_t(r * heads * hd), 5);
+    const std::vector<int32_t> pos = {0, 1, 17, 511, 4095, 12345, 30000};
+    std::vector<float> want = q;
+    c->rope(want.data(), r, heads, hd, pos.data(), 1e6);
+    auto dq = up(q);
+    DeviceArray<int32_t> dp(g.get(), pos, nullptr, MemCategory::Activations);
+    g->rope(dq.data(), r, heads, hd, dp.data(), 1e6);
+    CHECK(max_diff(to_host(*g, dq), want) <= 1e-4);
+  }
+}
+
+TEST_CASE("CUDA kv_store + attention equal the CPU over a shuffled paged cache", "[cuda][cuda-kernels]") {
+  if (!require_cuda()) return;
+  auto g = make_cuda_ops();
+  auto c = make_cpu_ops();
+  struct Case { int64_t heads, kv_heads, head_dim, len, rows; };
+  // Prefill-like (many rows), decode (1 row, long context: split path), a few rows, and head_dim 80 (not a power of two).
+  for (Case cs : {Case{6, 2, 64, 150, 150}, Case{4, 2, 128, 700, 1}, Case{8, 8, 80, 333, 3}, Case{4, 1, 128, 37, 5}}) {
+    for (KvType kt : {KvType::F32, KvType::F16}) {
+      const int64_t layers = 2, layer = 1, bt = 16, blocks = (cs.len + bt - 1) / bt * 2 + 1;
+      auto cpu_pool = std::make_shared<KvBlockPool>(layers, cs.kv_heads, cs.head_dim, kt, bt, blocks, nullptr, nullptr);
+      auto gpu_pool = std::make_shared<KvBlockPool>(layers, cs.kv_heads, cs.head_dim, kt, bt, blocks, nullptr, g.get());
+      // Interleave a second sequence so the tested sequence's blocks are out of order and not contiguous.
+      KvCache ca(cpu_pool), cb(cpu_pool), ga(gpu_pool), gb(gpu_pool);
+      for (int64_t t = bt; t < cs.len + bt; t += bt) {
+        REQUIRE(cb.reserve(t)); REQUIRE(ca.reserve(std::min(t, cs.len)));
+        REQUIRE(gb.reserve(t)); REQUIRE(ga.reserve(std::min(t, cs.len)));
+      }
+      const int64_t re = cs.kv_heads * cs.head_dim, qd = cs.heads * cs.head_dim;
+      const auto k = randu(size_t(cs.len * re), 21), v = randu(size_t(cs.len * re), 22);
+      const auto q = randu(size_t(cs.rows * qd), 23, -2.f, 2.f);
+      DeviceArray<float> dk(g.get(), k, nullptr, MemCategory::Activations), dv(g.get(), v, nullptr, MemCategory::Activations);
+      for (int64_t p = 0; p < cs.len; p += 37) {  // chunks that straddle blocks
+        const int64_t n = std::min<int64_t>(37, cs.len - p);
+        c->kv_store(ca, layer, p, k.data() + p * re, v.data() + p * re, n);
+        g->kv_store(ga, layer, p, dk.data() + p * re, dv.data() + p * re, n);
+      }
+      const int64_t pos0 = cs.len - cs.rows;
+      std::vector<float> want(size_t(cs.rows * qd));
+      c->attention(ca, layer, pos0, q.data(), want.data(), cs.rows, cs.heads);
+      DeviceArray<float> dq(g.get(), q, nullptr, MemCategory::Activations);
+      DeviceArray<float> dout(g.get(), want.size(), nullptr, MemCategory::Activations);
+      g->attention(ga, layer, pos0, dq.data(), dout.data(), cs.rows, cs.heads);
+      INFO("heads " << cs.heads << "/" << cs.kv_heads << " head_dim " << cs.head_dim << " len " << cs.len << " rows "
+                    << cs.rows << " kv " << kv_type_name(kt));
+      // F32: float32 sums in another order only. F16: the CPU's f32_to_f16 and the device's __float2half_rn may
+      // store a value one f16 ulp apart (4.9e-4 for |v| in [0.5, 1)); measured 3.2e-4, a wrong kernel is off by ~0.1.
+      CHECK(max_diff(to_host(*g, dout), want) <= (kt == KvType::F32 ? 1e-5 : 1e-3));
+    }
+  }
+}
+
+TEST_CASE("CUDA allocation failure is a clear OutOfMemory with the numbers", "[cuda][cuda-oom]") {
+  if (!require_cuda()) return;
+  try {
+    cuda::device_alloc(size_t(1) << 50, "test buffer");
+    FAIL("a 1 PiB allocation succeeded");
+  } catch (const OutOfMemory& e) {
+    const std::string m = e.what();
+    CHECK(m.find("needed 1073741824 MiB") != std::string::npos);
+    CHECK(m.find("MiB free") != std::string::npos);
+    CHECK(e.needed_bytes == (size_t(1) << 50));
+  }
+  // The device still works afterwards.
+  void* p = cuda::device_alloc(1024, "small");
+  CHECK(p != nullptr);
+  cuda::device_free(p);
+}
+#endif  // QBENCH_HAVE_CUDA

@@ -1,0 +1,181 @@
+// The FP16 backend on CUDA against the tiny-qwen2 references and against the
+// CPU backend: logits within the fixture README's fp16-activations tolerance,
+// greedy continuations, batched decode equal to one sequence at a time, and a
+// clear error where no GPU is present (that check runs everywhere).
+#ifdef QBENCH_HAVE_CUDA
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+
+#include "engines/core/error.h"
+#include "engines/cuda/cuda_context.h"
+#include "engines/cuda/register_cuda.h"
+#include "engines/model/sampler.h"
+#include "engines/registry/registry.h"
+#include "tests/support/reference_fixture.h"
+#include "tests/support/test_paths.h"
+
+using namespace qbench;
+using namespace qbench::test;
+
+namespace {
+
+bool require_cuda() {
+  std::string why;
+  if (cuda::device_available(&why)) return true;
+  WARN("SKIPPED: " + why + " (CUDA tests run on the device machine: bench/cuda_device_run.sh)");
+  return false;
+}
+
+std::unique_ptr<Engine> load_tiny(const std::string& device) {
+  register_cuda_device();
+  LoadOptions lo;
+  lo.path = tiny_fixture_dir() + "/hf-fp16";
+  lo.device = device;
+  return load_engine(lo);
+}
+
+std::vector<float> prefill_all(Engine& e, const std::vector<int32_t>& ids, KvType kv) {
+  Sequence s = e.model().new_sequence(int64_t(ids.size()), kv);
+  std::vector<float> logits;
+  e.model().forward(s, ids.data(), int64_t(ids.size()), LogitsMode::All, logits);
+  return logits;
+}
+
+}  // namespace
+
+TEST_CASE("--device cuda without a GPU is a clear error", "[cuda]") {
+  if (!require_shared("fixtures/tiny-qwen2/hf-fp16/model.safetensors")) return;
+  std::string why;
+  if (cuda::device_available(&why)) return;  // this machine has a GPU: nothing to check here
+  try {
+    load_tiny("cuda");
+    FAIL("loading on cuda without a GPU succeeded");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("no CUDA device") != std::string::npos);
+  }
+}
+
+TEST_CASE("fp16 on cuda: logits match the transformers reference (fp16-activation tolerance)", "[cuda][reference]") {
+  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/reference/logits/index.json")) return;
+  auto e = load_tiny("cuda");
+  const int64_t V = e->config().vocab_size;
+  REQUIRE(e->info().device == "cuda");
+  // Prefill rounds activations to FP16 for the tensor cores: README column "fp16 activations": max abs <= 0.03, mean KL <= 1e-5.
+  for (KvType kv : {KvType::F32, KvType::F16}) {
+    double worst = 0, kl_sum = 0;
+    int64_t rows = 0;
+    for (auto& seq : reference_sequences()) {
+      const RefLogits ref = reference_logits("hf-fp16", seq.name);
+      const std::vector<float> got = prefill_all(*e, seq.ids, kv);
+      for (int64_t r = 0; r < ref.rows; ++r) {
+        const double d = max_abs_diff(got.data() + (ref.first_pos + r) * V, ref.data.data() + r * V, V);
+        worst = std::max(worst, d);
+        kl_sum += kl_divergence(ref.data.data() + r * V, got.data() + (ref.first_pos + r) * V, V);
+        ++rows;
+        INFO("kv " << kv_type_name(kv) << " sequence " << seq.name << " position " << ref.first_pos + r);
+        CHECK(d <= 0.03);
+      }
+    }
+    std::printf("cuda fp16, kv %s: worst max-abs %.3g, mean KL %.3g over %lld rows\n", kv_type_name(kv), worst,
+                kl_sum / double(rows), (long long)rows);
+    CHECK(rows == 104);
+    CHECK(kl_sum / double(rows) <= 1e-5);
+  }
+}
+
+TEST_CASE("fp16 on cuda: decode logits equal the CPU backend's", "[cuda][reference]") {
+  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/hf-fp16/model.safetensors")) return;
+  auto g = load_tiny("cuda");
+  auto c = load_tiny("cpu");
+  const int64_t V = g->config().vocab_size;
+  for (auto& seq : reference_sequences()) {
+    if (seq.name != "rand200" && seq.name != "text_zh") continue;
+    // Token by token: the GEMV path, FP32 activations on both devices.
+    Sequence sg = g->model().new_sequence(int64_t(seq.ids.size()), KvType::F32);
+    Sequence sc = c->model().new_sequence(int64_t(seq.ids.size()), KvType::F32);
+    std::vector<float> lg, lc;
+    double worst = 0;
+    for (size_t i = 0; i < seq.ids.size(); ++i) {
+      g->model().forward(sg, &seq.ids[i], 1, LogitsMode::Last, lg);
+      c->model().forward(sc, &seq.ids[i], 1, LogitsMode::Last, lc);
+      worst = std::max(worst, max_abs_diff(lg.data(), lc.data(), V));
+    }
+    std::printf("cuda vs cpu decode, %s: worst max-abs %.3g\n", seq.name.c_str(), worst);
+    CHECK(worst <= 1e-4);  // float32 sums in a different order only
+  }
+}
+
+TEST_CASE("fp16 on cuda: greedy continuations equal the CPU backend and the reference", "[cuda][reference]") {
+  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/reference/greedy.json")) return;
+  auto g = load_tiny("cuda");
+  auto c = load_tiny("cpu");
+  const int64_t V = g->config().vocab_size;
+  for (auto& seq : reference_sequences()) {
+    if (seq.name != "text_en" && seq.name != "text_zh") continue;
+    const std::vector<int32_t> want = reference_greedy("hf-fp16", seq.name);
+    auto run = [&](Engine& e) {
+      Sequence s = e.model().new_sequence(int64_t(seq.ids.size() + want.size()), KvType::F16);
+      std::vector<float> logits;
+      e.model().forward(s, seq.ids.data(), int64_t(seq.ids.size()), LogitsMode::Last, logits);
+      std::vector<int32_t> out;
+      for (size_t i = 0; i < want.size(); ++i) {
+        int32_t t = argmax(logits.data(), V);
+        out.push_back(t);
+        e.model().forward(s, &t, 1, LogitsMode::Last, logits);
+      }
+      return out;
+    };
+    const auto got_g = run(*g), got_c = run(*c);
+    INFO("prompt " << seq.name);
+    CHECK(got_g == got_c);
+    CHECK(got_g == want);
+  }
+}
+
+TEST_CASE("fp16 on cuda: batched decode equals one sequence at a time", "[cuda]") {
+  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/hf-fp16/model.safetensors")) return;
+  auto e = load_tiny("cuda");
+  Transformer& m = e->model();
+  const int64_t V = m.config().vocab_size;
+  const std::vector<std::vector<int32_t>> prompts = {{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {500, 600, 700}, {42}};
+  auto pool = m.new_kv_pool(256, KvType::F16);
+  std::vector<Sequence> batch, single;
+  std::vector<float> logits;
+  for (auto& p : prompts) {
+    batch.push_back(m.new_sequence_in(pool));
+    single.push_back(m.new_sequence(64, KvType::F16));
+    m.forward(batch.back(), p.data(), int64_t(p.size()), LogitsMode::None, logits);
+    m.forward(single.back(), p.data(), int64_t(p.size()), LogitsMode::None, logits);
+  }
+  double worst = 0;
+  for (int step = 0; step < 5; ++step) {
+    std::vector<int32_t> tok = {int32_t(100 + step), int32_t(200 + step), int32_t(300 + step)};
+    std::vector<Transformer::BatchItem> items;
+    for (size_t i = 0; i < prompts.size(); ++i) items.push_back({&batch[i], &tok[i], 1, true});
+    std::vector<float> bl;
+    m.forward_batch(items, bl);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      std::vector<float> sl;
+      m.forward(single[i], &tok[i], 1, LogitsMode::Last, sl);
+      worst = std::max(worst, max_abs_diff(bl.data() + i * V, sl.data(), V));
+    }
+  }
+  INFO("worst max-abs between batched and single decode: " << worst);
+  CHECK(worst <= 1e-4);
+}
+
+TEST_CASE("quantized backends on cuda fail with a clear not-yet error", "[cuda]") {
+  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gptq/config.json")) return;
+  register_cuda_device();
+  LoadOptions lo;
+  lo.path = tiny_fixture_dir() + "/gptq";
+  lo.device = "cuda";
+  try {
+    load_engine(lo);
+    FAIL("gptq loaded on cuda");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("not yet on CUDA") != std::string::npos);
+  }
+}
+#endif  // QBENCH_HAVE_CUDA
