@@ -3,6 +3,7 @@
 
 #include "engines/core/error.h"
 #include "engines/formats/gguf_synthetic.h"
+#include "engines/formats/gptq_awq_synthetic.h"
 #include "engines/formats/synthetic_checkpoint.h"
 #include "engines/model/shape_catalog.h"
 #include "harness/cli/args.h"
@@ -18,7 +19,7 @@ int cmd_fixture(int argc, char** argv) {
     std::string shapes;
     for (auto& s : shape_names()) shapes += " " + s;
     std::printf("qbench fixture --shape NAME --out DIR [--seed N] [--tokenizer tokenizer.json] [--shard-mb 4096]\n"
-        "              [--format fp16|gguf-q8_0|gguf-q5_k_s|gguf-q4_k_m]  (gguf: --out is the .gguf file)\nshapes:%s\n",
+        "              [--format fp16|gguf-q8_0|gguf-q5_k_s|gguf-q4_k_m|gptq-int4|awq-int4]  (gguf: --out is the .gguf file)\nshapes:%s\n",
                 shapes.c_str());
     return 0;
   }
@@ -34,7 +35,20 @@ int cmd_fixture(int argc, char** argv) {
                 (unsigned long long)g.seed);
     return 0;
   }
-  if (format != "fp16") throw Error("unknown --format '" + format + "' (fp16, gguf-q8_0, gguf-q5_k_s, gguf-q4_k_m)");
+  if (format == "gptq-int4" || format == "awq-int4") {  // random 4-bit codes in AutoGPTQ / AutoAWQ layout, group 128
+    SyntheticInt4Options q;
+    q.out_dir = a.require("out");
+    q.seed = uint64_t(a.get_int("seed", 0));
+    q.max_shard_bytes = uint64_t(a.get_int("shard-mb", 4096)) << 20;
+    if (q.max_shard_bytes == 0) throw Error("--shard-mb must be positive");
+    if (!a.flag("no-tokenizer")) q.tokenizer_json = a.has("tokenizer") ? a.get("tokenizer") : bundled_tokenizer_json();
+    const uint64_t bytes =
+        write_synthetic_int4_checkpoint(cfg, format == "gptq-int4" ? Int4FileFormat::Gptq : Int4FileFormat::Awq, q);
+    std::printf("%s: %s %s checkpoint, seed %llu\n", q.out_dir.c_str(), format_bytes(bytes).c_str(), format.c_str(),
+                (unsigned long long)q.seed);
+    return 0;
+  }
+  if (format != "fp16") throw Error("unknown --format '" + format + "' (fp16, gguf-q8_0, gguf-q5_k_s, gguf-q4_k_m, gptq-int4, awq-int4)");
   SyntheticOptions o;
   o.out_dir = a.require("out");
   o.seed = uint64_t(a.get_int("seed", 0));

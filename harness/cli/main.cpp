@@ -17,9 +17,11 @@ const char* kUsage = R"(qbench: benchmark and evaluate quantized LLM inference
 usage: qbench <command> [options]
 
 commands:
-  run        --model PATH [--backend B] --workload latency [--prompt-tokens 512] [--gen-tokens 256]
+  run        --model PATH [--backend B] [--device cpu|cuda] --workload latency [--prompt-tokens 512] [--gen-tokens 256]
              [--reps 3] [--warmup 1] [--threads N] [--kv-type f16|f32] [--out FILE.json]
-  fixture    --shape {tiny,qwen2.5-0.5b,qwen2.5-1.5b,qwen2.5-7b,...} --out DIR [--seed N]
+             --workload throughput --requests N (--concurrency C | --rate R | --sweep concurrency=1,2,4) ...
+  fixture    --shape {tiny,qwen2.5-0.5b,qwen2.5-1.5b,qwen2.5-7b,...} --out PATH [--seed N]
+             [--format fp16|gguf-q8_0|gguf-q5_k_s|gguf-q4_k_m|gptq-int4|awq-int4]
   tokenize   (--model PATH | --tokenizer tokenizer.json) [--chat] [--json] [TEXT]   (TEXT or stdin)
   logits     --model PATH [--backend B] --tokens 1,2,3 --out FILE.npy [--kv-type f32]
   plan       --model M [--backends fp16,gguf-q4_k_m,..] [--gpus t4,h100,..|cpu] [--context N] [--batch B]
