@@ -108,11 +108,15 @@ CellMetrics cell_metrics(const CellKey& key, const std::vector<const ResultFile*
     }
     if (json_has_num(s, "top1_agreement")) top1.push_back(100.0 * json_num(s, "top1_agreement", 0));
     else if (json_has_num(kd, "top1_agreement")) top1.push_back(100.0 * json_num(kd, "top1_agreement", 0));
-    const auto& pts = json_at(s, "points");
-    if (pts.is_array())
-      for (const auto& pt : pts)
-        if (json_has_num(pt, "concurrency") && json_has_num(pt, "output_tokens_per_s"))
-          c.concurrency.emplace_back(json_num(pt, "concurrency", 0), json_num(pt, "output_tokens_per_s", 0));
+    // Throughput curve: qbench run --workload throughput writes workload.points[{concurrency, summary{...}}];
+    // summary.points[{concurrency, output_tokens_per_s}] is accepted too (flattened files).
+    for (const auto* pts : {&json_at(s, "points"), &json_at(w, "points")})
+      if (pts->is_array())
+        for (const auto& pt : *pts) {
+          const auto& ps = json_has_num(pt, "output_tokens_per_s") ? pt : json_at(pt, "summary");
+          if (json_has_num(pt, "concurrency") && json_has_num(ps, "output_tokens_per_s"))
+            c.concurrency.emplace_back(json_num(pt, "concurrency", 0), json_num(ps, "output_tokens_per_s", 0));
+        }
   }
   for (auto& [k, v] : runs) {
     if (auto t = stat_of(v)) c.stats[k] = *t;
