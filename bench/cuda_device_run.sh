@@ -5,13 +5,16 @@
 # checkpoint generated there and the seed table's latency workload on it.
 #
 # usage (repo root, on the GPU machine): bash bench/cuda_device_run.sh [OUT_DIR] [steps]
-#   steps: any of build,tests,sanitize,roofline,bench7b (default: all)
+#   steps: any of build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs (default: all)
+#   GEN_TOKENS / REPS (default 256 / 5) size the latency runs.
 # Inputs it looks for in .device/ (git-ignored, carried to the machine):
 #   .device/shared/fixtures/tiny-qwen2/...  the reference fixture (QBENCH_SHARED_DIR)
 #   .device/debs/*.deb                      build deps unpacked to /opt/qbdeps when the image lacks them
 set -uo pipefail
 OUT_DIR=${1:-${OUT:-/tmp/qbench-cuda}}
-STEPS=${2:-build,tests,sanitize,roofline,bench7b}
+STEPS=${2:-build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs}
+GEN_TOKENS=${GEN_TOKENS:-256}
+REPS=${REPS:-5}
 ROOT=$(pwd)
 BUILD=${BUILD:-$ROOT/build-device}
 MODEL_DIR=${MODEL_DIR:-/tmp/qwen2.5-7b-fp16}
@@ -40,7 +43,7 @@ if has build; then
   log "configure + build"
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT_DIR/configure.log" 2>&1 ||
     { tail -40 "$OUT_DIR/configure.log"; exit 1; }
-  ninja -C "$BUILD" -j"$JOBS" qbench qbench_tests bench_cuda_roofline >"$OUT_DIR/build.log" 2>&1 ||
+  ninja -C "$BUILD" -j"$JOBS" qbench qbench_tests bench_cuda_roofline bench_cuda_gemv >"$OUT_DIR/build.log" 2>&1 ||
     { grep -E "error|FAILED" -A5 "$OUT_DIR/build.log" | head -60; exit 1; }
 fi
 
@@ -62,14 +65,23 @@ if has roofline; then
   "$BUILD/bench/bench_cuda_roofline" --gib 4 --gemm 8192 | tee "$OUT_DIR/roofline.json"
 fi
 
-if has bench7b; then
+if has gemv; then
+  log "decode GEMV per projection (merged q/k/v and gate/up vs separate)"
+  "$BUILD/bench/bench_cuda_gemv" --reps 50 | tee "$OUT_DIR/gemv.txt"
+fi
+
+if has bench7b || has bench7b-nographs; then
   if [ ! -f "$MODEL_DIR/config.json" ]; then
     log "generating Qwen2.5-7B-shaped FP16 checkpoint in $MODEL_DIR"
     OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --out "$MODEL_DIR" --no-tokenizer || exit 1
   fi
-  log "latency: prompt 512, generate 256, batch 1, 5 reps"
-  "$BUILD/harness/qbench" run --model "$MODEL_DIR" --device cuda --workload latency --prompt-tokens 512 \
-    --gen-tokens 256 --reps 5 --out "$OUT_DIR/latency-fp16-7b.json" 2>&1 | tail -20
+  latency() {  # $1: output name, $2: QBENCH_CUDA_GRAPHS
+    log "latency ($1, graphs=$2): prompt 512, generate $GEN_TOKENS, batch 1, $REPS reps"
+    QBENCH_CUDA_GRAPHS=$2 "$BUILD/harness/qbench" run --model "$MODEL_DIR" --device cuda --workload latency --prompt-tokens 512 \
+      --gen-tokens "$GEN_TOKENS" --reps "$REPS" --out "$OUT_DIR/$1.json" 2>&1 | tail -20
+  }
+  has bench7b && latency latency-fp16-7b 1
+  has bench7b-nographs && latency latency-fp16-7b-nographs 0
   nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm,clocks.mem --format=csv | tee "$OUT_DIR/nvidia-smi.txt"
 fi
 log done

@@ -5,10 +5,13 @@
 #ifdef QBENCH_HAVE_CUDA
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <cstdio>
 
 #include "engines/core/error.h"
 #include "engines/cuda/cuda_context.h"
+#include "engines/cuda/launch_queue.h"
 #include "engines/cuda/register_cuda.h"
 #include "engines/model/sampler.h"
 #include "engines/registry/registry.h"
@@ -104,6 +107,46 @@ TEST_CASE("fp16 on cuda: decode logits equal the CPU backend's", "[cuda][referen
     std::printf("cuda vs cpu decode, %s: worst max-abs %.3g\n", seq.name.c_str(), worst);
     CHECK(worst <= 1e-4);  // float32 sums in a different order only
   }
+}
+
+TEST_CASE("fp16 on cuda: decode steps replayed through a CUDA graph equal direct launches", "[cuda][reference]") {
+  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/hf-fp16/model.safetensors")) return;
+  auto g = load_tiny("cuda");
+  const int64_t V = g->config().vocab_size;
+  const auto& seqs = reference_sequences();
+  auto it = std::find_if(seqs.begin(), seqs.end(), [](auto& s) { return s.name == "rand200"; });
+  REQUIRE(it != seqs.end());
+  const auto& ids = it->ids;
+  // Prefill half, then decode token by token (positions, block table and token ids change every step).
+  auto run = [&](bool graphs, KvType kv) {
+    cuda::set_graphs_enabled(graphs);
+    Sequence s = g->model().new_sequence(int64_t(ids.size()), kv);
+    std::vector<float> logits, all;
+    const int64_t half = int64_t(ids.size()) / 2;
+    g->model().forward(s, ids.data(), half, LogitsMode::Last, logits);
+    for (size_t i = size_t(half); i < ids.size(); ++i) {
+      g->model().forward(s, &ids[i], 1, LogitsMode::Last, logits);
+      all.insert(all.end(), logits.begin(), logits.end());
+    }
+    return all;
+  };
+  for (KvType kv : {KvType::F32, KvType::F16}) {
+    const auto direct = run(false, kv);
+    const auto before = cuda::graph_stats();
+    const auto graphed = run(true, kv);
+    const auto after = cuda::graph_stats();
+    const uint64_t steps = ids.size() - ids.size() / 2;
+    INFO("kv " << kv_type_name(kv));
+    CHECK(after.graph_launches - before.graph_launches >= steps - 2);  // all but the first two steps replay a graph
+    CHECK(after.captures - before.captures >= 1);
+    REQUIRE(graphed.size() == direct.size());
+    const double d = max_abs_diff(graphed.data(), direct.data(), int64_t(direct.size()));
+    std::printf("cuda graph vs direct decode, kv %s, %llu steps: max-abs %.3g\n", kv_type_name(kv),
+                (unsigned long long)steps, d);
+    CHECK(d == 0.0);  // the same kernels on the same inputs
+    (void)V;
+  }
+  cuda::set_graphs_enabled(true);
 }
 
 TEST_CASE("fp16 on cuda: greedy continuations equal the CPU backend and the reference", "[cuda][reference]") {

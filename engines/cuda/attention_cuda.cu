@@ -1,6 +1,7 @@
 #include "engines/cuda/attention_cuda.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
+#include "engines/cuda/launch_queue.h"
 
 namespace qbench::cuda {
 
@@ -31,12 +33,14 @@ struct PagedKv {
 // block writes the normalised output; else (max, sum, unnormalised acc).
 template <class T, int E>
 __global__ void attention_kernel(PagedKv kv, const float* __restrict__ q, float* __restrict__ out,
-                                 float* __restrict__ partials, int n_heads, int group, int D, int64_t pos0,
-                                 int64_t split_len, float scale) {
+                                 float* __restrict__ partials, int n_heads, int group, int D,
+                                 const int32_t* __restrict__ pos0p, int rows, float scale) {
   const int rh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
   const int r = rh / n_heads, h = rh % n_heads, kvh = h / group;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int64_t pos0 = *pos0p;
   const int64_t len = pos0 + r + 1;
+  const int64_t split_len = (pos0 + rows + splits - 1) / splits;
   const int64_t j0 = int64_t(split) * split_len, j1 = min(len, j0 + split_len);
 
   float qv[E], acc[E];
@@ -122,49 +126,48 @@ __global__ void attention_combine(const float* __restrict__ partials, float* __r
 }
 
 template <class T, int E>
-void launch(const PagedKv& kv, const float* q, float* out, int64_t rows, int n_heads, int group, int D, int64_t pos0) {
+void launch(const PagedKv& kv, const float* q, float* out, int64_t rows, int n_heads, int group, int D,
+            const int32_t* pos0, int64_t capacity) {
   const float scale = 1.0f / std::sqrt(float(D));
-  const int64_t longest = pos0 + rows;
   // Few query rows over a long context leave most SMs idle: split the context.
+  // Splits follow the capacity (fixed for a sequence), each split's length the position (on the device).
   int64_t splits = 1;
-  if (rows <= 4) splits = std::clamp<int64_t>((longest + kSplitKeys - 1) / kSplitKeys, 1, kMaxSplits);
-  const int64_t split_len = (longest + splits - 1) / splits;
+  if (rows <= 4) splits = std::clamp<int64_t>((capacity + kSplitKeys - 1) / kSplitKeys, 1, kMaxSplits);
   const dim3 grid(unsigned(rows * n_heads), unsigned(splits));
-  if (splits == 1) {
-    attention_kernel<T, E><<<grid, kWarps * 32, 0, stream()>>>(kv, q, out, nullptr, n_heads, group, D, pos0, split_len, scale);
-    QB_CUDA_LAUNCH("attention");
-    return;
-  }
-  float* part = static_cast<float*>(
-      scratch(Scratch::AttentionPartials, size_t(rows * n_heads * splits * (D + 2)) * sizeof(float)));
-  attention_kernel<T, E><<<grid, kWarps * 32, 0, stream()>>>(kv, q, out, part, n_heads, group, D, pos0, split_len, scale);
-  QB_CUDA_LAUNCH("attention");
-  attention_combine<<<unsigned(rows * n_heads), 128, 0, stream()>>>(part, out, int(splits), D);
-  QB_CUDA_LAUNCH("attention combine");
+  float* part = nullptr;
+  if (splits > 1)
+    part = static_cast<float*>(scratch(Scratch::AttentionPartials, size_t(rows * n_heads * splits * (D + 2)) * sizeof(float)));
+  enqueue({key(0x200, kv.k, kv.v, kv.table, kv.block_elems, kv.block_tokens, kv.row_elems, q, out, part, rows, n_heads,
+               group, D, pos0, splits, E, sizeof(T)),
+           true, [=](cudaStream_t s) {
+             attention_kernel<T, E><<<grid, kWarps * 32, 0, s>>>(kv, q, out, part, n_heads, group, D, pos0, int(rows), scale);
+             QB_CUDA_LAUNCH("attention");
+             if (part) {
+               attention_combine<<<unsigned(rows * n_heads), 128, 0, s>>>(part, out, int(splits), D);
+               QB_CUDA_LAUNCH("attention combine");
+             }
+           }});
 }
 
 template <class T>
-void dispatch(const PagedKv& kv, const float* q, float* out, int64_t rows, int n_heads, int group, int D, int64_t pos0) {
-  if (D <= 64) launch<T, 2>(kv, q, out, rows, n_heads, group, D, pos0);
-  else if (D <= 128) launch<T, 4>(kv, q, out, rows, n_heads, group, D, pos0);
-  else if (D <= 256) launch<T, 8>(kv, q, out, rows, n_heads, group, D, pos0);
+void dispatch(const PagedKv& kv, const float* q, float* out, int64_t rows, int n_heads, int group, int D,
+              const int32_t* pos0, int64_t capacity) {
+  if (D <= 64) launch<T, 2>(kv, q, out, rows, n_heads, group, D, pos0, capacity);
+  else if (D <= 128) launch<T, 4>(kv, q, out, rows, n_heads, group, D, pos0, capacity);
+  else if (D <= 256) launch<T, 8>(kv, q, out, rows, n_heads, group, D, pos0, capacity);
   else throw Error("CUDA attention supports head_dim up to 256, not " + std::to_string(D));
 }
 
 }  // namespace
 
-const int32_t* upload_block_table(const KvCache& kv) {
-  // A copy from pageable memory waits for the stream to drain, which would stall
-  // the CPU twice per layer: upload only when the table differs from the last one.
-  static std::vector<int32_t> last;
-  static const int32_t* last_dev = nullptr;
+const int32_t* stage_pos_and_table(const KvCache& kv, int64_t pos0) {
   const auto& t = kv.blocks();
-  auto* d = static_cast<int32_t*>(scratch(Scratch::BlockTable, std::max<size_t>(1, t.size()) * sizeof(int32_t)));
-  if (d == last_dev && t == last) return d;
-  if (!t.empty()) QB_CUDA(cudaMemcpyAsync(d, t.data(), t.size() * sizeof(int32_t), cudaMemcpyHostToDevice, stream()));
-  last = t;
-  last_dev = d;
-  return d;
+  if (t.empty()) throw Error("CUDA KV cache holds no blocks");
+  if (pos0 < 0 || pos0 > INT32_MAX) throw Error("CUDA KV cache: position out of range");
+  static thread_local std::vector<int32_t> blob;
+  blob.assign(1, int32_t(pos0));
+  blob.insert(blob.end(), t.begin(), t.end());
+  return static_cast<const int32_t*>(stage(blob.data(), blob.size() * sizeof(int32_t), /*share=*/true));
 }
 
 void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows, int64_t n_heads) {
@@ -172,11 +175,14 @@ void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, f
   if (rows <= 0) return;
   if (kvh <= 0 || n_heads % kvh != 0) throw Error("attention: heads must be a multiple of KV heads");
   if (pos0 + rows > kv.max_tokens()) throw Error("attention: positions beyond the KV cache");
-  PagedKv p{kv.pool().block_data(layer, 0, 0), kv.pool().block_data(layer, 1, 0), upload_block_table(kv),
+  const int32_t* pt = stage_pos_and_table(kv, pos0);
+  PagedKv p{kv.pool().block_data(layer, 0, 0), kv.pool().block_data(layer, 1, 0), pt + 1,
             kv.pool().block_tokens() * kv.row_elems(), kv.pool().block_tokens(), kv.row_elems()};
   const int group = int(n_heads / kvh);
-  if (kv.type() == KvType::F32) dispatch<float>(p, q, out, rows, int(n_heads), group, int(D), pos0);
-  else dispatch<__half>(p, q, out, rows, int(n_heads), group, int(D), pos0);
+  const int32_t* pos0_dev = pt;
+  const int64_t cap = kv.max_tokens();
+  if (kv.type() == KvType::F32) dispatch<float>(p, q, out, rows, int(n_heads), group, int(D), pos0_dev, cap);
+  else dispatch<__half>(p, q, out, rows, int(n_heads), group, int(D), pos0_dev, cap);
 }
 
 }  // namespace qbench::cuda

@@ -7,11 +7,14 @@
 namespace qbench::cuda {
 
 // q, out: device [rows, n_heads*head_dim]; positions pos0..pos0+rows attend over [0, pos+1).
-// The block table is uploaded per call. Long decode contexts are split over
-// the context (partial softmax per split, then a combine pass).
+// pos0 and the block table are staged (launch_queue.h) and read on the device,
+// so a decode step's launch does not change with the position. Few query rows
+// are split over the context (partial softmax per split, then a combine pass);
+// the split count follows the cache's capacity, not the position, for the same reason.
 void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows, int64_t n_heads);
 
-// Device copy of the cache's block table (valid until the next call).
-const int32_t* upload_block_table(const KvCache& kv);
+// [pos0, block table...] staged as one blob (one slot, so a full arena can
+// flush between launches, never between the two halves): p[0] = pos0, p + 1 = table.
+const int32_t* stage_pos_and_table(const KvCache& kv, int64_t pos0);
 
 }  // namespace qbench::cuda

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "engines/cuda/cuda_check.h"
+#include "engines/cuda/launch_queue.h"
 
 namespace qbench::cuda {
 
@@ -100,7 +101,13 @@ void* device_alloc(size_t bytes, const std::string& what) {
 }
 
 void device_free(void* p) {
-  if (p) (void)cudaFree(p);  // never throws: called from destructors
+  if (!p) return;
+  // Queued launches may still use p: run them first. Never throws (called from destructors).
+  try {
+    flush();
+  } catch (...) {
+  }
+  (void)cudaFree(p);
 }
 
 void* scratch(Scratch slot, size_t bytes) {
@@ -121,11 +128,13 @@ void* scratch(Scratch slot, size_t bytes) {
 uint64_t workspace_bytes() {
   const State& s = state();
   uint64_t n = s.cublas_ws ? kCublasWorkspace : 0;
+  n += staging_bytes();
   for (size_t b : s.scratch_size) n += b;
   return n;
 }
 
 void sync(const char* where) {
+  flush();
   cudaError_t e = cudaStreamSynchronize(stream());
   if (e != cudaSuccess) throw_cuda(e, where);
 }

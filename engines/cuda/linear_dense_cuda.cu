@@ -1,11 +1,13 @@
 #include "engines/cuda/linear_dense_cuda.h"
 
+#include <memory>
 #include <vector>
 
 #include "engines/core/error.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
+#include "engines/cuda/launch_queue.h"
 
 namespace qbench {
 
@@ -15,12 +17,23 @@ namespace {
 // Up to this many tokens the GEMV (weights read once, FP32 activations) runs;
 // beyond it the tensor-core GEMM is faster.
 constexpr int kMaxGemvTokens = 8;
-constexpr int kGemvWarps = 8;  // output rows per 256-thread block
+constexpr int kGemvWarps = 4;   // output rows per 128-thread block: small blocks spread evenly over the SMs
+constexpr int kUnroll = 4;      // 16-byte weight loads each lane has in flight before it uses them
+constexpr int kMaxSegments = 4; // GEMVs over one input merged into one launch (q/k/v, gate/up)
 
-// Eight consecutive weights as floats from one 16-byte load (two for F32).
-__device__ __forceinline__ void load8(const __half* p, float* f) {
-  const uint4 u = *reinterpret_cast<const uint4*>(p);
-  const __half2* h = reinterpret_cast<const __half2*>(&u);
+// Eight consecutive weights as floats from one 16-byte streaming load (two for F32).
+// The weights are read once per token and never fit in L2: load them evict-first.
+struct W8 {
+  uint4 u[sizeof(float) / 2];  // F32 needs two
+};
+template <class T>
+__device__ __forceinline__ void ld8(const T* p, W8& w) {
+  const uint4* q = reinterpret_cast<const uint4*>(p);
+  w.u[0] = __ldcs(q);
+  if constexpr (sizeof(T) == 4) w.u[1] = __ldcs(q + 1);
+}
+__device__ __forceinline__ void cvt8(const W8& w, const __half*, float* f) {
+  const __half2* h = reinterpret_cast<const __half2*>(&w.u[0]);
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const float2 v = __half22float2(h[i]);
@@ -28,9 +41,8 @@ __device__ __forceinline__ void load8(const __half* p, float* f) {
     f[2 * i + 1] = v.y;
   }
 }
-__device__ __forceinline__ void load8(const __nv_bfloat16* p, float* f) {
-  const uint4 u = *reinterpret_cast<const uint4*>(p);
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
+__device__ __forceinline__ void cvt8(const W8& w, const __nv_bfloat16*, float* f) {
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&w.u[0]);
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const float2 v = __bfloat1622float2(h[i]);
@@ -38,35 +50,84 @@ __device__ __forceinline__ void load8(const __nv_bfloat16* p, float* f) {
     f[2 * i + 1] = v.y;
   }
 }
-__device__ __forceinline__ void load8(const float* p, float* f) {
-  const float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
-  f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w; f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
+__device__ __forceinline__ void cvt8(const W8& w, const float*, float* f) {
+  const float* a = reinterpret_cast<const float*>(&w.u[0]);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) f[i] = a[i];
 }
 
-// y[t, row] = x[t, :] · W[row, :] for t < n (n <= NT). VEC: in % 8 == 0 so rows are 16-byte aligned.
+// Several weight matrices over one input: rows [end[s-1], end[s]) are segment s.
+struct GemvArgs {
+  const void* W[kMaxSegments];
+  float* y[kMaxSegments];
+  int64_t end[kMaxSegments];  // cumulative rows
+  int nseg;
+  int64_t in;
+  int n;
+};
+
+template <class T, int NT>
+__device__ __forceinline__ void fma8(const float* w, const float* __restrict__ x, int64_t in, int64_t k, int n, float* acc) {
+#pragma unroll
+  for (int t = 0; t < NT; ++t) {
+    if (t < n) {
+      const float4 a = __ldg(reinterpret_cast<const float4*>(x + t * in + k));
+      const float4 b = __ldg(reinterpret_cast<const float4*>(x + t * in + k + 4));
+      acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * b.x + w[5] * b.y + w[6] * b.z + w[7] * b.w;
+    }
+  }
+}
+
+// y_s[t, row] = x[t, :] · W_s[row, :] for t < n (n <= NT), one warp per output row.
+// VEC: in % 8 == 0, so rows are 16-byte aligned and read 16 bytes per lane.
 template <class T, int NT, bool VEC>
-__global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(const T* __restrict__ W, const float* __restrict__ x,
-                                                              float* __restrict__ y, int64_t in, int64_t out, int n) {
+__global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(GemvArgs a, const float* __restrict__ x) {
   const int lane = threadIdx.x & 31;
-  const int64_t row = int64_t(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
-  if (row >= out) return;
-  const T* wr = W + row * in;
+  int64_t row = int64_t(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
+  int64_t total = a.end[0];
+#pragma unroll
+  for (int i = 1; i < kMaxSegments; ++i)
+    if (i < a.nseg) total = a.end[i];
+  if (row >= total) return;
+  // Find the segment with constant indices only (a run-time index would copy the arguments to local memory).
+  const void* W = a.W[0];
+  float* y = a.y[0];
+  int64_t base = 0, rows_s = a.end[0];
+#pragma unroll
+  for (int i = 1; i < kMaxSegments; ++i)
+    if (i < a.nseg && row >= a.end[i - 1]) {
+      W = a.W[i];
+      y = a.y[i];
+      base = a.end[i - 1];
+      rows_s = a.end[i] - a.end[i - 1];
+    }
+  row -= base;
+  const int64_t in = a.in;
+  const int n = a.n;
+  const T* wr = static_cast<const T*>(W) + row * in;
   float acc[NT];
 #pragma unroll
   for (int t = 0; t < NT; ++t) acc[t] = 0.f;
   if constexpr (VEC) {
-#pragma unroll 4
-    for (int64_t k = int64_t(lane) * 8; k < in; k += 256) {
-      float w[8];
-      load8(wr + k, w);
+    int64_t k = int64_t(lane) * 8;
+    // Main loop: kUnroll loads issued before any is used.
+    for (; k + (kUnroll - 1) * 256 < in; k += kUnroll * 256) {
+      W8 w[kUnroll];
 #pragma unroll
-      for (int t = 0; t < NT; ++t) {
-        if (t < n) {
-          const float4 a = *reinterpret_cast<const float4*>(x + t * in + k);
-          const float4 b = *reinterpret_cast<const float4*>(x + t * in + k + 4);
-          acc[t] += w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * b.x + w[5] * b.y + w[6] * b.z + w[7] * b.w;
-        }
+      for (int u = 0; u < kUnroll; ++u) ld8(wr + k + u * 256, w[u]);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        float f[8];
+        cvt8(w[u], wr, f);
+        fma8<T, NT>(f, x, in, k + u * 256, n, acc);
       }
+    }
+    for (; k < in; k += 256) {
+      W8 w;
+      ld8(wr + k, w);
+      float f[8];
+      cvt8(w, wr, f);
+      fma8<T, NT>(f, x, in, k, n, acc);
     }
   } else {
     for (int64_t k = lane; k < in; k += 32) {
@@ -79,8 +140,8 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(const T* __restri
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
     if (t < n) {
-      const float s = warp_sum(acc[t]);
-      if (lane == 0) y[int64_t(t) * out + row] = s;
+      const float v = warp_sum(acc[t]);
+      if (lane == 0) y[int64_t(t) * rows_s + row] = v;
     }
   }
 }
@@ -139,46 +200,106 @@ class DenseLinearCuda final : public Linear {
       return;
     }
     // cuBLAS is column-major: Y^T[out, n] = W[out, in] · X^T[in, n], i.e. op(A) = T on W stored [in, out] column-major.
-    const float alpha = 1.f, beta = 0.f;
     const void* xb = x;
     if constexpr (!std::is_same_v<T, float>) {
       T* xh = static_cast<T*>(scratch(Scratch::HalfActivations, size_t(n * in_) * sizeof(T)));
-      to_type_kernel<T><<<unsigned((n * in_ + 255) / 256), 256, 0, stream()>>>(x, xh, n * in_);
-      QB_CUDA_LAUNCH("activation conversion");
+      const int64_t cnt = n * in_;
+      enqueue({key(0x300, x, xh, cnt, sizeof(T)), true, [=](cudaStream_t s) {
+                 to_type_kernel<T><<<unsigned((cnt + 255) / 256), 256, 0, s>>>(x, xh, cnt);
+                 QB_CUDA_LAUNCH("activation conversion");
+               }});
       xb = xh;
     }
-    QB_CUBLAS(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(out_), int(n), int(in_), &alpha, w_, Types<T>::cuda,
-                           int(in_), xb, Types<T>::cuda, int(in_), &beta, y, CUDA_R_32F, int(out_), CUBLAS_COMPUTE_32F,
-                           CUBLAS_GEMM_DEFAULT));
+    const T* w = w_;
+    const int64_t in = in_, out = out_;
+    // cuBLAS launches run directly, never inside a graph.
+    enqueue({key(0x301, w, xb, y, n, in, out), false, [=](cudaStream_t) {
+               const float alpha = 1.f, beta = 0.f;
+               QB_CUBLAS(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(out), int(n), int(in), &alpha, w,
+                                      Types<T>::cuda, int(in), xb, Types<T>::cuda, int(in), &beta, y, CUDA_R_32F, int(out),
+                                      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+             }});
   }
 
   void gather_rows(const int32_t* ids, int64_t n, float* out) const override {
     if (n <= 0) return;
     for (int64_t i = 0; i < n; ++i)
       if (ids[i] < 0 || ids[i] >= out_) throw Error("row " + std::to_string(ids[i]) + " out of range");
-    auto* d = static_cast<int32_t*>(scratch(Scratch::TokenIds, size_t(n) * sizeof(int32_t)));
-    QB_CUDA(cudaMemcpyAsync(d, ids, size_t(n) * sizeof(int32_t), cudaMemcpyHostToDevice, stream()));
-    gather_kernel<T><<<unsigned((n * in_ + 255) / 256), 256, 0, stream()>>>(w_, d, out, in_, n);
-    QB_CUDA_LAUNCH("gather_rows");
+    // Token ids are staged (read on the device): a decode step's launch is the same whatever the token.
+    const auto* d = static_cast<const int32_t*>(stage(ids, size_t(n) * sizeof(int32_t)));
+    const T* w = w_;
+    const int64_t in = in_;
+    enqueue({key(0x302, w, d, out, in, n, sizeof(T)), true, [=](cudaStream_t s) {
+               gather_kernel<T><<<unsigned((n * in + 255) / 256), 256, 0, s>>>(w, d, out, in, n);
+               QB_CUDA_LAUNCH("gather_rows");
+             }});
   }
 
   uint64_t weight_bytes() const override { return bytes_; }
   std::string kind() const override { return Types<T>::kind; }
 
  private:
+  // Queues y = x·Wᵀ. When the last queued launch is a GEMV of the same type over
+  // the same x and n (nothing ran in between), this matrix joins it as one more
+  // segment: q/k/v and gate/up become one launch each, with no change to the transformer.
   void gemv(const float* x, float* y, int64_t n) const {
-    const unsigned blocks = unsigned((out_ + kGemvWarps - 1) / kGemvWarps);
     const bool vec = in_ % 8 == 0;
-    if (n == 1) {
-      if (vec) gemv_kernel<T, 1, true><<<blocks, kGemvWarps * 32, 0, stream()>>>(w_, x, y, in_, out_, 1);
-      else gemv_kernel<T, 1, false><<<blocks, kGemvWarps * 32, 0, stream()>>>(w_, x, y, in_, out_, 1);
-    } else {
-      if (vec) gemv_kernel<T, kMaxGemvTokens, true><<<blocks, kGemvWarps * 32, 0, stream()>>>(w_, x, y, in_, out_, int(n));
-      else gemv_kernel<T, kMaxGemvTokens, false><<<blocks, kGemvWarps * 32, 0, stream()>>>(w_, x, y, in_, out_, int(n));
-    }
-    QB_CUDA_LAUNCH("gemv");
+    const uint64_t tag = 0x400 + (vec ? 1 : 0) + 2 * sizeof(T);
+    Launch* last = last_launch();
+    if (last && last->merge_tag == &kMergeTag && merge_with(*last, tag, x, y, n)) return;
+
+    auto args = std::make_shared<GemvArgs>();
+    args->W[0] = w_;
+    args->y[0] = y;
+    args->end[0] = out_;
+    args->nseg = 1;
+    args->in = in_;
+    args->n = int(n);
+    Launch l;
+    l.key = key(tag, x, n, in_, w_, y, out_);
+    l.merge_tag = &kMergeTag;
+    l.merge_state = {tag, kw(x), uint64_t(n), uint64_t(in_), kw(args.get())};
+    l.run = [args, x, vec](cudaStream_t s) {
+      const GemvArgs& a = *args;
+      const unsigned blocks = unsigned((a.end[a.nseg - 1] + kGemvWarps - 1) / kGemvWarps);
+      if (a.n == 1) {
+        if (vec) gemv_kernel<T, 1, true><<<blocks, kGemvWarps * 32, 0, s>>>(a, x);
+        else gemv_kernel<T, 1, false><<<blocks, kGemvWarps * 32, 0, s>>>(a, x);
+      } else {
+        if (vec) gemv_kernel<T, kMaxGemvTokens, true><<<blocks, kGemvWarps * 32, 0, s>>>(a, x);
+        else gemv_kernel<T, kMaxGemvTokens, false><<<blocks, kGemvWarps * 32, 0, s>>>(a, x);
+      }
+      QB_CUDA_LAUNCH("gemv");
+    };
+    enqueue(std::move(l));
   }
 
+  // Adds this matrix to a queued GEMV launch when that is safe; false otherwise.
+  bool merge_with(Launch& l, uint64_t tag, const float* x, float* y, int64_t n) const {
+    const auto& st = l.merge_state;
+    if (st.size() != 5 || st[0] != tag || st[1] != kw(x) || st[2] != uint64_t(n) || st[3] != uint64_t(in_)) return false;
+    auto* a = reinterpret_cast<GemvArgs*>(uintptr_t(st[4]));
+    if (a->nseg >= kMaxSegments) return false;
+    // Outputs must not overlap earlier segments' outputs or x (a merged launch has no order between them).
+    auto overlaps = [](const void* p, size_t pb, const void* q, size_t qb) {
+      const auto *a0 = static_cast<const uint8_t*>(p), *b0 = static_cast<const uint8_t*>(q);
+      return a0 < b0 + qb && b0 < a0 + pb;
+    };
+    const size_t yb = size_t(n * out_) * sizeof(float);
+    if (overlaps(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
+    for (int s = 0; s < a->nseg; ++s) {
+      const int64_t rows = a->end[s] - (s ? a->end[s - 1] : 0);
+      if (overlaps(y, yb, a->y[s], size_t(n * rows) * sizeof(float))) return false;
+    }
+    a->W[a->nseg] = w_;
+    a->y[a->nseg] = y;
+    a->end[a->nseg] = a->end[a->nseg - 1] + out_;
+    ++a->nseg;
+    l.key.insert(l.key.end(), {kw(w_), kw(y), uint64_t(out_)});
+    return true;
+  }
+
+  static inline const char kMergeTag = 0;
   T* w_ = nullptr;
   uint64_t bytes_ = 0;
 };

@@ -1,6 +1,7 @@
 #include "engines/cuda/ops_cuda.h"
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
+#include "engines/cuda/launch_queue.h"
 
 namespace qbench {
 
@@ -17,6 +19,16 @@ namespace cuda {
 namespace {
 
 unsigned blocks_for(int64_t n, int threads) { return unsigned((n + threads - 1) / threads); }
+
+// Key words: one tag per call site, then the launch's values.
+enum OpTag : uint64_t { kRmsnorm = 0x100, kAddBias, kRope, kKvStore, kSiluMul, kAdd, kUploadCopy };
+uint64_t fbits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+// Host-to-device copies up to this size are staged and queued (graph-safe); larger ones run at once.
+constexpr size_t kStagedUploadMax = 64 * 1024;
 
 __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y,
                                int64_t dim, float eps) {
@@ -59,11 +71,11 @@ __device__ __forceinline__ __half from_f32<__half>(float v) { return __float2hal
 // Row r of k/v goes to position pos0 + r: block table[p / bt], slot p % bt.
 template <class T>
 __global__ void kv_store_kernel(T* kbase, T* vbase, const int32_t* __restrict__ table, int64_t block_tokens,
-                                int64_t row_elems, int64_t pos0, const float* __restrict__ k, const float* __restrict__ v,
-                                int64_t rows) {
+                                int64_t row_elems, const int32_t* __restrict__ pos0, const float* __restrict__ k,
+                                const float* __restrict__ v, int64_t rows) {
   const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= rows * row_elems) return;
-  const int64_t r = t / row_elems, e = t % row_elems, p = pos0 + r;
+  const int64_t r = t / row_elems, e = t % row_elems, p = int64_t(*pos0) + r;
   const int64_t off = int64_t(table[p / block_tokens]) * block_tokens * row_elems + (p % block_tokens) * row_elems + e;
   kbase[off] = from_f32<T>(k[t]);
   vbase[off] = from_f32<T>(v[t]);
@@ -92,9 +104,19 @@ class CudaOps final : public Ops {
   void* alloc(size_t bytes) override { return device_alloc(bytes, "engine buffer"); }
   void release(void* p) override { device_free(p); }
   void upload(void* dst, const void* src, size_t bytes) override {
-    if (bytes) QB_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()));
+    if (!bytes) return;
+    if (bytes <= kStagedUploadMax) {  // per-step positions: staged, so a decode graph replays the copy
+      const void* staged = stage(src, bytes);
+      enqueue({key(kUploadCopy, kw(dst), kw(staged), bytes), true, [=](cudaStream_t s) {
+                 QB_CUDA(cudaMemcpyAsync(dst, staged, bytes, cudaMemcpyDeviceToDevice, s));
+               }});
+      return;
+    }
+    flush();
+    QB_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()));
   }
   void download(void* dst, const void* src, size_t bytes) override {
+    flush();
     if (bytes) QB_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
     sync("download");
   }
@@ -103,39 +125,51 @@ class CudaOps final : public Ops {
 
   void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) override {
     if (rows <= 0) return;
-    rmsnorm_kernel<<<unsigned(rows), 256, 0, stream()>>>(x, w, y, dim, eps);
-    QB_CUDA_LAUNCH("rmsnorm");
+    enqueue({key(kRmsnorm, kw(x), kw(w), kw(y), rows, dim, fbits(eps)), true, [=](cudaStream_t s) {
+               rmsnorm_kernel<<<unsigned(rows), 256, 0, s>>>(x, w, y, dim, eps);
+               QB_CUDA_LAUNCH("rmsnorm");
+             }});
   }
 
   void add_bias(float* y, const float* b, int64_t rows, int64_t dim) override {
     if (rows * dim <= 0) return;
-    add_bias_kernel<<<blocks_for(rows * dim, 256), 256, 0, stream()>>>(y, b, rows, dim);
-    QB_CUDA_LAUNCH("add_bias");
+    enqueue({key(kAddBias, kw(y), kw(b), rows, dim), true, [=](cudaStream_t s) {
+               add_bias_kernel<<<blocks_for(rows * dim, 256), 256, 0, s>>>(y, b, rows, dim);
+               QB_CUDA_LAUNCH("add_bias");
+             }});
   }
 
   void rope(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const int32_t* pos, double theta) override {
     const int64_t n = rows * n_heads * (head_dim / 2);
     if (n <= 0) return;
-    rope_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(x, rows, n_heads, head_dim, pos, inv_freq(theta, head_dim));
-    QB_CUDA_LAUNCH("rope");
+    const float* inv = inv_freq(theta, head_dim);
+    enqueue({key(kRope, kw(x), rows, n_heads, head_dim, kw(pos), kw(inv)), true, [=](cudaStream_t s) {
+               rope_kernel<<<blocks_for(n, 256), 256, 0, s>>>(x, rows, n_heads, head_dim, pos, inv);
+               QB_CUDA_LAUNCH("rope");
+             }});
   }
 
   void kv_store(KvCache& kv, int64_t layer, int64_t pos0, const float* k, const float* v, int64_t rows) override {
     if (rows <= 0) return;
     if (pos0 + rows > kv.max_tokens()) throw Error("kv_store: positions beyond the KV cache");
-    const int32_t* table = upload_block_table(kv);
+    // Block table and pos0 are staged (read on the device), so the launch is the same every decode step.
+    const int32_t* pos0_dev = stage_pos_and_table(kv, pos0);
+    const int32_t* table = pos0_dev + 1;
     const int64_t n = rows * kv.row_elems();
-    const int64_t bt = kv.pool().block_tokens();
-    if (kv.type() == KvType::F32) {
-      kv_store_kernel<float><<<blocks_for(n, 256), 256, 0, stream()>>>(
-          reinterpret_cast<float*>(kv.pool().block_data(layer, 0, 0)), reinterpret_cast<float*>(kv.pool().block_data(layer, 1, 0)),
-          table, bt, kv.row_elems(), pos0, k, v, rows);
-    } else {
-      kv_store_kernel<__half><<<blocks_for(n, 256), 256, 0, stream()>>>(
-          reinterpret_cast<__half*>(kv.pool().block_data(layer, 0, 0)), reinterpret_cast<__half*>(kv.pool().block_data(layer, 1, 0)),
-          table, bt, kv.row_elems(), pos0, k, v, rows);
-    }
-    QB_CUDA_LAUNCH("kv_store");
+    const int64_t bt = kv.pool().block_tokens(), re = kv.row_elems();
+    const bool f32 = kv.type() == KvType::F32;
+    void* kb = kv.pool().block_data(layer, 0, 0);
+    void* vb = kv.pool().block_data(layer, 1, 0);
+    enqueue({key(kKvStore, kw(kb), kw(vb), kw(table), bt, re, kw(pos0_dev), kw(k), kw(v), rows, f32), true,
+             [=](cudaStream_t s) {
+               if (f32)
+                 kv_store_kernel<float><<<blocks_for(n, 256), 256, 0, s>>>(static_cast<float*>(kb), static_cast<float*>(vb),
+                                                                           table, bt, re, pos0_dev, k, v, rows);
+               else
+                 kv_store_kernel<__half><<<blocks_for(n, 256), 256, 0, s>>>(static_cast<__half*>(kb), static_cast<__half*>(vb),
+                                                                            table, bt, re, pos0_dev, k, v, rows);
+               QB_CUDA_LAUNCH("kv_store");
+             }});
   }
 
   void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows,
@@ -145,14 +179,18 @@ class CudaOps final : public Ops {
 
   void silu_mul(const float* gate, const float* up, float* out, int64_t n) override {
     if (n <= 0) return;
-    silu_mul_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(gate, up, out, n);
-    QB_CUDA_LAUNCH("silu_mul");
+    enqueue({key(kSiluMul, kw(gate), kw(up), kw(out), n), true, [=](cudaStream_t s) {
+               silu_mul_kernel<<<blocks_for(n, 256), 256, 0, s>>>(gate, up, out, n);
+               QB_CUDA_LAUNCH("silu_mul");
+             }});
   }
 
   void add(float* y, const float* x, int64_t n) override {
     if (n <= 0) return;
-    add_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(y, x, n);
-    QB_CUDA_LAUNCH("add");
+    enqueue({key(kAdd, kw(y), kw(x), n), true, [=](cudaStream_t s) {
+               add_kernel<<<blocks_for(n, 256), 256, 0, s>>>(y, x, n);
+               QB_CUDA_LAUNCH("add");
+             }});
   }
 
  private:
