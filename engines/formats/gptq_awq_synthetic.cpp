@@ -1,4 +1,5 @@
 #include "engines/formats/gptq_awq_synthetic.h"
+#include "engines/formats/hf_side_files.h"
 
 #include <cmath>
 #include <cstring>
@@ -34,14 +35,6 @@ template <class F>
 void fill_parallel(uint64_t n, F&& f) {
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < int64_t(n); ++i) f(uint64_t(i));
-}
-
-void write_text(const fs::path& p, const std::string& s) {
-  std::ofstream f(p.string() + ".tmp", std::ios::binary);
-  f << s;
-  f.close();
-  if (!f) throw Error(p.string() + ": write failed");
-  fs::rename(p.string() + ".tmp", p);
 }
 
 }  // namespace
@@ -124,21 +117,14 @@ uint64_t write_synthetic_int4_checkpoint(const ModelConfig& c, Int4FileFormat fo
     qc = {{"bits", 4}, {"group_size", opt.group_size}, {"damp_percent", 0.01}, {"desc_act", false}, {"static_groups", false},
           {"sym", true}, {"true_sequential", true}, {"model_name_or_path", nullptr}, {"model_file_base_name", "model"},
           {"quant_method", "gptq"}, {"checkpoint_format", "gptq"}};
-    write_text(dir / "quantize_config.json", qc.dump(2) + "\n");
+    write_text_file_atomic((dir / "quantize_config.json").string(), qc.dump(2) + "\n");
   } else {
     qc = {{"quant_method", "awq"}, {"zero_point", true}, {"group_size", opt.group_size}, {"bits", 4}, {"version", "gemm"},
           {"modules_to_not_convert", nullptr}};
   }
   nlohmann::ordered_json cfg = nlohmann::ordered_json::parse(hf_config_json(c));
   cfg["quantization_config"] = qc;
-  write_text(dir / "config.json", cfg.dump(2) + "\n");
-  nlohmann::json gen = {{"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}, {"do_sample", false}};
-  write_text(dir / "generation_config.json", gen.dump(2) + "\n");
-  if (!opt.tokenizer_json.empty()) {
-    fs::copy_file(opt.tokenizer_json, dir / "tokenizer.json", fs::copy_options::overwrite_existing);
-    const fs::path tcfg = fs::path(opt.tokenizer_json).parent_path() / "tokenizer_config.json";
-    if (fs::exists(tcfg)) fs::copy_file(tcfg, dir / "tokenizer_config.json", fs::copy_options::overwrite_existing);
-  }
+  write_hf_side_files(dir.string(), cfg.dump(2) + "\n", c, opt.tokenizer_json);
   uint64_t bytes = 0;
   for (auto& t : ts) bytes += t.nbytes();
   return bytes;

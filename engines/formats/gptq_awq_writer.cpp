@@ -1,4 +1,5 @@
 #include "engines/formats/gptq_awq_writer.h"
+#include "engines/formats/hf_side_files.h"
 
 #include <cstring>
 #include <filesystem>
@@ -17,14 +18,6 @@ namespace fs = std::filesystem;
 namespace qbench {
 
 namespace {
-
-void write_text(const fs::path& p, const std::string& s) {
-  std::ofstream f(p.string() + ".tmp", std::ios::binary);
-  f << s;
-  f.close();
-  if (!f) throw Error(p.string() + ": write failed");
-  fs::rename(p.string() + ".tmp", p);
-}
 
 TensorToWrite int32_tensor(const std::string& name, std::vector<int64_t> shape, std::function<void(int32_t*)> fill) {
   return {name, DType::I32, std::move(shape), [fill](uint8_t* d, uint64_t) { fill(reinterpret_cast<int32_t*>(d)); }};
@@ -105,8 +98,8 @@ uint64_t write_int4_checkpoint(const std::string& src_dir, const std::string& ou
 
   nlohmann::ordered_json cfg = nlohmann::ordered_json::parse(src.config_text());
   cfg["quantization_config"] = quant_config(ck);
-  write_text(fs::path(out_dir) / "config.json", cfg.dump(2) + "\n");
-  if (gptq) write_text(fs::path(out_dir) / "quantize_config.json", quant_config(ck).dump(2) + "\n");
+  write_text_file_atomic((fs::path(out_dir) / "config.json").string(), cfg.dump(2) + "\n");
+  if (gptq) write_text_file_atomic((fs::path(out_dir) / "quantize_config.json").string(), quant_config(ck).dump(2) + "\n");
   for (const char* f : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"})
     if (fs::exists(fs::path(src_dir) / f)) fs::copy_file(fs::path(src_dir) / f, fs::path(out_dir) / f, fs::copy_options::overwrite_existing);
   uint64_t bytes = 0;

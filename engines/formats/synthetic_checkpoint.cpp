@@ -10,6 +10,7 @@
 
 #include "engines/core/error.h"
 #include "engines/core/half.h"
+#include "engines/formats/hf_side_files.h"
 #include "engines/formats/safetensors_writer.h"
 
 namespace fs = std::filesystem;
@@ -48,14 +49,6 @@ void fill_normal_f16(uint16_t* dst, uint64_t n, uint64_t seed, float mean, float
       if (i + 1 < end) dst[i + 1] = f32_to_f16(mean + std * float(r * std::sin(t)));
     }
   }
-}
-
-void write_text(const fs::path& p, const std::string& s) {
-  std::ofstream f(p.string() + ".tmp", std::ios::binary);
-  f << s;
-  f.close();
-  if (!f) throw Error(p.string() + ": write failed");
-  fs::rename(p.string() + ".tmp", p);
 }
 
 }  // namespace
@@ -101,14 +94,7 @@ uint64_t write_synthetic_checkpoint(const ModelConfig& c, const SyntheticOptions
     if (n.rfind("model", 0) == 0 && (n.ends_with(".safetensors") || n == "model.safetensors.index.json")) fs::remove(e.path());
   }
   write_safetensors_checkpoint(dir.string(), ts, {{"format", "pt"}}, opt.max_shard_bytes);
-  write_text(dir / "config.json", hf_config_json(c));
-  nlohmann::json gen = {{"bos_token_id", c.bos_token_id}, {"eos_token_id", c.eos_token_id}, {"do_sample", false}};
-  write_text(dir / "generation_config.json", gen.dump(2) + "\n");
-  if (!opt.tokenizer_json.empty()) {
-    fs::copy_file(opt.tokenizer_json, dir / "tokenizer.json", fs::copy_options::overwrite_existing);
-    const fs::path tc = fs::path(opt.tokenizer_json).parent_path() / "tokenizer_config.json";
-    if (fs::exists(tc)) fs::copy_file(tc, dir / "tokenizer_config.json", fs::copy_options::overwrite_existing);
-  }
+  write_hf_side_files(dir.string(), hf_config_json(c), c, opt.tokenizer_json);
   uint64_t bytes = 0;
   for (auto& t : ts) bytes += t.nbytes();
   return bytes;
