@@ -5,14 +5,14 @@
 # checkpoint generated there and the seed table's latency workload on it.
 #
 # usage (repo root, on the GPU machine): bash bench/cuda_device_run.sh [OUT_DIR] [steps]
-#   steps: any of build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs (default: all)
+#   steps: any of build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs,decode,profile (default: all)
 #   GEN_TOKENS / REPS (default 256 / 5) size the latency runs.
 # Inputs it looks for in .device/ (git-ignored, carried to the machine):
 #   .device/shared/fixtures/tiny-qwen2/...  the reference fixture (QBENCH_SHARED_DIR)
 #   .device/debs/*.deb                      build deps unpacked to /opt/qbdeps when the image lacks them
 set -uo pipefail
 OUT_DIR=${1:-${OUT:-/tmp/qbench-cuda}}
-STEPS=${2:-build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs}
+STEPS=${2:-build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs,decode,profile}
 GEN_TOKENS=${GEN_TOKENS:-256}
 REPS=${REPS:-5}
 ROOT=$(pwd)
@@ -43,7 +43,7 @@ if has build; then
   log "configure + build"
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >"$OUT_DIR/configure.log" 2>&1 ||
     { tail -40 "$OUT_DIR/configure.log"; exit 1; }
-  ninja -C "$BUILD" -j"$JOBS" qbench qbench_tests bench_cuda_roofline bench_cuda_gemv >"$OUT_DIR/build.log" 2>&1 ||
+  ninja -C "$BUILD" -j"$JOBS" qbench qbench_tests bench_cuda_roofline bench_cuda_gemv bench_cuda_decode >"$OUT_DIR/build.log" 2>&1 ||
     { grep -E "error|FAILED" -A5 "$OUT_DIR/build.log" | head -60; exit 1; }
 fi
 
@@ -70,7 +70,7 @@ if has gemv; then
   "$BUILD/bench/bench_cuda_gemv" --reps 50 | tee "$OUT_DIR/gemv.txt"
 fi
 
-if has bench7b || has bench7b-nographs; then
+if has bench7b || has bench7b-nographs || has decode || has profile; then
   if [ ! -f "$MODEL_DIR/config.json" ]; then
     log "generating Qwen2.5-7B-shaped FP16 checkpoint in $MODEL_DIR"
     OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --out "$MODEL_DIR" --no-tokenizer || exit 1
@@ -82,6 +82,17 @@ if has bench7b || has bench7b-nographs; then
   }
   has bench7b && latency latency-fp16-7b 1
   has bench7b-nographs && latency latency-fp16-7b-nographs 0
+  if has decode; then
+    log "one decode step taken apart (graphs on/off, launches and host build time per step)"
+    "$BUILD/bench/bench_cuda_decode" --model "$MODEL_DIR" --prompt 512 --steps 131 | tee "$OUT_DIR/decode.txt"
+  fi
+  if has profile && command -v ncu >/dev/null; then
+    # GPU time per kernel over 2 graph-replayed decode steps (Nsight Compute, one metric, no clock control).
+    log "ncu: GPU time per kernel of a decode step"
+    ncu --profile-from-start off --clock-control none --metrics gpu__time_duration.sum --csv --print-units base \
+      "$BUILD/bench/bench_cuda_decode" --model "$MODEL_DIR" --prompt 512 --steps 5 >"$OUT_DIR/ncu.csv" 2>"$OUT_DIR/ncu.err"
+    python3 bench/ncu_step_summary.py "$OUT_DIR/ncu.csv" 2 | tee "$OUT_DIR/ncu_summary.txt"
+  fi
   nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm,clocks.mem --format=csv | tee "$OUT_DIR/nvidia-smi.txt"
 fi
 log done

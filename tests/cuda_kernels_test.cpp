@@ -186,6 +186,89 @@ TEST_CASE("CUDA elementwise ops equal the CPU ops", "[cuda][cuda-kernels]") {
     DeviceArray<int32_t> dp(g.get(), pos, nullptr, MemCategory::Activations);
     g->rope(dq.data(), r, heads, hd, dp.data(), 1e6);
     CHECK(max_diff(to_host(*g, dq), want) <= 1e-4);
+    // q then k at the same positions: one launch, both rotated.
+    const int64_t kheads = 2;
+    const auto k = randu(size_t(r * kheads * hd), 6);
+    std::vector<float> wantq = q, wantk = k;
+    c->rope(wantq.data(), r, heads, hd, pos.data(), 1e6);
+    c->rope(wantk.data(), r, kheads, hd, pos.data(), 1e6);
+    auto dq2 = up(q), dk = up(k);
+    cuda::flush();
+    const uint64_t before = cuda::graph_stats().launches;
+    g->rope(dq2.data(), r, heads, hd, dp.data(), 1e6);
+    g->rope(dk.data(), r, kheads, hd, dp.data(), 1e6);
+    CHECK(cuda::graph_stats().launches - before == 1);
+    CHECK(max_diff(to_host(*g, dq2), wantq) <= 1e-4);
+    CHECK(max_diff(to_host(*g, dk), wantk) <= 1e-4);
+  }
+}
+
+TEST_CASE("CUDA rmsnorm vector path (dim % 4 == 0) equals the CPU", "[cuda][cuda-kernels]") {
+  if (!require_cuda()) return;
+  auto g = make_cuda_ops();
+  auto c = make_cpu_ops();
+  for (int64_t dim : {4, 64, 900, 3584, 8192}) {
+    const int64_t rows = 3;
+    const auto x = randu(size_t(rows * dim), 50 + uint32_t(dim), -3.f, 3.f), w = randu(size_t(dim), 51);
+    std::vector<float> want(x.size());
+    c->rmsnorm(x.data(), w.data(), want.data(), rows, dim, 1e-6f);
+    DeviceArray<float> dx(g.get(), x, nullptr, MemCategory::Activations), dw(g.get(), w, nullptr, MemCategory::Activations);
+    DeviceArray<float> dy(g.get(), x.size(), nullptr, MemCategory::Activations);
+    g->rmsnorm(dx.data(), dw.data(), dy.data(), rows, dim, 1e-6f);
+    INFO("dim " << dim);
+    CHECK(max_diff(to_host(*g, dy), want) <= 1e-5);
+  }
+}
+
+TEST_CASE("CUDA bias and residual adds after a GEMV fold into its launch and stay exact", "[cuda][cuda-kernels]") {
+  if (!require_cuda()) return;
+  auto g = make_cuda_ops();
+  auto c = make_cpu_ops();
+  const int64_t in = 136, oq = 48, ok = 16;
+  std::vector<uint16_t> wq, wk;
+  for (float v : randu(size_t(in * oq), 31)) wq.push_back(f32_to_f16(v));
+  for (float v : randu(size_t(in * ok), 32)) wk.push_back(f32_to_f16(v));
+  auto cq = make_dense_linear_cpu(DType::F16, wq.data(), in, oq), ck = make_dense_linear_cpu(DType::F16, wk.data(), in, ok);
+  auto gq = make_dense_linear_cuda(DType::F16, wq.data(), in, oq), gk = make_dense_linear_cuda(DType::F16, wk.data(), in, ok);
+  for (int64_t n : {1, 3}) {
+    const auto x = randu(size_t(n * in), 40 + uint32_t(n)), bq = randu(size_t(oq), 41), bk = randu(size_t(ok), 42);
+    const auto res0 = randu(size_t(n * ok), 43);
+    // CPU: q = Wq x + bq; k = Wk x + bk; res += k (in the transformer's order).
+    std::vector<float> q(size_t(n * oq)), k(size_t(n * ok)), res = res0;
+    cq->forward(x.data(), q.data(), n);
+    ck->forward(x.data(), k.data(), n);
+    c->add_bias(q.data(), bq.data(), n, oq);
+    c->add_bias(k.data(), bk.data(), n, ok);
+    c->add(res.data(), k.data(), n * ok);
+    auto up = [&](const std::vector<float>& v) { return DeviceArray<float>(g.get(), v, nullptr, MemCategory::Activations); };
+    auto dx = up(x), dbq = up(bq), dbk = up(bk), dres = up(res0);
+    DeviceArray<float> dq(g.get(), q.size(), nullptr, MemCategory::Activations), dk(g.get(), k.size(), nullptr, MemCategory::Activations);
+    cuda::flush();
+    const uint64_t before = cuda::graph_stats().launches;
+    gq->forward(dx.data(), dq.data(), n);
+    gk->forward(dx.data(), dk.data(), n);
+    g->add_bias(dq.data(), dbq.data(), n, oq);
+    g->add_bias(dk.data(), dbk.data(), n, ok);
+    g->add(dres.data(), dk.data(), n * ok);
+    INFO("n " << n);
+    CHECK(cuda::graph_stats().launches - before == 1);  // GEMVs merged, bias and residual folded
+    CHECK(max_diff(to_host(*g, dq), q) <= 1e-4);
+    CHECK(max_diff(to_host(*g, dk), k) <= 1e-4);
+    CHECK(max_diff(to_host(*g, dres), res) <= 1e-4);
+    // A bias after the residual was taken must not fold (the residual saw y without it).
+    auto dres2 = up(res0);
+    cuda::flush();
+    const uint64_t b2 = cuda::graph_stats().launches;
+    gk->forward(dx.data(), dk.data(), n);
+    g->add(dres2.data(), dk.data(), n * ok);
+    g->add_bias(dk.data(), dbk.data(), n, ok);
+    CHECK(cuda::graph_stats().launches - b2 == 2);
+    std::vector<float> kn(size_t(n * ok)), res2 = res0;
+    ck->forward(x.data(), kn.data(), n);
+    c->add(res2.data(), kn.data(), n * ok);
+    c->add_bias(kn.data(), bk.data(), n, ok);
+    CHECK(max_diff(to_host(*g, dres2), res2) <= 1e-4);
+    CHECK(max_diff(to_host(*g, dk), kn) <= 1e-4);
   }
 }
 

@@ -16,8 +16,10 @@ namespace qbench::cuda {
 namespace {
 
 constexpr int kWarps = 4;             // warps per (query row, head); each takes every 4th key
-constexpr int64_t kSplitKeys = 256;   // decode: keys per split before the context is split
-constexpr int64_t kMaxSplits = 32;
+// Decode: one split per this many keys of the cache's capacity. Small splits keep
+// each warp's chain of dependent loads short (a 768-slot cache: 24 splits, 28 heads -> 672 blocks).
+constexpr int64_t kSplitKeys = 32;
+constexpr int64_t kMaxSplits = 64;
 
 struct PagedKv {
   const void* k;        // block_data(layer, 0, 0)
@@ -54,9 +56,47 @@ __global__ void attention_kernel(PagedKv kv, const float* __restrict__ q, float*
   float m = -INFINITY, l = 0.f;
   const T* K = static_cast<const T*>(kv.k);
   const T* V = static_cast<const T*>(kv.v);
-  for (int64_t j = j0 + warp; j < j1; j += kWarps) {
-    const int64_t off = int64_t(kv.table[j / kv.block_tokens]) * kv.block_elems + (j % kv.block_tokens) * kv.row_elems +
-                        int64_t(kvh) * D;
+  auto row_off = [&](int64_t j) {
+    return int64_t(kv.table[j / kv.block_tokens]) * kv.block_elems + (j % kv.block_tokens) * kv.row_elems + int64_t(kvh) * D;
+  };
+  // Two keys per step: their K and V rows are loaded together before either
+  // score is reduced, so each warp waits on memory half as often.
+  int64_t j = j0 + warp;
+  for (; j + kWarps < j1; j += 2 * kWarps) {
+    const int64_t o0 = row_off(j), o1 = row_off(j + kWarps);
+    float k0[E], k1[E], v0[E], v1[E];
+#pragma unroll
+    for (int e = 0; e < E; ++e) {
+      const int i = lane + 32 * e;
+      const bool in = i < D;
+      k0[e] = in ? to_f32(K[o0 + i]) : 0.f;
+      k1[e] = in ? to_f32(K[o1 + i]) : 0.f;
+      v0[e] = in ? to_f32(V[o0 + i]) : 0.f;
+      v1[e] = in ? to_f32(V[o1 + i]) : 0.f;
+    }
+    float s0 = 0.f, s1 = 0.f;
+#pragma unroll
+    for (int e = 0; e < E; ++e) {
+      s0 += qv[e] * k0[e];
+      s1 += qv[e] * k1[e];
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      s0 += __shfl_xor_sync(0xffffffffu, s0, o);
+      s1 += __shfl_xor_sync(0xffffffffu, s1, o);
+    }
+    s0 *= scale;
+    s1 *= scale;
+    const float mn = fmaxf(m, fmaxf(s0, s1));
+    const float corr = expf(m - mn);  // m == -inf on the first keys: corr = 0
+    const float p0 = expf(s0 - mn), p1 = expf(s1 - mn);
+    l = l * corr + p0 + p1;
+#pragma unroll
+    for (int e = 0; e < E; ++e) acc[e] = acc[e] * corr + p0 * v0[e] + p1 * v1[e];
+    m = mn;
+  }
+  if (j < j1) {  // one key left for this warp
+    const int64_t off = row_off(j);
     float s = 0.f;
 #pragma unroll
     for (int e = 0; e < E; ++e) {
@@ -65,7 +105,7 @@ __global__ void attention_kernel(PagedKv kv, const float* __restrict__ q, float*
     }
     s = warp_sum(s) * scale;
     const float mn = fmaxf(m, s);
-    const float corr = expf(m - mn);  // m == -inf on the first key: corr = 0
+    const float corr = expf(m - mn);
     const float p = expf(s - mn);
     l = l * corr + p;
 #pragma unroll

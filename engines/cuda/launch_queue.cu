@@ -1,5 +1,6 @@
 #include "engines/cuda/launch_queue.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -36,6 +37,7 @@ struct Queue {
   GraphStats stats;
   bool graphs_on = true;
   bool flushing = false;
+  std::chrono::steady_clock::time_point first;  // first launch of the queue
 };
 
 Queue& q() {
@@ -92,6 +94,7 @@ void enqueue(Launch l) {
   Queue& Q = q();
   if (Q.flushing) throw Error("internal: CUDA launch queued while the queue runs");
   ++Q.stats.launches;
+  if (Q.launches.empty()) Q.first = std::chrono::steady_clock::now();
   Q.launches.push_back(std::move(l));
 }
 
@@ -124,6 +127,9 @@ void flush() {
   Queue& Q = q();
   if (Q.flushing || (Q.launches.empty() && Q.used == 0)) return;
   Q.flushing = true;
+  if (!Q.launches.empty())
+    Q.stats.build_ns += uint64_t(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - Q.first).count());
   struct Reset {  // the queue is emptied whatever happens: a failed launch must not run twice
     Queue& Q;
     ~Reset() {

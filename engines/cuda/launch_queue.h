@@ -56,6 +56,7 @@ struct GraphStats {
   uint64_t captures = 0;        // graphs built
   uint64_t direct_runs = 0;     // queues launched kernel by kernel
   uint64_t launches = 0;        // kernels/copies queued in all
+  uint64_t build_ns = 0;        // host time from each queue's first launch to its flush (the GPU may idle)
 };
 GraphStats graph_stats();
 // Graphs are on unless QBENCH_CUDA_GRAPHS=0 at start-up; tests toggle them here.

@@ -7,6 +7,7 @@
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
+#include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/launch_queue.h"
 
 namespace qbench {
@@ -18,7 +19,10 @@ namespace {
 // beyond it the tensor-core GEMM is faster.
 constexpr int kMaxGemvTokens = 8;
 constexpr int kGemvWarps = 4;   // output rows per 128-thread block: small blocks spread evenly over the SMs
-constexpr int kUnroll = 4;      // 16-byte weight loads each lane has in flight before it uses them
+// 16-byte weight loads each lane has in flight before it uses them: 8 at batch 1
+// (a 3584-wide row is two round trips), 4 for up to 8 tokens (registers).
+template <int NT>
+constexpr int kUnroll = 4;
 constexpr int kMaxSegments = 4; // GEMVs over one input merged into one launch (q/k/v, gate/up)
 
 // Eight consecutive weights as floats from one 16-byte streaming load (two for F32).
@@ -56,10 +60,22 @@ __device__ __forceinline__ void cvt8(const W8& w, const float*, float* f) {
   for (int i = 0; i < 8; ++i) f[i] = a[i];
 }
 
+// Marks a queued launch as a GEMV (merge_state: tag, x, n, in, GemvArgs*).
+const char kGemvTag = 0;
+
+bool overlaps(const void* p, size_t pb, const void* q, size_t qb) {
+  const auto *a0 = static_cast<const uint8_t*>(p), *b0 = static_cast<const uint8_t*>(q);
+  return a0 < b0 + qb && b0 < a0 + pb;
+}
+
 // Several weight matrices over one input: rows [end[s-1], end[s]) are segment s.
+// Epilogue per segment, folded in from the launches that followed the GEMV
+// (gemv_fusion.h): y = x·Wᵀ + bias; resid += y.
 struct GemvArgs {
   const void* W[kMaxSegments];
   float* y[kMaxSegments];
+  const float* bias[kMaxSegments];
+  float* resid[kMaxSegments];
   int64_t end[kMaxSegments];  // cumulative rows
   int nseg;
   int64_t in;
@@ -92,12 +108,16 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(GemvArgs a, const
   // Find the segment with constant indices only (a run-time index would copy the arguments to local memory).
   const void* W = a.W[0];
   float* y = a.y[0];
+  const float* bias = a.bias[0];
+  float* resid = a.resid[0];
   int64_t base = 0, rows_s = a.end[0];
 #pragma unroll
   for (int i = 1; i < kMaxSegments; ++i)
     if (i < a.nseg && row >= a.end[i - 1]) {
       W = a.W[i];
       y = a.y[i];
+      bias = a.bias[i];
+      resid = a.resid[i];
       base = a.end[i - 1];
       rows_s = a.end[i] - a.end[i - 1];
     }
@@ -109,25 +129,22 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(GemvArgs a, const
 #pragma unroll
   for (int t = 0; t < NT; ++t) acc[t] = 0.f;
   if constexpr (VEC) {
-    int64_t k = int64_t(lane) * 8;
-    // Main loop: kUnroll loads issued before any is used.
-    for (; k + (kUnroll - 1) * 256 < in; k += kUnroll * 256) {
-      W8 w[kUnroll];
+    // kUnroll loads issued before any is used; the last batch is predicated
+    // rather than a one-load-at-a-time tail, so it is one round trip too.
+    constexpr int U = kUnroll<NT>;
+    for (int64_t k = int64_t(lane) * 8; k < in; k += U * 256) {
+      W8 w[U];
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) ld8(wr + k + u * 256, w[u]);
+      for (int u = 0; u < U; ++u)
+        if (k + u * 256 < in) ld8(wr + k + u * 256, w[u]);
 #pragma unroll
-      for (int u = 0; u < kUnroll; ++u) {
-        float f[8];
-        cvt8(w[u], wr, f);
-        fma8<T, NT>(f, x, in, k + u * 256, n, acc);
+      for (int u = 0; u < U; ++u) {
+        if (k + u * 256 < in) {
+          float f[8];
+          cvt8(w[u], wr, f);
+          fma8<T, NT>(f, x, in, k + u * 256, n, acc);
+        }
       }
-    }
-    for (; k < in; k += 256) {
-      W8 w;
-      ld8(wr + k, w);
-      float f[8];
-      cvt8(w, wr, f);
-      fma8<T, NT>(f, x, in, k, n, acc);
     }
   } else {
     for (int64_t k = lane; k < in; k += 32) {
@@ -140,8 +157,13 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(GemvArgs a, const
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
     if (t < n) {
-      const float v = warp_sum(acc[t]);
-      if (lane == 0) y[int64_t(t) * rows_s + row] = v;
+      float v = warp_sum(acc[t]);
+      if (lane == 0) {
+        const int64_t i = int64_t(t) * rows_s + row;
+        if (bias) v += bias[row];
+        y[i] = v;
+        if (resid) resid[i] += v;
+      }
     }
   }
 }
@@ -246,9 +268,9 @@ class DenseLinearCuda final : public Linear {
     const bool vec = in_ % 8 == 0;
     const uint64_t tag = 0x400 + (vec ? 1 : 0) + 2 * sizeof(T);
     Launch* last = last_launch();
-    if (last && last->merge_tag == &kMergeTag && merge_with(*last, tag, x, y, n)) return;
+    if (last && last->merge_tag == &kGemvTag && merge_with(*last, tag, x, y, n)) return;
 
-    auto args = std::make_shared<GemvArgs>();
+    auto args = std::make_shared<GemvArgs>();  // zeroed: no bias, no residual
     args->W[0] = w_;
     args->y[0] = y;
     args->end[0] = out_;
@@ -257,7 +279,7 @@ class DenseLinearCuda final : public Linear {
     args->n = int(n);
     Launch l;
     l.key = key(tag, x, n, in_, w_, y, out_);
-    l.merge_tag = &kMergeTag;
+    l.merge_tag = &kGemvTag;
     l.merge_state = {tag, kw(x), uint64_t(n), uint64_t(in_), kw(args.get())};
     l.run = [args, x, vec](cudaStream_t s) {
       const GemvArgs& a = *args;
@@ -280,11 +302,9 @@ class DenseLinearCuda final : public Linear {
     if (st.size() != 5 || st[0] != tag || st[1] != kw(x) || st[2] != uint64_t(n) || st[3] != uint64_t(in_)) return false;
     auto* a = reinterpret_cast<GemvArgs*>(uintptr_t(st[4]));
     if (a->nseg >= kMaxSegments) return false;
+    for (int s = 0; s < a->nseg; ++s)
+      if (a->resid[s]) return false;  // a folded residual add may write memory this GEMV reads
     // Outputs must not overlap earlier segments' outputs or x (a merged launch has no order between them).
-    auto overlaps = [](const void* p, size_t pb, const void* q, size_t qb) {
-      const auto *a0 = static_cast<const uint8_t*>(p), *b0 = static_cast<const uint8_t*>(q);
-      return a0 < b0 + qb && b0 < a0 + pb;
-    };
     const size_t yb = size_t(n * out_) * sizeof(float);
     if (overlaps(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
     for (int s = 0; s < a->nseg; ++s) {
@@ -298,13 +318,66 @@ class DenseLinearCuda final : public Linear {
     l.key.insert(l.key.end(), {kw(w_), kw(y), uint64_t(out_)});
     return true;
   }
-
-  static inline const char kMergeTag = 0;
   T* w_ = nullptr;
   uint64_t bytes_ = 0;
 };
 
 }  // namespace
+
+namespace {
+// The last queued launch's GEMV arguments, or nullptr when it is no GEMV.
+GemvArgs* last_gemv(Launch** l, int64_t* n, int64_t* in, const float** x) {
+  Launch* last = last_launch();
+  if (!last || last->merge_tag != &kGemvTag || last->merge_state.size() != 5) return nullptr;
+  *l = last;
+  *x = reinterpret_cast<const float*>(uintptr_t(last->merge_state[1]));
+  *n = int64_t(last->merge_state[2]);
+  *in = int64_t(last->merge_state[3]);
+  return reinterpret_cast<GemvArgs*>(uintptr_t(last->merge_state[4]));
+}
+int64_t seg_rows(const GemvArgs& a, int s) { return a.end[s] - (s ? a.end[s - 1] : 0); }
+}  // namespace
+
+bool gemv_fold_bias(float* y, const float* b, int64_t rows, int64_t dim) {
+  Launch* l;
+  int64_t n, in;
+  const float* x;
+  GemvArgs* a = last_gemv(&l, &n, &in, &x);
+  if (!a || n != rows) return false;
+  for (int s = 0; s < a->nseg; ++s) {
+    if (a->y[s] != y || seg_rows(*a, s) != dim) continue;
+    if (a->bias[s] || a->resid[s]) return false;  // order matters once a residual took y
+    a->bias[s] = b;
+    l->key.insert(l->key.end(), {0xB1A5, uint64_t(s), kw(b)});
+    return true;
+  }
+  return false;
+}
+
+bool gemv_fold_residual(float* y, const float* src, int64_t count) {
+  Launch* l;
+  int64_t n, in;
+  const float* x;
+  GemvArgs* a = last_gemv(&l, &n, &in, &x);
+  if (!a) return false;
+  for (int s = 0; s < a->nseg; ++s) {
+    if (a->y[s] != src || n * seg_rows(*a, s) != count || a->resid[s]) continue;
+    // y is written while other warps still read x, the outputs and the biases: it must be none of them.
+    const size_t yb = size_t(count) * sizeof(float);
+    if (overlaps(y, yb, x, size_t(n * in) * sizeof(float))) return false;
+    for (int t = 0; t < a->nseg; ++t) {
+      const size_t rb = size_t(seg_rows(*a, t)) * sizeof(float);
+      if (overlaps(y, yb, a->y[t], size_t(n) * rb) || (a->bias[t] && overlaps(y, yb, a->bias[t], rb)) ||
+          (a->resid[t] && overlaps(y, yb, a->resid[t], size_t(n) * rb)))
+        return false;
+    }
+    a->resid[s] = y;
+    l->key.insert(l->key.end(), {0x4E51D, uint64_t(s), kw(y)});
+    return true;
+  }
+  return false;
+}
+
 }  // namespace cuda
 
 std::unique_ptr<Linear> make_dense_linear_cuda(DType dtype, const void* host, int64_t in, int64_t out) {

@@ -1,5 +1,6 @@
 #include "engines/cuda/ops_cuda.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -11,6 +12,7 @@
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
+#include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/launch_queue.h"
 
 namespace qbench {
@@ -41,25 +43,60 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restr
   for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = w[i] * (xr[i] * inv);
 }
 
+// Rows of dim % 4 == 0, dim <= 8 * blockDim: each thread keeps its (up to two)
+// float4 in registers between the sum of squares and the scaling, so x is read once.
+__global__ void rmsnorm_vec_kernel(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y,
+                                   int64_t dim, float eps) {
+  const float4* xr = reinterpret_cast<const float4*>(x + int64_t(blockIdx.x) * dim);
+  float4* yr = reinterpret_cast<float4*>(y + int64_t(blockIdx.x) * dim);
+  const float4* w4 = reinterpret_cast<const float4*>(w);
+  const int64_t n4 = dim / 4;
+  const int64_t i0 = threadIdx.x, i1 = threadIdx.x + blockDim.x;
+  const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
+  const float4 a = i0 < n4 ? xr[i0] : z, b = i1 < n4 ? xr[i1] : z;
+  float ss = a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w + b.x * b.x + b.y * b.y + b.z * b.z + b.w * b.w;
+  ss = block_sum(ss);
+  const float inv = 1.0f / sqrtf(ss / float(dim) + eps);
+  if (i0 < n4) {
+    const float4 g = w4[i0];
+    yr[i0] = make_float4(g.x * (a.x * inv), g.y * (a.y * inv), g.z * (a.z * inv), g.w * (a.w * inv));
+  }
+  if (i1 < n4) {
+    const float4 g = w4[i1];
+    yr[i1] = make_float4(g.x * (b.x * inv), g.y * (b.y * inv), g.z * (b.z * inv), g.w * (b.w * inv));
+  }
+}
+
 __global__ void add_bias_kernel(float* y, const float* __restrict__ b, int64_t rows, int64_t dim) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < rows * dim) y[i] += b[i % dim];
 }
 
-// One thread per (row, head, i < half): rotate_half over the whole head, as the CPU does.
-__global__ void rope_kernel(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const int32_t* __restrict__ pos,
+// One or two arrays x_a [rows, nh_a, head_dim] (q and k) in one launch.
+struct RopeArgs {
+  float* x[2];
+  int64_t nh[2];
+  int count;
+};
+
+// One thread per (row, head, i < half) over both arrays: rotate_half over the whole head, as the CPU does.
+__global__ void rope_kernel(RopeArgs a, int64_t rows, int64_t head_dim, const int32_t* __restrict__ pos,
                             const float* __restrict__ inv_freq) {
   const int64_t half = head_dim / 2;
+  const int64_t heads = a.nh[0] + (a.count > 1 ? a.nh[1] : 0);
   const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (t >= rows * n_heads * half) return;
-  const int64_t i = t % half, rh = t / half, r = rh / n_heads;
-  const float a = float(pos[r]) * inv_freq[i];
-  const float c = cosf(a), s = sinf(a);
-  float* v = x + rh * head_dim;
+  if (t >= rows * heads * half) return;
+  const int64_t i = t % half, rh = t / half, r = rh / heads, h = rh % heads;
+  const bool second = h >= a.nh[0];
+  float* v = second ? a.x[1] + (r * a.nh[1] + (h - a.nh[0])) * head_dim : a.x[0] + (r * a.nh[0] + h) * head_dim;
+  const float ang = float(pos[r]) * inv_freq[i];
+  const float c = cosf(ang), s = sinf(ang);
   const float p = v[i], q = v[i + half];
   v[i] = p * c - q * s;
   v[i + half] = q * c + p * s;
 }
+
+const char kRopeTag = 0;
 
 template <class T>
 __device__ __forceinline__ T from_f32(float v);
@@ -125,14 +162,21 @@ class CudaOps final : public Ops {
 
   void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) override {
     if (rows <= 0) return;
-    enqueue({key(kRmsnorm, kw(x), kw(w), kw(y), rows, dim, fbits(eps)), true, [=](cudaStream_t s) {
-               rmsnorm_kernel<<<unsigned(rows), 256, 0, s>>>(x, w, y, dim, eps);
+    // One block per row: at decode that is one block, so make it wide (latency, not bandwidth).
+    const bool vec = dim % 4 == 0 && dim <= 8 * 1024 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
+                     reinterpret_cast<uintptr_t>(w) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
+    // Vector path: two float4 per thread; 32..1024 threads as the row needs.
+    const int threads = vec ? int(std::clamp<int64_t>((dim / 4 + 1) / 2 + 31, 32, 1024) / 32 * 32) : 256;
+    enqueue({key(kRmsnorm, kw(x), kw(w), kw(y), rows, dim, fbits(eps), vec), true, [=](cudaStream_t s) {
+               if (vec) rmsnorm_vec_kernel<<<unsigned(rows), threads, 0, s>>>(x, w, y, dim, eps);
+               else rmsnorm_kernel<<<unsigned(rows), threads, 0, s>>>(x, w, y, dim, eps);
                QB_CUDA_LAUNCH("rmsnorm");
              }});
   }
 
   void add_bias(float* y, const float* b, int64_t rows, int64_t dim) override {
     if (rows * dim <= 0) return;
+    if (gemv_fold_bias(y, b, rows, dim)) return;  // into the GEMV that produced y
     enqueue({key(kAddBias, kw(y), kw(b), rows, dim), true, [=](cudaStream_t s) {
                add_bias_kernel<<<blocks_for(rows * dim, 256), 256, 0, s>>>(y, b, rows, dim);
                QB_CUDA_LAUNCH("add_bias");
@@ -143,10 +187,36 @@ class CudaOps final : public Ops {
     const int64_t n = rows * n_heads * (head_dim / 2);
     if (n <= 0) return;
     const float* inv = inv_freq(theta, head_dim);
-    enqueue({key(kRope, kw(x), rows, n_heads, head_dim, kw(pos), kw(inv)), true, [=](cudaStream_t s) {
-               rope_kernel<<<blocks_for(n, 256), 256, 0, s>>>(x, rows, n_heads, head_dim, pos, inv);
-               QB_CUDA_LAUNCH("rope");
-             }});
+    // rope(k) right after rope(q) at the same positions joins its launch.
+    Launch* last = last_launch();
+    if (last && last->merge_tag == &kRopeTag && last->merge_state[0] == uint64_t(rows) &&
+        last->merge_state[1] == uint64_t(head_dim) && last->merge_state[2] == kw(pos) && last->merge_state[3] == kw(inv)) {
+      auto* a = reinterpret_cast<RopeArgs*>(uintptr_t(last->merge_state[4]));
+      const size_t b0 = size_t(rows * a->nh[0] * head_dim) * sizeof(float), b1 = size_t(n * 2) * sizeof(float);
+      const auto *p0 = reinterpret_cast<const uint8_t*>(a->x[0]), *p1 = reinterpret_cast<const uint8_t*>(x);
+      if (a->count == 1 && (p1 >= p0 + b0 || p0 >= p1 + b1)) {
+        a->x[1] = x;
+        a->nh[1] = n_heads;
+        a->count = 2;
+        last->key.insert(last->key.end(), {kw(x), uint64_t(n_heads)});
+        return;
+      }
+    }
+    auto args = std::make_shared<RopeArgs>();
+    args->x[0] = x;
+    args->nh[0] = n_heads;
+    args->count = 1;
+    Launch l;
+    l.key = key(kRope, x, rows, n_heads, head_dim, pos, inv);
+    l.merge_tag = &kRopeTag;
+    l.merge_state = {uint64_t(rows), uint64_t(head_dim), kw(pos), kw(inv), kw(args.get())};
+    l.run = [args, rows, head_dim, pos, inv](cudaStream_t s) {
+      const RopeArgs& a = *args;
+      const int64_t total = rows * (a.nh[0] + (a.count > 1 ? a.nh[1] : 0)) * (head_dim / 2);
+      rope_kernel<<<blocks_for(total, 256), 256, 0, s>>>(a, rows, head_dim, pos, inv);
+      QB_CUDA_LAUNCH("rope");
+    };
+    enqueue(std::move(l));
   }
 
   void kv_store(KvCache& kv, int64_t layer, int64_t pos0, const float* k, const float* v, int64_t rows) override {
@@ -187,6 +257,7 @@ class CudaOps final : public Ops {
 
   void add(float* y, const float* x, int64_t n) override {
     if (n <= 0) return;
+    if (gemv_fold_residual(y, x, n)) return;  // the residual add into the GEMV that produced x
     enqueue({key(kAdd, kw(y), kw(x), n), true, [=](cudaStream_t s) {
                add_kernel<<<blocks_for(n, 256), 256, 0, s>>>(y, x, n);
                QB_CUDA_LAUNCH("add");
