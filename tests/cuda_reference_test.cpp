@@ -47,7 +47,7 @@ std::vector<float> prefill_all(Engine& e, const std::vector<int32_t>& ids, KvTyp
 
 }  // namespace
 
-TEST_CASE("--device cuda without a GPU is a clear error", "[cuda]") {
+TEST_CASE("device cuda without a GPU is a clear error", "[cuda]") {
   if (!require_shared("fixtures/tiny-qwen2/hf-fp16/model.safetensors")) return;
   std::string why;
   if (cuda::device_available(&why)) return;  // this machine has a GPU: nothing to check here
