@@ -6,7 +6,6 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <cstring>
 #include <numeric>
 #include <random>
 
@@ -94,7 +93,7 @@ TEST_CASE("int4 kernels agree with scalar dequantise-then-multiply on awkward si
   struct Case { int64_t in, out, group; bool act; };
   const Case cases[] = {{8, 1, -1, false},   {100, 3, -1, false}, {136, 37, 32, false}, {200, 17, 32, true},
                         {256, 64, 128, true}, {264, 9, 64, false}, {640, 33, 128, false}, {768, 70, 128, true},
-                        {1000, 5, -1, false}, {512, 129, 16, true}, {1024, 12, 256, false}, {384, 11, 96, true}};
+                        {1000, 5, -1, false}, {512, 129, 16, true}};
   uint32_t seed = 1;
   for (const Case& k : cases) {
     const Int4Codes c = random_codes(k.in, k.out, k.group, k.act, seed++);
@@ -118,7 +117,6 @@ TEST_CASE("int4 kernels agree with scalar dequantise-then-multiply on awkward si
         }
       INFO("in " << k.in << " out " << k.out << " group " << k.group << (k.act ? " act-order" : "") << " n " << n);
       CHECK(worst <= 1e-3);
-      // The bf16 GEMV splits activations into bf16 parts (int4_kernels.h): float32-level error.
       if (worst > 1e-5) WARN("relative error " << worst << " (float32 rounding alone stays near 1e-6)");
     }
     // Row kernels against their scalar twins, in the packed (permuted, padded) order.
@@ -143,57 +141,6 @@ TEST_CASE("int4 kernels agree with scalar dequantise-then-multiply on awkward si
     CHECK(gather_mismatch == 0);
     CHECK(lin->weight_bytes() == uint64_t(k.out) * ((k.in + 127) / 128 * 64) + uint64_t(k.out * c.groups * 8) +
                                      (c.g_idx.empty() ? 0 : uint64_t(k.in) * 4));
-  }
-}
-
-TEST_CASE("int4 bf16 GEMV kernel: 1-4 rows, every group mode, against double dequantise-then-multiply", "[int4][kernels]") {
-  // g128/g256 (chunk groups), g32/g64/g96 (step groups), one group with a ragged tail, act-order.
-  struct Case { int64_t in, out, group; bool act; };
-  const Case cases[] = {{256, 9, 128, false}, {640, 7, 128, true}, {1024, 6, 256, false}, {448, 7, 32, true},
-                        {512, 5, 64, false},  {384, 6, 96, false}, {1000, 5, -1, false}, {72, 4, -1, false}};
-  uint32_t seed = 100;
-  for (const Case& k : cases) {
-    const Int4Codes c = random_codes(k.in, k.out, k.group, k.act, seed++);
-    const cpu::PackedInt4 p = cpu::pack_int4_for_cpu(c);
-    INFO("in " << k.in << " out " << k.out << " group " << k.group << (k.act ? " act-order" : ""));
-#if defined(__AVX512BF16__) && defined(__AVX512BW__)
-    REQUIRE(cpu::int4_bf16_supported(p));  // this build must take the fast path for these layouts
-#endif
-    if (!cpu::int4_bf16_supported(p)) continue;
-    std::vector<float> xp = random_x(p.in_pad, seed++);
-    xp[3] *= 1e4f;  // one large input: the zero-point term must not swamp the rest
-    for (int64_t j = p.in; j < p.in_pad; ++j) xp[size_t(j)] = 0.f;
-    cpu::Int4Bf16Activations a;
-    cpu::int4_prepare_bf16(p, xp.data(), a);
-    double worst = 0;
-    for (int rows = 1; rows <= 4; ++rows)
-      for (int64_t o = 0; o + rows <= k.out; o += rows) {
-        float y[4];
-        cpu::int4_rows_dot_bf16(p, o, rows, a, y);
-        for (int r = 0; r < rows; ++r) {
-          std::vector<float> w(size_t(p.in_pad));
-          cpu::int4_row_dequant_scalar(p, o + r, w.data());
-          double ref = 0, mag = 0;
-          for (int64_t j = 0; j < p.in; ++j) {
-            ref += double(xp[size_t(j)]) * w[size_t(j)];
-            mag += std::fabs(double(xp[size_t(j)]) * w[size_t(j)]);
-          }
-          worst = std::max(worst, std::fabs(double(y[r]) - ref) / std::max(mag, 1e-30));
-        }
-      }
-    // Parts carry 8·kParts bits of x (all of an f32 from 3 on) and sums are f32;
-    // a wrong nibble, group or zero point is O(1e-1).
-    constexpr int P = cpu::Int4Bf16Activations::kParts;
-    CHECK(worst <= (P >= 3 ? 2e-6 : 3e-5));
-    // The split itself: Σ parts within 2^-(9·kParts) of x (f32's own 2^-24 at most from 3 parts on).
-    auto f = [](uint16_t b) { uint32_t u = uint32_t(b) << 16; float v; std::memcpy(&v, &u, 4); return v; };
-    int64_t split_bad = 0;
-    for (int64_t j = 0; j < p.in; ++j) {
-      double back = 0;
-      for (const auto& part : a.parts) back += f(part[size_t(j)]);
-      split_bad += std::fabs(back - xp[size_t(j)]) > std::ldexp(std::fabs(xp[size_t(j)]), std::max(-9 * P, -24));
-    }
-    CHECK(split_bad == 0);
   }
 }
 

@@ -1,40 +1,30 @@
 #include "engines/cpu/int4_kernels.h"
 
-#include <cmath>
-#include <cstring>
-
-#if defined(__AVX512BF16__) && defined(__AVX512BW__)
-#include <immintrin.h>
-#define QB_INT4_BF16 1
-#endif
+#include "engines/cpu/simd.h"
 
 namespace qbench::cpu {
 
-namespace {
-
-// Round to nearest even (NaN and ±inf keep their class); exact for the 8-bit-mantissa values it returns.
-inline uint16_t to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7FFFu + ((u >> 16) & 1u);
-  return uint16_t(u >> 16);
-}
-
-inline float from_bf16(uint16_t b) {
-  const uint32_t u = uint32_t(b) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-}  // namespace
+// Group bookkeeping shared by all kernels: slices of 16 inputs advance the
+// group every slices_per_group; padding past the last group keeps its values.
+struct GroupCursor {
+  const PackedInt4& p;
+  int64_t g = 0, left;
+  explicit GroupCursor(const PackedInt4& pk) : p(pk), left(pk.slices_per_group) {}
+  // Returns true when the group changed.
+  bool next_slice() {
+    if (--left) return false;
+    left = p.slices_per_group;
+    if (g + 1 < p.groups) ++g;
+    return true;
+  }
+};
 
 float int4_row_dot_scalar(const PackedInt4& p, int64_t o, const float* x) {
   const float* s = p.row_scale(o);
   const float* z = p.row_zero(o);
   double acc = 0;
   for (int64_t j = 0; j < p.in; ++j) {
-    const int64_t g = p.group_of(j);
+    const int64_t g = std::min<int64_t>(j / 16 / p.slices_per_group, p.groups - 1);
     acc += double(x[j]) * double(s[g] * (float(packed_code(p, o, j)) - z[g]));
   }
   return float(acc);
@@ -44,158 +34,157 @@ void int4_row_dequant_scalar(const PackedInt4& p, int64_t o, float* out) {
   const float* s = p.row_scale(o);
   const float* z = p.row_zero(o);
   for (int64_t j = 0; j < p.in_pad; ++j) {
-    const int64_t g = p.group_of(j);
+    const int64_t g = std::min<int64_t>(j / 16 / p.slices_per_group, p.groups - 1);
     out[j] = s[g] * (float(packed_code(p, o, j)) - z[g]);
   }
 }
 
-// Plain loops the compiler vectorises; the same expression as the scalar
-// reference, so the values are bit-identical. Groups are multiples of 16
-// inputs (pack_int4_for_cpu checks), so each 16-input half-step has one group.
-void int4_row_dequant(const PackedInt4& p, int64_t o, float* out) {
-  const uint32_t* w = p.row_codes(o);
-  const float *s = p.row_scale(o), *z = p.row_zero(o);
-  for (int64_t c = 0; c < p.in_pad / 128; ++c) {
-    uint16_t lanes[32];
-    std::memcpy(lanes, w + c * 16, sizeof lanes);
-    for (int j = 0; j < 4; ++j)
-      for (int h = 0; h < 2; ++h) {
-        const int64_t base = c * 128 + 32 * j + 16 * h;
-        const int64_t g = p.group_of(base);
-        const float sg = s[g], zg = z[g];
-        for (int l = 0; l < 16; ++l) out[base + l] = sg * (float((lanes[16 * h + l] >> (4 * j)) & 0xF) - zg);
-      }
-  }
-}
-
-float int4_row_dot(const PackedInt4& p, int64_t o, const float* x) {
-  thread_local std::vector<float> w;
-  w.resize(size_t(p.in_pad));
-  int4_row_dequant(p, o, w.data());
-  float part[16] = {};
-  for (int64_t j = 0; j < p.in_pad; j += 16)
-    for (int k = 0; k < 16; ++k) part[k] += x[j + k] * w[size_t(j + k)];
-  float acc = 0;
-  for (float v : part) acc += v;
-  return acc;
-}
-
-void int4_prepare_bf16(const PackedInt4& p, const float* xp, Int4Bf16Activations& a) {
-  for (auto& part : a.parts) part.resize(size_t(p.in_pad));
-  for (int64_t j = 0; j < p.in_pad; ++j) {
-    float rest = xp[j];
-    for (auto& part : a.parts) {  // each part: bf16 of what the previous ones left
-      const uint16_t b = to_bf16(rest);
-      part[size_t(j)] = b;
-      rest -= from_bf16(b);
-    }
-  }
-}
-
-#if defined(QB_INT4_BF16)
-
-bool int4_bf16_supported(const PackedInt4& p) { return p.groups == 1 || p.group_size % 32 == 0; }
+#if defined(__AVX512F__)
 
 namespace {
 
-// R rows at once. kStep: groups of 32·k inputs (scale applied per 32-input
-// step); otherwise whole 128-input chunks share a group (g128, g256, one group).
-// Separate hi/lo accumulators keep the dependency chains short.
-// vpermw table: entry k (and k + 16) = bf16(k − z), exact for |k − z| <= 16.
-// The duplicate half makes index bit 4 (the next nibble's low bit) irrelevant,
-// so a 16-bit shift alone selects a code.
-inline __m512i code_table(float z) {
+// lut[k] = s · (k − z): vpermps picks a lane's weight by the low 4 bits of its code.
+inline __m512 group_lut(const float* s, const float* z, int64_t g) {
   const __m512 iota = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_sub_ps(iota, _mm512_set1_ps(z)));
-  return _mm512_inserti64x4(_mm512_castsi256_si512(h), h, 1);
-}
-
-// R rows at once. kStep: groups of 32·k inputs (scale applied per 32-input
-// step); otherwise whole 128-input chunks share a group (g128, g256, one group).
-// One accumulator per row and part keeps the dependency chains short.
-template <int R, bool kStep>
-void rows_dot(const PackedInt4& p, int64_t o, const Int4Bf16Activations& a, float* y) {
-  constexpr int P = Int4Bf16Activations::kParts;
-  const uint32_t* w[R];
-  const float *s[R], *z[R];
-  __m512 acc[R], d[R][P];
-  __m512i lut[R];
-  for (int r = 0; r < R; ++r) {
-    w[r] = p.row_codes(o + r);
-    s[r] = p.row_scale(o + r);
-    z[r] = p.row_zero(o + r);
-    lut[r] = code_table(z[r][0]);
-    acc[r] = _mm512_setzero_ps();
-    for (int k = 0; k < P; ++k) d[r][k] = _mm512_setzero_ps();
-  }
-  const int64_t per = p.groups == 1 ? INT64_MAX : p.group_size / (kStep ? 32 : 128);
-  int64_t g = 0, left = per;
-  auto flush = [&] {
-    for (int r = 0; r < R; ++r) {
-      __m512 sum = d[r][P - 1];
-      for (int k = P - 2; k >= 0; --k) sum = _mm512_add_ps(sum, d[r][k]);  // small parts first
-      acc[r] = _mm512_fmadd_ps(sum, _mm512_set1_ps(s[r][g]), acc[r]);
-      for (int k = 0; k < P; ++k) d[r][k] = _mm512_setzero_ps();
-    }
-    if (--left == 0) {
-      left = per;
-      if (g + 1 < p.groups) {
-        ++g;
-        for (int r = 0; r < R; ++r) lut[r] = code_table(z[r][g]);
-      }
-    }
-  };
-  const int64_t chunks = p.in_pad / 128;
-  for (int64_t c = 0; c < chunks; ++c) {
-    __m512i v[R];
-    for (int r = 0; r < R; ++r) v[r] = _mm512_load_si512(w[r] + c * 16);
-    // Step J: inputs 32J..32J+31; the code of lane l sits in bits 4J..4J+3.
-#define QB_STEP(J)                                                                                   \
-  {                                                                                                  \
-    __m512bh x[P];                                                                                   \
-    for (int k = 0; k < P; ++k) x[k] = (__m512bh)_mm512_loadu_si512(a.parts[k].data() + c * 128 + 32 * (J)); \
-    for (int r = 0; r < R; ++r) {                                                                    \
-      const __m512i idx = (J) ? _mm512_srli_epi16(v[r], 4 * (J)) : v[r];                             \
-      const __m512bh q = (__m512bh)_mm512_permutexvar_epi16(idx, lut[r]);                            \
-      for (int k = 0; k < P; ++k) d[r][k] = _mm512_dpbf16_ps(d[r][k], q, x[k]);                      \
-    }                                                                                                \
-    if (kStep) flush();                                                                              \
-  }
-    QB_STEP(0) QB_STEP(1) QB_STEP(2) QB_STEP(3)
-#undef QB_STEP
-    if (!kStep) flush();
-  }
-  for (int r = 0; r < R; ++r) y[r] = _mm512_reduce_add_ps(acc[r]);
-}
-
-template <bool kStep>
-void rows_dot_n(const PackedInt4& p, int64_t o, int rows, const Int4Bf16Activations& a, float* y) {
-  switch (rows) {
-    case 4: rows_dot<4, kStep>(p, o, a, y); break;
-    case 3: rows_dot<3, kStep>(p, o, a, y); break;
-    case 2: rows_dot<2, kStep>(p, o, a, y); break;
-    default: rows_dot<1, kStep>(p, o, a, y); break;
-  }
+  return _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(z[g])), _mm512_set1_ps(s[g]));
 }
 
 }  // namespace
 
-void int4_rows_dot_bf16(const PackedInt4& p, int64_t o, int rows, const Int4Bf16Activations& a, float* y) {
-  if (p.groups > 1 && p.group_size % 128 != 0) rows_dot_n<true>(p, o, rows, a, y);
-  else rows_dot_n<false>(p, o, rows, a, y);
+float int4_row_dot(const PackedInt4& p, int64_t o, const float* x) {
+  const uint32_t* w = p.row_codes(o);
+  const float *s = p.row_scale(o), *z = p.row_zero(o);
+  GroupCursor gc(p);
+  __m512 lut = group_lut(s, z, 0);
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+  const int64_t chunks = p.in_pad / 128;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const __m512i v = _mm512_load_si512(w + c * 16);
+    const float* xc = x + c * 128;
+#define QB_STEP(J, ACC)                                                                              \
+  ACC = _mm512_fmadd_ps(_mm512_loadu_ps(xc + 16 * J),                                                \
+                        _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4 * J), lut), ACC);               \
+  if (gc.next_slice()) lut = group_lut(s, z, gc.g);
+    QB_STEP(0, a0) QB_STEP(1, a1) QB_STEP(2, a2) QB_STEP(3, a3)
+    QB_STEP(4, a0) QB_STEP(5, a1) QB_STEP(6, a2) QB_STEP(7, a3)
+#undef QB_STEP
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+void int4_row_dot2(const PackedInt4& p, int64_t o, const float* x, float* y0, float* y1) {
+  const uint32_t *w0 = p.row_codes(o), *w1 = p.row_codes(o + 1);
+  const float *s0 = p.row_scale(o), *z0 = p.row_zero(o), *s1 = p.row_scale(o + 1), *z1 = p.row_zero(o + 1);
+  GroupCursor gc(p);
+  __m512 l0 = group_lut(s0, z0, 0), l1 = group_lut(s1, z1, 0);
+  __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+  const int64_t chunks = p.in_pad / 128;
+  for (int64_t c = 0; c < chunks; ++c) {
+    const __m512i v0 = _mm512_load_si512(w0 + c * 16), v1 = _mm512_load_si512(w1 + c * 16);
+    const float* xc = x + c * 128;
+#define QB_STEP2(J, A, B)                                                                        \
+  {                                                                                              \
+    const __m512 xv = _mm512_loadu_ps(xc + 16 * J);                                              \
+    A = _mm512_fmadd_ps(xv, _mm512_permutexvar_ps(_mm512_srli_epi32(v0, 4 * J), l0), A);         \
+    B = _mm512_fmadd_ps(xv, _mm512_permutexvar_ps(_mm512_srli_epi32(v1, 4 * J), l1), B);         \
+    if (gc.next_slice()) l0 = group_lut(s0, z0, gc.g), l1 = group_lut(s1, z1, gc.g);             \
+  }
+    QB_STEP2(0, a0, b0) QB_STEP2(1, a1, b1) QB_STEP2(2, a0, b0) QB_STEP2(3, a1, b1)
+    QB_STEP2(4, a0, b0) QB_STEP2(5, a1, b1) QB_STEP2(6, a0, b0) QB_STEP2(7, a1, b1)
+#undef QB_STEP2
+  }
+  *y0 = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  *y1 = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
+}
+
+void int4_row_dequant(const PackedInt4& p, int64_t o, float* out) {
+  const uint32_t* w = p.row_codes(o);
+  const float *s = p.row_scale(o), *z = p.row_zero(o);
+  GroupCursor gc(p);
+  __m512 lut = group_lut(s, z, 0);
+  for (int64_t c = 0; c < p.in_pad / 128; ++c) {
+    const __m512i v = _mm512_load_si512(w + c * 16);
+    for (int j = 0; j < 8; ++j) {
+      _mm512_storeu_ps(out + c * 128 + 16 * j, _mm512_permutexvar_ps(_mm512_srl_epi32(v, _mm_cvtsi32_si128(4 * j)), lut));
+      if (gc.next_slice()) lut = group_lut(s, z, gc.g);
+    }
+  }
+}
+
+#elif defined(__AVX2__) && defined(__FMA__)
+
+namespace {
+
+// 8 codes (nibble j of 8 words) widened to float and dequantised: s · (q − z).
+inline __m256 dequant8(__m256i v, int j, __m256 sv, __m256 zv) {
+  const __m256i q = _mm256_and_si256(_mm256_srl_epi32(v, _mm_cvtsi32_si128(4 * j)), _mm256_set1_epi32(0xF));
+  return _mm256_mul_ps(_mm256_sub_ps(_mm256_cvtepi32_ps(q), zv), sv);
+}
+
+}  // namespace
+
+float int4_row_dot(const PackedInt4& p, int64_t o, const float* x) {
+  const uint32_t* w = p.row_codes(o);
+  const float *s = p.row_scale(o), *z = p.row_zero(o);
+  GroupCursor gc(p);
+  __m256 sv = _mm256_set1_ps(s[0]), zv = _mm256_set1_ps(z[0]);
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (int64_t c = 0; c < p.in_pad / 128; ++c) {
+    const __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + c * 16));
+    const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + c * 16 + 8));
+    const float* xc = x + c * 128;
+    for (int j = 0; j < 8; ++j) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xc + 16 * j), dequant8(lo, j, sv, zv), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xc + 16 * j + 8), dequant8(hi, j, sv, zv), a1);
+      if (gc.next_slice()) sv = _mm256_set1_ps(s[gc.g]), zv = _mm256_set1_ps(z[gc.g]);
+    }
+  }
+  return hsum8(_mm256_add_ps(a0, a1));
+}
+
+void int4_row_dot2(const PackedInt4& p, int64_t o, const float* x, float* y0, float* y1) {
+  *y0 = int4_row_dot(p, o, x);
+  *y1 = int4_row_dot(p, o + 1, x);
+}
+
+void int4_row_dequant(const PackedInt4& p, int64_t o, float* out) {
+  const uint32_t* w = p.row_codes(o);
+  const float *s = p.row_scale(o), *z = p.row_zero(o);
+  GroupCursor gc(p);
+  __m256 sv = _mm256_set1_ps(s[0]), zv = _mm256_set1_ps(z[0]);
+  for (int64_t c = 0; c < p.in_pad / 128; ++c) {
+    const __m256i lo = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + c * 16));
+    const __m256i hi = _mm256_load_si256(reinterpret_cast<const __m256i*>(w + c * 16 + 8));
+    for (int j = 0; j < 8; ++j) {
+      _mm256_storeu_ps(out + c * 128 + 16 * j, dequant8(lo, j, sv, zv));
+      _mm256_storeu_ps(out + c * 128 + 16 * j + 8, dequant8(hi, j, sv, zv));
+      if (gc.next_slice()) sv = _mm256_set1_ps(s[gc.g]), zv = _mm256_set1_ps(z[gc.g]);
+    }
+  }
 }
 
 #else
 
-bool int4_bf16_supported(const PackedInt4&) { return false; }
-
-// Not reached (callers check int4_bf16_supported); kept so every build links.
-void int4_rows_dot_bf16(const PackedInt4& p, int64_t o, int rows, const Int4Bf16Activations& a, float* y) {
-  std::vector<float> x(a.parts[0].size(), 0.f);
-  for (const auto& part : a.parts)
-    for (size_t j = 0; j < x.size(); ++j) x[j] += from_bf16(part[j]);
-  for (int r = 0; r < rows; ++r) y[r] = int4_row_dot(p, o + r, x.data());
+float int4_row_dot(const PackedInt4& p, int64_t o, const float* x) {
+  const uint32_t* w = p.row_codes(o);
+  const float *s = p.row_scale(o), *z = p.row_zero(o);
+  GroupCursor gc(p);
+  float acc = 0.f;
+  for (int64_t c = 0; c < p.in_pad / 128; ++c)
+    for (int j = 0; j < 8; ++j) {
+      for (int k = 0; k < 16; ++k)
+        acc += x[c * 128 + 16 * j + k] * (s[gc.g] * (float((w[c * 16 + k] >> (4 * j)) & 0xF) - z[gc.g]));
+      gc.next_slice();
+    }
+  return acc;
 }
+
+void int4_row_dot2(const PackedInt4& p, int64_t o, const float* x, float* y0, float* y1) {
+  *y0 = int4_row_dot(p, o, x);
+  *y1 = int4_row_dot(p, o + 1, x);
+}
+
+void int4_row_dequant(const PackedInt4& p, int64_t o, float* out) { int4_row_dequant_scalar(p, o, out); }
 
 #endif
 

@@ -23,6 +23,7 @@ PackedInt4 pack_int4_for_cpu(const quant::Int4Codes& c) {
   p.group_size = c.group_size;
   if (c.groups > 1 && c.group_size % 16 != 0)
     throw Error("int4 CPU kernel: group size " + std::to_string(c.group_size) + " is not a multiple of 16");
+  p.slices_per_group = c.groups == 1 ? p.in_pad / 16 : c.group_size / 16;
 
   // Act-order: sort inputs by group (stable). GPTQ's g_idx puts exactly group_size
   // inputs in every group but the last, so groups become contiguous runs of group_size.
@@ -49,8 +50,8 @@ PackedInt4 pack_int4_for_cpu(const quant::Int4Codes& c) {
     const uint8_t* q = c.q.data() + o * c.in;
     for (int64_t j = 0; j < c.in; ++j) {
       const int64_t src = p.perm.empty() ? j : p.perm[size_t(j)];
-      const int64_t chunk = j / 128, r = j % 128, lane = r % 32;  // see packed_code
-      row[chunk * 16 + lane / 2] |= uint32_t(q[src] & 0xF) << (16 * (lane % 2) + 4 * (r / 32));
+      const int64_t chunk = j / 128, r = j % 128;
+      row[chunk * 16 + r % 16] |= uint32_t(q[src] & 0xF) << (4 * (r / 16));
     }
     for (int64_t g = 0; g < c.groups; ++g) {
       p.scale[size_t(o * c.groups + g)] = c.scale[size_t(g * c.out + o)];

@@ -14,12 +14,10 @@ namespace {
 
 constexpr int64_t kGemmMinRows = 4;  // as the dense Linear: fewer tokens read the weights once per token
 constexpr int64_t kTileRows = 64;
-constexpr int64_t kGemvRows = 4;  // rows per int4_rows_dot_bf16 call
 
 class Int4LinearCpu final : public Linear {
  public:
-  Int4LinearCpu(cpu::PackedInt4 p, std::string kind)
-      : Linear(p.in, p.out), p_(std::move(p)), kind_(std::move(kind)), bf16_(cpu::int4_bf16_supported(p_)) {}
+  Int4LinearCpu(cpu::PackedInt4 p, std::string kind) : Linear(p.in, p.out), p_(std::move(p)), kind_(std::move(kind)) {}
 
   void forward(const float* x, float* y, int64_t n) const override {
     // Activations in the packed input order (act-order permutation), zero-padded to in_pad.
@@ -32,10 +30,13 @@ class Int4LinearCpu final : public Linear {
       else for (int64_t j = 0; j < in_; ++j) xd[j] = xs[p_.perm[size_t(j)]];
     }
     if (n < kGemmMinRows) {
-      if (bf16_) return forward_bf16(xp.data(), y, n);
+      const int64_t pairs = out_ / 2;
 #pragma omp parallel for schedule(static)
-      for (int64_t o = 0; o < out_; ++o)
-        for (int64_t t = 0; t < n; ++t) y[t * out_ + o] = cpu::int4_row_dot(p_, o, xp.data() + t * ip);
+      for (int64_t r = 0; r < pairs; ++r)
+        for (int64_t t = 0; t < n; ++t)
+          cpu::int4_row_dot2(p_, 2 * r, xp.data() + t * ip, &y[t * out_ + 2 * r], &y[t * out_ + 2 * r + 1]);
+      if (out_ % 2)
+        for (int64_t t = 0; t < n; ++t) y[t * out_ + out_ - 1] = cpu::int4_row_dot(p_, out_ - 1, xp.data() + t * ip);
       return;
     }
     const int64_t tiles = (out_ + kTileRows - 1) / kTileRows;
@@ -65,27 +66,8 @@ class Int4LinearCpu final : public Linear {
   std::string kind() const override { return kind_; }
 
  private:
-  // Decode GEMV: blocks of 4 rows (one pass over the activations), split
-  // statically so each thread streams one contiguous range of the codes.
-  void forward_bf16(const float* xp, float* y, int64_t n) const {
-    std::vector<cpu::Int4Bf16Activations> acts(static_cast<size_t>(n));
-    for (int64_t t = 0; t < n; ++t) cpu::int4_prepare_bf16(p_, xp + t * p_.in_pad, acts[size_t(t)]);
-    const int64_t blocks = (out_ + kGemvRows - 1) / kGemvRows;
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < blocks; ++b) {
-      const int64_t r0 = b * kGemvRows;
-      const int rows = int(std::min(kGemvRows, out_ - r0));
-      float tmp[kGemvRows];
-      for (int64_t t = 0; t < n; ++t) {
-        cpu::int4_rows_dot_bf16(p_, r0, rows, acts[size_t(t)], tmp);
-        std::copy(tmp, tmp + rows, y + t * out_ + r0);
-      }
-    }
-  }
-
   cpu::PackedInt4 p_;
   std::string kind_;
-  bool bf16_;  // int4_rows_dot_bf16 can run this matrix (AVX512_BF16, groups of 32k)
 };
 
 }  // namespace

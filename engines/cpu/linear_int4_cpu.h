@@ -1,9 +1,8 @@
 #pragma once
 // Int4 group-quantized Linear (GPTQ and AWQ checkpoints alike) on the CPU.
 // Holds only the packed codes and per-group scale/zero (int4_packed.h).
-// Decode (n < 4): GEMV with bf16 hi/lo activations and vdpbf16ps on codes
-// unpacked in registers, four rows per call, rows across OpenMP threads
-// (int4_kernels.h; float32 dequantise-and-FMA where that kernel cannot run). Prefill: each thread dequantises a tile of rows
+// Decode (n < 4): GEMV with in-register dequantisation, two rows per step,
+// rows across OpenMP threads. Prefill: each thread dequantises a tile of rows
 // to float32 and runs Eigen's GEMM on it (cpu::gemm_xbt).
 #include <memory>
 #include <string>
