@@ -208,70 +208,6 @@ void dot_q4q5_k(const uint8_t* const* w, const void* a, int64_t n, float* out) {
   for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]) - accm[r];
 }
 
-#if defined(__AVX512BW__) && defined(__AVX512VNNI__)
-// 512-bit Q4_K/Q5_K: two 32-byte code groups (sub-blocks 4p..4p+3) per zmm. The activation
-// halves are paired to match once per block and shared by the rows.
-inline __m512i pair256(const int8_t* lo, const int8_t* hi) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(load32(lo)), load32(hi), 1);
-}
-
-// Per 128-bit lane: int16 k of v in the low 256 bits, int16 k+2 in the high 256 bits.
-template <int k>
-inline __m512i bcast16_pair(__m512i v) {
-  const __m256i a = _mm256_set1_epi16(short((2 * k + 1) << 8 | 2 * k));
-  const __m256i b = _mm256_set1_epi16(short((2 * k + 5) << 8 | (2 * k + 4)));
-  return _mm512_shuffle_epi8(v, _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
-}
-
-template <bool kFive>
-void dot_q4q5_k_512(const uint8_t* const* w, const void* a, int64_t n, float* out) {
-  const auto* y = static_cast<const BlockQ8_K*>(a);
-  const int64_t bb = kFive ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K);
-  const __m512i m4 = _mm512_set1_epi8(0xF), bit4 = _mm512_set1_epi8(0x10);
-  __m512 acc[R];
-  float accm[R] = {};
-  for (auto& v : acc) v = _mm512_setzero_ps();
-  for (int64_t i = 0; i < n / QK_K; ++i) {
-    const float dy = y[i].d;
-    const int8_t* ay = y[i].qs;
-    // Sub-block s covers ay[32s, 32s+32); code group j holds sub-blocks 2j (low nibbles) and 2j+1 (high).
-    const __m512i ylo[2] = {pair256(ay, ay + 64), pair256(ay + 128, ay + 192)};
-    const __m512i yhi[2] = {pair256(ay + 32, ay + 96), pair256(ay + 160, ay + 224)};
-    const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(y[i].bsums)),
-                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(y[i].bsums + 8)));
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* b = w[r] + i * bb;
-      const __m128i sm = scales_mins_k4(b + 4);
-      const int sum_m = hsum_i32(_mm_madd_epi16(_mm_cvtepu8_epi16(_mm_srli_si128(sm, 8)), bs));
-      const __m512i sc = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sm));
-      const uint8_t* qs = b + (kFive ? 48 : 16);
-      __m512i hv = _mm512_setzero_si512();
-      if constexpr (kFive) hv = _mm512_broadcast_i64x4(load32(b + 16));
-      __m512i sumi = _mm512_setzero_si512();
-      auto step = [&]<int p>() {
-        const __m512i q = _mm512_loadu_si512(qs + 64 * p);
-        __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-        if constexpr (kFive) {
-          // Group j = 2p (low half) reads bits 2j, 2j+1; group 2p+1 (high half) bits 2j+2, 2j+3.
-          const __m512i cnt = _mm512_inserti64x4(_mm512_set1_epi16(4 * p), _mm256_set1_epi16(short(4 * p + 2)), 1);
-          const __m512i hs = _mm512_srlv_epi16(hv, cnt);
-          lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_slli_epi16(hs, 4), bit4));
-          hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_slli_epi16(hs, 3), bit4));
-        }
-        // Codes ≤ 31 times |y| ≤ 128, two per int16: no saturation in maddubs.
-        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(lo, ylo[p]), bcast16_pair<4 * p>(sc));
-        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(hi, yhi[p]), bcast16_pair<4 * p + 1>(sc));
-      };
-      step.template operator()<0>();
-      step.template operator()<1>();
-      acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(h(ld16(b)) * dy), _mm512_cvtepi32_ps(sumi), acc[r]);
-      accm[r] += h(ld16(b + 2)) * dy * float(sum_m);
-    }
-  }
-  for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]) - accm[r];
-}
-#endif
-
 void dot_q6_k(const uint8_t* const* w, const void* a, int64_t n, float* out) {
   const auto* y = static_cast<const BlockQ8_K*>(a);
   const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
@@ -321,13 +257,8 @@ GgufDotRowsFn gguf_dot_rows_kernel(quant::GgmlType t) {
     case GgmlType::Q5_0: return dot_q4q5_0<true>;
     case GgmlType::Q4_1: return dot_q4q5_1<false>;
     case GgmlType::Q5_1: return dot_q4q5_1<true>;
-#if defined(__AVX512BW__) && defined(__AVX512VNNI__)
-    case GgmlType::Q4_K: return dot_q4q5_k_512<false>;
-    case GgmlType::Q5_K: return dot_q4q5_k_512<true>;
-#else
     case GgmlType::Q4_K: return dot_q4q5_k<false>;
     case GgmlType::Q5_K: return dot_q4q5_k<true>;
-#endif
     case GgmlType::Q6_K: return dot_q6_k;
     default: return nullptr;
   }
