@@ -62,13 +62,9 @@ inline __m256i nibbles32(const uint8_t* qs) {
   return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m), _mm_and_si128(q, m));
 }
 
-// 32 bits -> 32 bytes of 0x10 where the bit is set (bit k <-> byte k).
 inline __m256i bits_to_0x10(const uint8_t* qh) {
   uint32_t x;
   std::memcpy(&x, qh, 4);
-#if defined(__AVX512BW__) && defined(__AVX512VL__)
-  return _mm256_maskz_mov_epi8(__mmask32(x), _mm256_set1_epi8(0x10));  // the bits are a byte mask as they are
-#endif
   const __m256i shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
   __m256i b = _mm256_shuffle_epi8(_mm256_set1_epi32(int(x)), shuf);
   b = _mm256_or_si256(b, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
