@@ -9,7 +9,6 @@
 
 #include "engines/core/half.h"
 #include "engines/cpu/gguf_dot.h"
-#include "engines/cpu/gguf_dot_rows.h"
 #include "engines/cpu/linear_gguf_cpu.h"
 #include "engines/quant/activation_quant.h"
 #include "engines/quant/block_layouts.h"
@@ -111,41 +110,6 @@ TEST_CASE("fast GGUF dot equals the reference within 1e-3 relative", "[gguf][ggu
       }
     }
   }
-}
-
-TEST_CASE("four-row GGUF dot equals the reference per row within 1e-3 relative", "[gguf][gguf_kernels]") {
-  std::mt19937 rng(19);
-  int tested = 0;
-  for (GgmlType t : kTypes) {
-    const cpu::GgufDotRowsFn rows_fn = cpu::gguf_dot_rows_kernel(t);
-    if (!rows_fn) continue;  // float types (and builds without AVX2) have only the one-row kernel
-    ++tested;
-    for (int64_t n : lengths(t)) {
-      for (int rep = 0; rep < 3; ++rep) {
-        std::vector<std::vector<uint8_t>> w;
-        const uint8_t* ptrs[cpu::kDotRows];
-        for (int r = 0; r < cpu::kDotRows; ++r) w.push_back(quant::random_row(t, n, rng));
-        for (int r = 0; r < cpu::kDotRows; ++r) ptrs[r] = w[size_t(r)].data();
-        const auto x = randn(n, rng, rep == 2 ? 100.f : 1.f);
-        std::vector<uint8_t> a(activation_row_bytes(t, n));
-        quantize_activation(t, x.data(), a.data(), n);
-        float got[cpu::kDotRows];
-        rows_fn(ptrs, a.data(), n, got);
-        for (int r = 0; r < cpu::kDotRows; ++r) {
-          const double ref = vec_dot_ref(t, ptrs[r], a.data(), n);
-          std::vector<float> wf(static_cast<size_t>(n));
-          dequantize_row(t, ptrs[r], wf.data(), n);
-          double mag = 0;
-          for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(wf[size_t(i)]) * x[size_t(i)]);
-          INFO(type_name(t) << " n=" << n << " row " << r << " ref " << ref << " four-row " << got[r]);
-          CHECK(std::fabs(got[r] - ref) <= 1e-3 * std::max(std::fabs(ref), 1e-3 * mag) + 1e-6 * mag);
-        }
-      }
-    }
-  }
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-  CHECK(tested == 8);  // every quantised type has a four-row kernel on AVX2 builds
-#endif
 }
 
 TEST_CASE("GGUF Linear: GEMV and prefill paths equal per-row reference dots", "[gguf][gguf_kernels]") {

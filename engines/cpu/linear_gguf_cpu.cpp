@@ -6,7 +6,6 @@
 
 #include "engines/core/error.h"
 #include "engines/cpu/gguf_dot.h"
-#include "engines/cpu/gguf_dot_rows.h"
 #include "engines/quant/activation_quant.h"
 #include "engines/quant/dequant_ref.h"
 
@@ -21,8 +20,7 @@ class GgufLinearCpu final : public Linear {
  public:
   GgufLinearCpu(quant::GgmlType t, const uint8_t* w, int64_t in, int64_t out, std::vector<int32_t> map)
       : Linear(in, out), type_(t), w_(w), row_bytes_(quant::row_bytes(t, in)),
-        act_bytes_(quant::activation_row_bytes(t, in)), dot_(cpu::gguf_dot_kernel(t)),
-        dot_rows_(cpu::gguf_dot_rows_kernel(t)), map_(std::move(map)) {
+        act_bytes_(quant::activation_row_bytes(t, in)), dot_(cpu::gguf_dot_kernel(t)), map_(std::move(map)) {
     if (!dot_) throw Error(std::string("no CPU dot product for ggml type ") + quant::type_name(t));
     if (!map_.empty() && int64_t(map_.size()) != out) throw Error("internal: GGUF row map has the wrong size");
   }
@@ -35,10 +33,8 @@ class GgufLinearCpu final : public Linear {
 #pragma omp parallel for schedule(static) if (n > 1)
     for (int64_t t = 0; t < n; ++t) quant::quantize_activation(type_, x + t * in_, a + t * act_bytes_, in_);
     if (n == 1) {
-      // Groups of kDotRows rows, split evenly over the threads in contiguous ranges.
-      const int64_t groups = (out_ + cpu::kDotRows - 1) / cpu::kDotRows;
 #pragma omp parallel for schedule(static)
-      for (int64_t g = 0; g < groups; ++g) rows_dot(g * cpu::kDotRows, a, y);
+      for (int64_t o = 0; o < out_; ++o) y[o] = dot_(row(o), a, in_);
       return;
     }
     const int64_t tiles = (out_ + kTileRows - 1) / kTileRows;
@@ -46,7 +42,7 @@ class GgufLinearCpu final : public Linear {
     for (int64_t tile = 0; tile < tiles; ++tile) {
       const int64_t o0 = tile * kTileRows, o1 = std::min(out_, o0 + kTileRows);
       for (int64_t t = 0; t < n; ++t)
-        for (int64_t o = o0; o < o1; o += cpu::kDotRows) rows_dot(o, a + t * act_bytes_, y + t * out_);
+        for (int64_t o = o0; o < o1; ++o) y[t * out_ + o] = dot_(row(o), a + t * act_bytes_, in_);
     }
   }
 
@@ -61,25 +57,12 @@ class GgufLinearCpu final : public Linear {
   std::string kind() const override { return quant::type_name(type_); }
 
  private:
-  // y[o0 .. o0+kDotRows) (clipped at out_) from activation row a: the four-row kernel where there is one.
-  void rows_dot(int64_t o0, const uint8_t* a, float* y) const {
-    const int64_t k = std::min<int64_t>(cpu::kDotRows, out_ - o0);
-    if (dot_rows_ && k == cpu::kDotRows) {
-      const uint8_t* rows[cpu::kDotRows];
-      for (int r = 0; r < cpu::kDotRows; ++r) rows[r] = row(o0 + r);
-      dot_rows_(rows, a, in_, y + o0);
-      return;
-    }
-    for (int64_t o = o0; o < o0 + k; ++o) y[o] = dot_(row(o), a, in_);
-  }
-
   const uint8_t* row(int64_t o) const { return w_ + uint64_t(map_.empty() ? o : map_[size_t(o)]) * row_bytes_; }
 
   quant::GgmlType type_;
   const uint8_t* w_;
   uint64_t row_bytes_, act_bytes_;
   cpu::GgufDotFn dot_;
-  cpu::GgufDotRowsFn dot_rows_;
   std::vector<int32_t> map_;
 };
 
