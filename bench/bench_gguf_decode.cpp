@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "bench/bench_common.h"
 #include "engines/cpu/gguf_dot.h"
 #include "engines/cpu/linear_gguf_cpu.h"
 #include "engines/formats/gguf_synthetic.h"
@@ -27,25 +28,11 @@ using namespace qbench;
 
 namespace {
 
-std::string arg(int argc, char** argv, const std::string& key, const std::string& def) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (argv[i] == "--" + key) return argv[i + 1];
-  return def;
-}
-
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
   for (std::string x; std::getline(ss, x, ',');) out.push_back(x);
   return out;
-}
-
-// Bytes a decode step streams: every Linear once, except the embedding table
-// (one row is gathered) unless it is also the LM head.
-uint64_t decode_bytes_per_token(const ModelWeights& w) {
-  uint64_t b = w.weight_bytes();
-  if (w.lm_head) b -= w.embed->weight_bytes();
-  return b;
 }
 
 }  // namespace

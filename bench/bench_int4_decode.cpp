@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "bench/bench_common.h"
 #include "engines/formats/gptq_awq_synthetic.h"
 #include "engines/model/sampler.h"
 #include "engines/model/shape_catalog.h"
@@ -23,20 +24,6 @@
 using namespace qbench;
 
 namespace {
-
-std::string arg(int argc, char** argv, const std::string& key, const std::string& def) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (argv[i] == "--" + key) return argv[i + 1];
-  return def;
-}
-
-// Bytes one decode step streams: every Linear once; the embedding table only
-// when it is also the LM head (else one row is gathered).
-uint64_t decode_bytes_per_token(const ModelWeights& w) {
-  uint64_t b = w.weight_bytes();
-  if (w.lm_head) b -= w.embed->weight_bytes();
-  return b;
-}
 
 uint64_t int4_bytes(const ModelWeights& w) {
   uint64_t b = 0;

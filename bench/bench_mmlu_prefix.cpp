@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "datasets/mmlu/mc_dataset.h"
+#include "bench/bench_common.h"
 #include "engines/core/error.h"
 #include "engines/formats/synthetic_checkpoint.h"
 #include "engines/model/shape_catalog.h"
@@ -24,12 +25,6 @@
 using namespace qbench;
 
 namespace {
-
-std::string arg(int argc, char** argv, const std::string& key, const std::string& def) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (argv[i] == "--" + key) return argv[i + 1];
-  return def;
-}
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "bench/bench_common.h"
 #include "engines/formats/synthetic_checkpoint.h"
 #include "engines/model/sampler.h"
 #include "engines/model/shape_catalog.h"
@@ -23,20 +24,6 @@
 using namespace qbench;
 
 namespace {
-
-std::string arg(int argc, char** argv, const std::string& key, const std::string& def) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (argv[i] == "--" + key) return argv[i + 1];
-  return def;
-}
-
-// Bytes a decode step streams: every Linear once, except the embedding table
-// (only one row is gathered) unless it doubles as the LM head.
-uint64_t decode_bytes_per_token(const ModelWeights& w) {
-  uint64_t b = w.weight_bytes();
-  if (w.lm_head) b -= w.embed->weight_bytes();
-  return b;
-}
 
 // FLOPs of the projections for one token (2 per multiply-add), LM head once.
 double linear_flops_per_token(const ModelConfig& c) {
