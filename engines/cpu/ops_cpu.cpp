@@ -48,9 +48,11 @@ class CpuOps final : public Ops {
     // Same float32 arithmetic as transformers' default RoPE: inv_freq = 1 / theta^(2i/d), angle = pos * inv_freq.
     std::vector<float> inv(half);
     for (int64_t i = 0; i < half; ++i) inv[i] = 1.0f / std::pow(float(theta), float(2 * i) / float(head_dim));
-#pragma omp parallel for schedule(static) if (rows > 1)
+#pragma omp parallel if (rows > 1)
+    {
+      std::vector<float> c(static_cast<size_t>(half)), s(static_cast<size_t>(half));  // once per thread, not per row
+#pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
-      std::vector<float> c(half), s(half);
       for (int64_t i = 0; i < half; ++i) {
         const float a = float(pos[r]) * inv[i];
         c[i] = std::cos(a);
@@ -64,6 +66,7 @@ class CpuOps final : public Ops {
           v[i + half] = b * c[i] + a * s[i];
         }
       }
+    }
     }
   }
 

@@ -137,8 +137,8 @@ void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n) {
                 ff = cfg_.intermediate_size;
   const float eps = float(cfg_.rms_norm_eps);
   pos_host_.resize(size_t(n));
-  std::vector<int32_t> ids;
-  ids.reserve(size_t(n));
+  std::vector<int32_t>& ids = ids_host_;  // reused across passes: no allocation per token
+  ids.clear();
   {
     int64_t r = 0;
     for (auto& it : items)

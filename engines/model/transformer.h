@@ -82,7 +82,7 @@ class Transformer {
   int64_t ws_rows_ = 0;
   DeviceArray<float> x_, xn_, q_, k_, v_, att_, gate_, up_, tmp_, logits_;
   DeviceArray<int32_t> pos_;
-  std::vector<int32_t> pos_host_, last_rows_;
+  std::vector<int32_t> pos_host_, ids_host_, last_rows_;
 };
 
 }  // namespace qbench
