@@ -5,14 +5,17 @@
 # checkpoint generated there and the seed table's latency workload on it.
 #
 # usage (repo root, on the GPU machine): bash bench/cuda_device_run.sh [OUT_DIR] [steps]
-#   steps: any of build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs,decode,profile (default: all)
+#   steps: any of build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs,decode,profile,formats (default: all)
 #   GEN_TOKENS / REPS (default 256 / 5) size the latency runs.
+#   FORMATS (default gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0): the quantized 7B files the
+#   `formats` step generates on the device (synthetic, real size and type mix) and runs the latency workload on.
 # Inputs it looks for in .device/ (git-ignored, carried to the machine):
 #   .device/shared/fixtures/tiny-qwen2/...  the reference fixture (QBENCH_SHARED_DIR)
 #   .device/debs/*.deb                      build deps unpacked to /opt/qbdeps when the image lacks them
 set -uo pipefail
 OUT_DIR=${1:-${OUT:-/tmp/qbench-cuda}}
-STEPS=${2:-build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs,decode,profile}
+STEPS=${2:-build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs,decode,profile,formats}
+FORMATS=${FORMATS:-gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0}
 GEN_TOKENS=${GEN_TOKENS:-256}
 REPS=${REPS:-5}
 ROOT=$(pwd)
@@ -94,5 +97,17 @@ if has bench7b || has bench7b-nographs || has decode || has profile; then
     python3 bench/ncu_step_summary.py "$OUT_DIR/ncu.csv" 2 | tee "$OUT_DIR/ncu_summary.txt"
   fi
   nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm,clocks.mem --format=csv | tee "$OUT_DIR/nvidia-smi.txt"
+fi
+if has formats; then
+  for f in ${FORMATS//,/ }; do
+    case $f in gguf-*) m=/tmp/qwen2.5-7b-$f.gguf ;; *) m=/tmp/qwen2.5-7b-$f ;; esac
+    if [ ! -e "$m" ]; then
+      log "generating Qwen2.5-7B-shaped $f in $m"
+      OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --format "$f" --out "$m" --no-tokenizer || continue
+    fi
+    log "latency ($f): prompt 512, generate $GEN_TOKENS, batch 1, $REPS reps"
+    "$BUILD/harness/qbench" run --model "$m" --device cuda --workload latency --prompt-tokens 512 \
+      --gen-tokens "$GEN_TOKENS" --reps "$REPS" --out "$OUT_DIR/latency-$f-7b.json" 2>&1 | tail -12
+  done
 fi
 log done

@@ -55,6 +55,10 @@ class GgufLinearCpu final : public Linear {
 
   uint64_t weight_bytes() const override { return row_bytes_ * uint64_t(out_); }
   std::string kind() const override { return quant::type_name(type_); }
+  bool gguf_blocks(GgufBlocksView* v) const override {
+    *v = {type_, w_, map_.empty() ? nullptr : map_.data()};
+    return true;
+  }
 
  private:
   const uint8_t* row(int64_t o) const { return w_ + uint64_t(map_.empty() ? o : map_[size_t(o)]) * row_bytes_; }

@@ -64,6 +64,7 @@ class Int4LinearCpu final : public Linear {
 
   uint64_t weight_bytes() const override { return p_.bytes(); }
   std::string kind() const override { return kind_; }
+  const cpu::PackedInt4* int4_packed() const override { return &p_; }
 
  private:
   cpu::PackedInt4 p_;

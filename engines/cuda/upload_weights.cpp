@@ -2,6 +2,8 @@
 
 #include "engines/core/error.h"
 #include "engines/cuda/linear_dense_cuda.h"
+#include "engines/cuda/linear_gguf_cuda.h"
+#include "engines/cuda/linear_int4_cuda.h"
 
 namespace qbench {
 
@@ -9,11 +11,12 @@ namespace {
 
 std::unique_ptr<Linear> to_device(const Linear& l, const std::string& backend, const std::string& name) {
   DType dt{};
-  const void* data = l.dense_data(&dt);
-  if (!data)
-    throw Error("backend '" + backend + "' is not yet on CUDA: " + name + " is stored as '" + l.kind() +
-                "', which has no CUDA kernel yet (dense f16/bf16/f32 only); use --device cpu");
-  return make_dense_linear_cuda(dt, data, l.in_features(), l.out_features());
+  if (const void* data = l.dense_data(&dt)) return make_dense_linear_cuda(dt, data, l.in_features(), l.out_features());
+  if (const cpu::PackedInt4* p = l.int4_packed()) return make_int4_linear_cuda(*p, l.kind());
+  GgufBlocksView g;
+  if (l.gguf_blocks(&g)) return make_gguf_linear_cuda(g, l.in_features(), l.out_features());
+  throw Error("backend '" + backend + "' is not on CUDA: " + name + " is stored as '" + l.kind() +
+              "', which has no CUDA kernel; use --device cpu");
 }
 
 }  // namespace

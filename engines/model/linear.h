@@ -6,8 +6,19 @@
 #include <string>
 
 #include "engines/core/dtype.h"
+#include "engines/quant/ggml_type.h"
 
 namespace qbench {
+
+namespace cpu { struct PackedInt4; }
+
+// GGUF blocks as a CPU Linear uses them in place: [out rows x in/block blocks]
+// of one ggml type; row_map (may be null) maps output o to stored row.
+struct GgufBlocksView {
+  quant::GgmlType type{};
+  const void* blocks = nullptr;
+  const int32_t* row_map = nullptr;
+};
 
 class Linear {
  public:
@@ -35,6 +46,12 @@ class Linear {
   // The host weights [out, in] of a plain dense Linear (F16/BF16/F32) and their
   // dtype, so a device can copy them; nullptr for packed/quantized storage.
   virtual const void* dense_data(DType* dtype) const { return nullptr; }
+
+  // Quantized storage a device backend can copy (act-order already resolved,
+  // see engines/cpu/int4_packed.h); nullptr for other kinds.
+  virtual const cpu::PackedInt4* int4_packed() const { return nullptr; }
+  // GGUF blocks; false for other kinds.
+  virtual bool gguf_blocks(GgufBlocksView* view) const { return false; }
 
  protected:
   Linear(int64_t in, int64_t out) : in_(in), out_(out) {}
