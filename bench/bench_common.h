@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engines/model/model_weights.h"
+#include "harness/measure/memory_bandwidth.h"
 
 namespace qbench {
 
@@ -22,5 +23,15 @@ inline uint64_t decode_bytes_per_token(const ModelWeights& w) {
   if (w.lm_head) b -= w.embed->weight_bytes();
   return b;
 }
+
+// Read bandwidth probed right before and right after one timed decode. On a
+// shared VM the bandwidth drifts over minutes (30-64 GB/s seen here), so one
+// probe at the start of a long benchmark says little about a run ten minutes
+// later; each row is compared with the mean of its own two probes.
+struct AdjacentProbe {
+  double before = 0, after = 0;
+  double mean() const { return 0.5 * (before + after); }
+};
+inline double adjacent_probe_gbs(int threads) { return measure_read_bandwidth_gbs(threads, 512ull << 20, 3); }
 
 }  // namespace qbench

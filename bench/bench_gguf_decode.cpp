@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
   std::printf("machine: %s, %d cores / %d threads; qbench threads %d\n", sys.cpu.model.c_str(), sys.cpu.cores,
               sys.cpu.threads, threads);
   std::printf("roofline: read %.1f GB/s\n\n", roof.read_bandwidth_gbs);
-  std::printf("%-14s %-8s %-22s %9s %12s %11s %8s\n", "shape", "type", "weight types", "MB/token", "decode tok/s",
-              "GB/s", "of read");
+  std::printf("%-14s %-8s %-22s %9s %12s %11s %8s %15s %8s\n", "shape", "type", "weight types", "MB/token", "decode tok/s",
+              "GB/s", "of read", "probes GB/s", "of probes");
   nlohmann::json out = {{"system", sys.to_json()}, {"roofline", roof.to_json()}, {"decode", nlohmann::json::array()},
                         {"gemv", nlohmann::json::array()}};
 
@@ -78,6 +78,8 @@ int main(int argc, char** argv) {
       m.forward(s, ids.data(), 64, LogitsMode::Last, logits);
       int32_t tok = argmax(logits.data(), m.config().vocab_size);
       for (int i = 0; i < 4; ++i) m.forward(s, &tok, 1, LogitsMode::Last, logits);  // warm: faults the mapping in
+      AdjacentProbe probe;
+      probe.before = adjacent_probe_gbs(threads);
       std::vector<double> step_s;
       for (int64_t i = 0; i < decode; ++i) {
         const auto t0 = Clock::now();
@@ -85,12 +87,15 @@ int main(int argc, char** argv) {
         tok = argmax(logits.data(), m.config().vocab_size);
         step_s.push_back(seconds_since(t0));
       }
+      probe.after = adjacent_probe_gbs(threads);
       const double tps = 1.0 / summarize(step_s).p50;
       const double bytes = double(decode_bytes_per_token(m.weights()));
       const double gbs = bytes * tps / 1e9;
-      std::printf("%-14s %-8s %-22s %9.1f %12.2f %11.2f %7.0f%%\n", shape.c_str(), type.c_str(),
-                  e->info().weight_dtype.c_str(), bytes / 1e6, tps, gbs, 100 * gbs / roof.read_bandwidth_gbs);
-      out["decode"].push_back({{"shape", shape}, {"type", type}, {"weight_types", e->info().weight_dtype},
+      std::printf("%-14s %-8s %-22s %9.1f %12.2f %11.2f %7.0f%% %7.1f/%-7.1f %7.0f%%\n", shape.c_str(), type.c_str(),
+                  e->info().weight_dtype.c_str(), bytes / 1e6, tps, gbs, 100 * gbs / roof.read_bandwidth_gbs, probe.before,
+                  probe.after, 100 * gbs / probe.mean());
+      out["decode"].push_back({{"probe_before_gbs", probe.before}, {"probe_after_gbs", probe.after},
+                               {"fraction_of_adjacent_read_bw", gbs / probe.mean()}, {"shape", shape}, {"type", type}, {"weight_types", e->info().weight_dtype},
                                {"bytes_per_token", bytes}, {"decode_tokens_per_s_p50", tps}, {"decode_gbs", gbs},
                                {"fraction_of_read_bw", gbs / roof.read_bandwidth_gbs}});
     }

@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
     const SystemInfo sys = collect_system_info();
     std::printf("machine: %s, %d cores / %d threads; qbench threads %d; read bandwidth %.1f GB/s\n\n", sys.cpu.model.c_str(),
                 sys.cpu.cores, sys.cpu.threads, threads, read_gbs);
-    std::printf("%-10s %-14s %10s %10s %12s %12s %9s\n", "format", "shape", "int4 GB", "read/tok", "decode tok/s", "decode GB/s",
-                "of read");
+    std::printf("%-10s %-14s %10s %10s %12s %12s %9s %15s %9s\n", "format", "shape", "int4 GB", "read/tok", "decode tok/s",
+                "decode GB/s", "of read", "probes GB/s", "of probes");
     nlohmann::json out = {{"system", sys.to_json()}, {"read_bandwidth_gbs", read_gbs}, {"threads", threads}, {"rows", nlohmann::json::array()}};
     for (const std::string& fmt : formats) {
       if (fmt != "gptq-int4" && fmt != "awq-int4") throw Error("--formats: gptq-int4 or awq-int4, not '" + fmt + "'");
@@ -79,6 +79,8 @@ int main(int argc, char** argv) {
       m.forward(s, ids.data(), context, LogitsMode::Last, logits);
       int32_t tok = argmax(logits.data(), c.vocab_size);
       for (int i = 0; i < 4; ++i) m.forward(s, &tok, 1, LogitsMode::Last, logits);  // warm
+      AdjacentProbe probe;
+      probe.before = adjacent_probe_gbs(threads);
       std::vector<double> step_s;
       for (int64_t i = 0; i < decode; ++i) {
         const auto t0 = Clock::now();
@@ -86,12 +88,15 @@ int main(int argc, char** argv) {
         tok = argmax(logits.data(), c.vocab_size);
         step_s.push_back(seconds_since(t0));
       }
+      probe.after = adjacent_probe_gbs(threads);
       const double tps = 1.0 / summarize(step_s).p50;
       const double bytes = double(decode_bytes_per_token(m.weights()));
       const double gbs = bytes * tps / 1e9;
-      std::printf("%-10s %-14s %10.3f %9.3fG %12.2f %12.2f %8.0f%%\n", fmt.c_str(), shape.c_str(), int4_bytes(m.weights()) / 1e9,
-                  bytes / 1e9, tps, gbs, 100 * gbs / read_gbs);
-      out["rows"].push_back({{"format", fmt}, {"shape", shape}, {"group_size", group}, {"int4_linear_bytes", int4_bytes(m.weights())},
+      std::printf("%-10s %-14s %10.3f %9.3fG %12.2f %12.2f %8.0f%% %7.1f/%-7.1f %8.0f%%\n", fmt.c_str(), shape.c_str(),
+                  int4_bytes(m.weights()) / 1e9, bytes / 1e9, tps, gbs, 100 * gbs / read_gbs, probe.before, probe.after,
+                  100 * gbs / probe.mean());
+      out["rows"].push_back({{"probe_before_gbs", probe.before}, {"probe_after_gbs", probe.after},
+                               {"fraction_of_adjacent_read_bw", gbs / probe.mean()}, {"format", fmt}, {"shape", shape}, {"group_size", group}, {"int4_linear_bytes", int4_bytes(m.weights())},
                              {"decode_bytes_per_token", bytes}, {"decode_tokens_per_s_p50", tps}, {"decode_gbs", gbs},
                              {"fraction_of_read_bw", gbs / read_gbs}, {"context", context}, {"decode_steps", decode}});
     }

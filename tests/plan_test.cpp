@@ -13,6 +13,7 @@
 #include "harness/plan/model_source.h"
 #include "harness/plan/plan_report.h"
 #include "harness/plan/predictor.h"
+#include "tests/support/test_paths.h"
 
 using namespace qbench;
 using namespace qbench::plan;
@@ -163,6 +164,20 @@ TEST_CASE("plan: bad parameters are errors", "[plan]") {
   CHECK_THROWS_AS(predict(shape_config("tiny"), "int2", d, PlanParams{}, unit_efficiency()), Error);
   CHECK_THROWS_AS(resolve_model_config("no-such-model"), Error);
   CHECK(resolve_model_config("llama-3-8b").num_layers == 32);
+}
+
+TEST_CASE("plan: a GGUF file's metadata gives the same config as its HF checkpoint", "[plan]") {
+  if (!test::require_shared("fixtures/tiny-qwen2/gguf/tiny-qwen2-q4_k_m.gguf")) return;
+  const std::string fx = test::shared_dir() + "/fixtures/tiny-qwen2/";
+  const ModelConfig g = resolve_model_config(fx + "gguf/tiny-qwen2-q4_k_m.gguf");
+  const ModelConfig h = resolve_model_config(fx + "hf-fp16");
+  CHECK(g.num_layers == h.num_layers);
+  CHECK(g.hidden_size == h.hidden_size);
+  CHECK(g.intermediate_size == h.intermediate_size);
+  CHECK(g.num_heads == h.num_heads);
+  CHECK(g.num_kv_heads == h.num_kv_heads);
+  CHECK(g.vocab_size == h.vocab_size);
+  CHECK(g.tie_word_embeddings == h.tie_word_embeddings);
 }
 
 TEST_CASE("plan: calibration recovers known efficiencies and overheads", "[plan]") {

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "engines/core/error.h"
+#include "engines/formats/gguf_model.h"
 #include "engines/model/shape_catalog.h"
 
 namespace qbench::plan {
@@ -19,8 +20,8 @@ ModelConfig resolve_model_config(const std::string& m) {
     return load_hf_config(cfg.string());
   }
   if (fs::is_regular_file(m, ec)) {
-    if (fs::path(m).extension() == ".gguf")
-      throw Error(m + ": plan reads GGUF metadata once the GGUF reader is in; meanwhile pass the catalog name or the HF config.json");
+    // GGUF: the config comes from the file's `<arch>.*` metadata (the header only is read).
+    if (fs::path(m).extension() == ".gguf") return gguf_model_config(GgufFile(m));
     return load_hf_config(m);
   }
   std::string list;
