@@ -11,6 +11,7 @@
 
 #include "engines/cpu/int4_kernels.h"
 #include "engines/cpu/int4_packed.h"
+#include "engines/cpu/int4_vnni.h"
 #include "engines/cpu/linear_int4_cpu.h"
 #include "engines/quant/int4_packing.h"
 
@@ -131,6 +132,28 @@ TEST_CASE("int4 kernels agree with scalar dequantise-then-multiply on awkward si
       for (int64_t j = 0; j < p.in; ++j) dequant_mismatch += d[size_t(j)] != ds[size_t(j)];
     }
     CHECK(dequant_mismatch == 0);
+    // The int16-activation VNNI kernels (where this build and the group layout allow them).
+    if (cpu::int4_vnni_usable(p)) {
+      cpu::Int4ActI16 act;
+      cpu::int4_quantize_act_i16(p, xp.data(), act);
+      double worst_vnni = 0;
+      for (int64_t o = 0; o + 1 < k.out; o += 2) {
+        float y0 = NAN, y1 = NAN;
+        cpu::int4_row_dot2_vnni(p, o, act, &y0, &y1);
+        for (int r = 0; r < 2; ++r) {
+          const float ref = cpu::int4_row_dot_scalar(p, o + r, xp.data());
+          double mag = 0;
+          std::vector<float> w(size_t(p.in_pad));
+          cpu::int4_row_dequant_scalar(p, o + r, w.data());
+          for (int64_t j = 0; j < p.in; ++j) mag += std::fabs(double(w[size_t(j)]) * xp[size_t(j)]);
+          worst_vnni = std::max(worst_vnni, std::fabs(double(r ? y1 : y0) - ref) / std::max(mag, 1e-30));
+          if (r == 0)
+            CHECK(std::fabs(double(cpu::int4_row_dot_vnni(p, o, act)) - ref) <= 1e-3 * std::max(mag, 1e-30));
+        }
+      }
+      INFO("VNNI in " << k.in << " out " << k.out << " group " << k.group);
+      CHECK(worst_vnni <= 1e-3);
+    }
     // gather_rows undoes the act-order permutation: bit-exact dequantised rows.
     std::vector<float> rows(size_t(k.in));
     int64_t gather_mismatch = 0;

@@ -210,6 +210,24 @@ TEST_CASE("plan: calibration recovers known efficiencies and overheads", "[plan]
     CHECK(std::abs(r.decode_error_pct) < 1e-6);
     CHECK(std::abs(r.prefill_error_pct) < 1e-6);
   }
+  // Held out: a run timed by the same law but not fitted on is predicted exactly;
+  // one measured 1.25x slower is over-predicted by 25 %.
+  {
+    std::vector<MeasuredRun> held = runs_for(3.0, 50.0);
+    held[2].file = "held-slow";
+    held[2].decode_tokens_per_s /= 1.25;
+    validate(cal, held);
+    REQUIRE(cal[0].held_out.size() == 3);
+    CHECK(std::abs(cal[0].held_out[0].decode_error_pct) < 1e-6);
+    CHECK(cal[0].held_out[2].decode_error_pct == Approx(25.0));
+    CHECK(cal[0].max_abs_held_out_decode_error_pct == Approx(25.0));
+    CHECK(cal[0].to_json().contains("held_out"));
+    MeasuredRun other = held[0];
+    other.device.id = "h100";
+    other.device.name = "NVIDIA H100";
+    std::vector<MeasuredRun> none{other};
+    CHECK_THROWS_AS(validate(cal, none), Error);  // no fit for that device
+  }
   // No overhead: the fit finds none.
   cal = calibrate(runs_for(0.0, 0.0));
   CHECK(cal[0].efficiency.bandwidth == Approx(0.4));

@@ -1,12 +1,15 @@
 #include "engines/cpu/linear_int4_cpu.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "engines/core/error.h"
 #include "engines/cpu/gemm_f32.h"
 #include "engines/cpu/int4_kernels.h"
 #include "engines/cpu/int4_packed.h"
+#include "engines/cpu/int4_vnni.h"
 
 namespace qbench {
 
@@ -17,7 +20,8 @@ constexpr int64_t kTileRows = 64;
 
 class Int4LinearCpu final : public Linear {
  public:
-  Int4LinearCpu(cpu::PackedInt4 p, std::string kind) : Linear(p.in, p.out), p_(std::move(p)), kind_(std::move(kind)) {}
+  Int4LinearCpu(cpu::PackedInt4 p, std::string kind)
+      : Linear(p.in, p.out), p_(std::move(p)), kind_(std::move(kind)), vnni_(cpu::int4_vnni_usable(p_) && !vnni_disabled()) {}
 
   void forward(const float* x, float* y, int64_t n) const override {
     // Activations in the packed input order (act-order permutation), zero-padded to in_pad.
@@ -28,6 +32,20 @@ class Int4LinearCpu final : public Linear {
       float* xd = xp.data() + t * ip;
       if (p_.perm.empty()) std::copy(xs, xs + in_, xd);
       else for (int64_t j = 0; j < in_; ++j) xd[j] = xs[p_.perm[size_t(j)]];
+    }
+    if (n < kGemmMinRows && vnni_) {
+      // int16 activations, one quantisation per token shared by every row (int4_vnni.h).
+      thread_local std::vector<cpu::Int4ActI16> acts;
+      acts.resize(size_t(n));
+      for (int64_t t = 0; t < n; ++t) cpu::int4_quantize_act_i16(p_, xp.data() + t * ip, acts[size_t(t)]);
+      const int64_t pairs = out_ / 2;
+#pragma omp parallel for schedule(static)
+      for (int64_t r = 0; r < pairs; ++r)
+        for (int64_t t = 0; t < n; ++t)
+          cpu::int4_row_dot2_vnni(p_, 2 * r, acts[size_t(t)], &y[t * out_ + 2 * r], &y[t * out_ + 2 * r + 1]);
+      if (out_ % 2)
+        for (int64_t t = 0; t < n; ++t) y[t * out_ + out_ - 1] = cpu::int4_row_dot_vnni(p_, out_ - 1, acts[size_t(t)]);
+      return;
     }
     if (n < kGemmMinRows) {
       const int64_t pairs = out_ / 2;
@@ -67,8 +85,15 @@ class Int4LinearCpu final : public Linear {
   const cpu::PackedInt4* int4_packed() const override { return &p_; }
 
  private:
+  // QBENCH_INT4_VNNI=0 keeps the float kernels (for A/B measurements).
+  static bool vnni_disabled() {
+    const char* e = std::getenv("QBENCH_INT4_VNNI");
+    return e && std::string(e) == "0";
+  }
+
   cpu::PackedInt4 p_;
   std::string kind_;
+  bool vnni_;
 };
 
 }  // namespace

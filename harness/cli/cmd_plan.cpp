@@ -27,10 +27,11 @@ const char* kHelp =
     "qbench plan --model M [--backends fp16,gguf-q4_k_m,...] [--gpus t4,h100,...|all|cpu]\n"
     "  [--context 4096] [--batch 1] [--prompt-tokens 512] [--kv-type f16|f32|bf16|q8_0|q4_0] [--reserve-mib N]\n"
     "  [--prices FILE] [--gpus-file FILE] [--roofline FILE] [--calibrate RESULT.json [RESULT.json ...]]\n"
-    "  [--calibration-out FILE] [--json | --markdown]\n"
+    "  [--validate RESULT.json,...] [--calibration-out FILE] [--json | --markdown]\n"
     "M: a catalog name (qwen2.5-0.5b ... qwen2.5-72b, llama-3-8b, llama-3-70b) or an HF config.json / checkpoint dir.\n"
     "'cpu' as a device uses the measured roofline from --roofline (bench_roofline --json FILE).\n"
-    "--calibrate fits the efficiency factors per device from qbench latency results and prints predicted vs measured.";
+    "--calibrate fits the efficiency factors per device from qbench latency results and prints predicted vs measured;\n"
+    "--validate predicts further results with those factors without fitting on them (held-out check).";
 
 json read_json(const std::string& path) {
   std::ifstream in(path);
@@ -69,7 +70,7 @@ std::optional<plan::Price> price_for(const std::map<std::string, plan::Price>& p
 int cmd_plan(int argc, char** argv) {
   Args a(argc, argv, 2,
          {"model", "backends", "gpus", "context", "batch", "prompt-tokens", "kv-type", "reserve-mib", "prices", "gpus-file",
-          "roofline", "calibrate", "calibration-out"},
+          "roofline", "calibrate", "validate", "calibration-out"},
          {"json", "markdown", "help"});
   if (a.flag("help")) {
     std::puts(kHelp);
@@ -107,6 +108,12 @@ int cmd_plan(int argc, char** argv) {
   std::vector<MeasuredRun> runs;
   for (auto& f : cal_files) runs.push_back(read_measured_run(read_json(f), f, catalog, roofline));
   if (!runs.empty()) rep.calibration = calibrate(runs);
+  if (a.has("validate")) {
+    if (runs.empty()) throw Error("--validate needs --calibrate runs to fit the factors it checks");
+    std::vector<MeasuredRun> held;
+    for (auto& f : split(a.get("validate"))) held.push_back(read_measured_run(read_json(f), f, catalog, roofline));
+    validate(rep.calibration, held);
+  }
 
   std::vector<std::string> backends = split(a.get("backends", "fp16,gguf-q8_0,gguf-q5_k_s,gguf-q4_k_m,gptq-int4,awq-int4"));
   std::vector<std::string> ids;

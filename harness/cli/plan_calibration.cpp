@@ -1,5 +1,6 @@
 #include "harness/plan/calibration.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -177,15 +178,63 @@ json CalibrationRow::to_json() const {
 json DeviceCalibration::to_json() const {
   json rs = json::array();
   for (auto& r : rows) rs.push_back(r.to_json());
-  return {{"device", device.to_json()},
-          {"efficiency", efficiency.to_json()},
-          {"max_abs_decode_error_pct", max_abs_decode_error_pct},
-          {"runs", rs}};
+  json j = {{"device", device.to_json()},
+            {"efficiency", efficiency.to_json()},
+            {"max_abs_decode_error_pct", max_abs_decode_error_pct},
+            {"runs", rs}};
+  if (!held_out.empty()) {
+    json hs = json::array();
+    for (auto& r : held_out) hs.push_back(r.to_json());
+    j["held_out"] = hs;
+    j["max_abs_held_out_decode_error_pct"] = max_abs_held_out_decode_error_pct;
+  }
+  return j;
+}
+
+namespace {
+
+std::string device_key(const DeviceSpec& d) { return d.id + "|" + d.name; }
+
+}  // namespace
+
+CalibrationRow predict_run(const MeasuredRun& m, const Efficiency& eff) {
+  PlanParams p;
+  p.context = m.mean_decode_context();
+  p.prompt_tokens = m.prompt_tokens;
+  p.kv_type = m.kv_type;
+  const Prediction pr = predict(m.config, m.backend, m.device, p, eff);
+  CalibrationRow row;
+  row.file = m.file;
+  row.backend = m.backend;
+  row.model = shape_tag(m.config);
+  row.context = p.context;
+  row.measured_decode = m.decode_tokens_per_s;
+  row.predicted_decode = pr.decode_tokens_per_s;
+  row.decode_error_pct = error_pct(row.predicted_decode, row.measured_decode);
+  if (m.prefill_tokens_per_s > 0) {
+    row.measured_prefill = m.prefill_tokens_per_s;
+    const double s =
+        prefill_flops(m.config, m.prompt_tokens) / (eff.compute * m.device.matmul_tflops * 1e12) + eff.overhead_ms * 1e-3;
+    row.predicted_prefill = double(m.prompt_tokens) / s;
+    row.prefill_error_pct = error_pct(row.predicted_prefill, row.measured_prefill);
+  }
+  return row;
+}
+
+void validate(std::vector<DeviceCalibration>& cal, const std::vector<MeasuredRun>& held_out) {
+  for (const MeasuredRun& m : held_out) {
+    auto it = std::find_if(cal.begin(), cal.end(), [&](const DeviceCalibration& d) { return device_key(d.device) == device_key(m.device); });
+    if (it == cal.end())
+      throw Error(m.file + ": --validate run on " + m.device.name + ", for which no --calibrate run fitted factors");
+    it->held_out.push_back(predict_run(m, it->efficiency));
+    it->max_abs_held_out_decode_error_pct =
+        std::max(it->max_abs_held_out_decode_error_pct, std::fabs(it->held_out.back().decode_error_pct));
+  }
 }
 
 std::vector<DeviceCalibration> calibrate(const std::vector<MeasuredRun>& runs) {
   std::map<std::string, std::vector<const MeasuredRun*>> groups;
-  for (auto& m : runs) groups[m.device.id + "|" + m.device.name].push_back(&m);
+  for (auto& m : runs) groups[device_key(m.device)].push_back(&m);
   std::vector<DeviceCalibration> out;
   for (auto& [key, ms] : groups) {
     DeviceCalibration dc;
@@ -213,28 +262,8 @@ std::vector<DeviceCalibration> calibrate(const std::vector<MeasuredRun>& runs) {
     dc.efficiency.origin = "calibrated (" + std::to_string(ms.size()) + " runs)";
     // Predict every run back through the planner itself, with the fitted factors.
     for (const MeasuredRun* m : ms) {
-      PlanParams p;
-      p.context = m->mean_decode_context();
-      p.prompt_tokens = m->prompt_tokens;
-      p.kv_type = m->kv_type;
-      const Prediction pr = predict(m->config, m->backend, m->device, p, dc.efficiency);
-      CalibrationRow row;
-      row.file = m->file;
-      row.backend = m->backend;
-      row.model = shape_tag(m->config);
-      row.context = p.context;
-      row.measured_decode = m->decode_tokens_per_s;
-      row.predicted_decode = pr.decode_tokens_per_s;
-      row.decode_error_pct = error_pct(row.predicted_decode, row.measured_decode);
-      if (m->prefill_tokens_per_s > 0) {
-        row.measured_prefill = m->prefill_tokens_per_s;
-        const double s = prefill_flops(m->config, m->prompt_tokens) / (dc.efficiency.compute * m->device.matmul_tflops * 1e12) +
-                         dc.efficiency.overhead_ms * 1e-3;
-        row.predicted_prefill = double(m->prompt_tokens) / s;
-        row.prefill_error_pct = error_pct(row.predicted_prefill, row.measured_prefill);
-      }
-      dc.max_abs_decode_error_pct = std::max(dc.max_abs_decode_error_pct, std::fabs(row.decode_error_pct));
-      dc.rows.push_back(row);
+      dc.rows.push_back(predict_run(*m, dc.efficiency));
+      dc.max_abs_decode_error_pct = std::max(dc.max_abs_decode_error_pct, std::fabs(dc.rows.back().decode_error_pct));
     }
     out.push_back(std::move(dc));
   }

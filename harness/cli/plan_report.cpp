@@ -187,6 +187,24 @@ std::string format_calibration(const std::vector<DeviceCalibration>& cal, bool m
       }
     }
     out += "max |decode error| " + num(d.max_abs_decode_error_pct, 1) + " %\n\n";
+    if (!d.held_out.empty()) {
+      out += std::string(md ? "**" : "") + "held out (predicted with the factors above, not used to fit them)" +
+             (md ? "**" : "") + "\n\n";
+      if (md) out += "| run | backend | model | context | measured decode tok/s | predicted | error % |\n"
+                     "| --- | --- | --- | ---: | ---: | ---: | ---: |\n";
+      for (const CalibrationRow& r : d.held_out) {
+        if (md)
+          out += "| " + r.file + " | " + r.backend + " | " + r.model + " | " + std::to_string(r.context) + " | " +
+                 num(r.measured_decode, 2) + " | " + num(r.predicted_decode, 2) + " | " + num(r.decode_error_pct, 1) + " |\n";
+        else {
+          char l[512];
+          std::snprintf(l, sizeof l, "%-40s %-12s %-22s %7lld %10.2f %10.2f %7.1f\n", r.file.c_str(), r.backend.c_str(),
+                        r.model.c_str(), (long long)r.context, r.measured_decode, r.predicted_decode, r.decode_error_pct);
+          out += l;
+        }
+      }
+      out += "max |held-out decode error| " + num(d.max_abs_held_out_decode_error_pct, 1) + " %\n\n";
+    }
   }
   return out;
 }

@@ -48,6 +48,9 @@ struct DeviceCalibration {
   Efficiency efficiency;  // fitted
   std::vector<CalibrationRow> rows;
   double max_abs_decode_error_pct = 0;
+  // Runs predicted with the fitted factors but not used to fit them (validate()).
+  std::vector<CalibrationRow> held_out;
+  double max_abs_held_out_decode_error_pct = 0;
   nlohmann::json to_json() const;
 };
 
@@ -56,6 +59,14 @@ struct DeviceCalibration {
 // prefill seconds = FLOPs / (e_c x matmul rate) + TTFT overhead (fit_time_model);
 // then predicts every run back through the planner with the fitted factors.
 std::vector<DeviceCalibration> calibrate(const std::vector<MeasuredRun>& runs);
+
+// One run predicted through the planner with the given factors, next to its measurement.
+CalibrationRow predict_run(const MeasuredRun& m, const Efficiency& eff);
+
+// Predicts runs that took no part in the fit (e.g. quantized formats against a
+// fit on FP16) with their device's fitted factors; a run on a device without a
+// fit is an error.
+void validate(std::vector<DeviceCalibration>& cal, const std::vector<MeasuredRun>& held_out);
 
 // Time model t = a*x + b (x: seconds at full device speed, b >= 0: fixed
 // overhead) fitted by least squares on relative error; with one run, or when
