@@ -11,6 +11,11 @@ namespace qbench::cpu {
 
 namespace {
 
+// How far ahead (in 64-byte chunks of one row) the GEMV prefetches codes. Measured on the
+// 2-vCPU Zen 4 VM, 1536x8960 int4 GEMV from DRAM: 14.4 GB/s without, 17-20 GB/s at 16-96,
+// flat from 24 on: the hardware prefetcher alone leaves this compute-dense stream latency-bound.
+constexpr int64_t kPrefetchChunks = 32;
+
 inline int64_t chunk_group(const PackedInt4& p, int64_t c) {
   return p.groups == 1 ? 0 : std::min<int64_t>(c * 128 / p.group_size, p.groups - 1);
 }
@@ -82,13 +87,22 @@ void int4_row_dot2_vnni(const PackedInt4& p, int64_t o, const Int4ActI16& a, flo
   for (int64_t c = 0; c < p.in_pad / 128; ++c) {
     const int64_t g = chunk_group(p, c);
     const int16_t* xq = a.xq.data() + c * 128;
+    _mm_prefetch(reinterpret_cast<const char*>(w0 + (c + kPrefetchChunks) * 16), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(w1 + (c + kPrefetchChunks) * 16), _MM_HINT_T0);
     const __m512i v0 = _mm512_load_si512(w0 + c * 16), v1 = _mm512_load_si512(w1 + c * 16);
-    __m512i d0 = _mm512_setzero_si512(), d1 = _mm512_setzero_si512();
-    for (int j = 0; j < 4; ++j) {  // unrolled by the compiler: shift counts are constants
-      const __m512i xv = _mm512_loadu_si512(xq + 32 * j);
-      d0 = _mm512_dpwssd_epi32(d0, _mm512_and_si512(_mm512_srli_epi32(v0, 4 * j), mask), xv);
-      d1 = _mm512_dpwssd_epi32(d1, _mm512_and_si512(_mm512_srli_epi32(v1, 4 * j), mask), xv);
-    }
+    // Two short chains per row (j = 0, 2 and j = 1, 3) instead of one of four:
+    // vpdpwssd's latency, not its throughput, bounded the four-deep chain.
+    const __m512i x0 = _mm512_loadu_si512(xq), x1 = _mm512_loadu_si512(xq + 32), x2 = _mm512_loadu_si512(xq + 64),
+                  x3 = _mm512_loadu_si512(xq + 96);
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i d0 = _mm512_add_epi32(
+        _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, _mm512_and_si512(v0, mask), x0), _mm512_and_si512(_mm512_srli_epi32(v0, 8), mask), x2),
+        _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, _mm512_and_si512(_mm512_srli_epi32(v0, 4), mask), x1),
+                            _mm512_and_si512(_mm512_srli_epi32(v0, 12), mask), x3));
+    const __m512i d1 = _mm512_add_epi32(
+        _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, _mm512_and_si512(v1, mask), x0), _mm512_and_si512(_mm512_srli_epi32(v1, 8), mask), x2),
+        _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, _mm512_and_si512(_mm512_srli_epi32(v1, 4), mask), x1),
+                            _mm512_and_si512(_mm512_srli_epi32(v1, 12), mask), x3));
     const float ac = a.chunk_scale[size_t(c)], cs = a.chunk_sum[size_t(c)];
     acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(s0[g] * ac), acc0);
     acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_set1_ps(s1[g] * ac), acc1);

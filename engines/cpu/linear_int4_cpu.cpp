@@ -35,16 +35,18 @@ class Int4LinearCpu final : public Linear {
     }
     if (n < kGemmMinRows && vnni_) {
       // int16 activations, one quantisation per token shared by every row (int4_vnni.h).
-      thread_local std::vector<cpu::Int4ActI16> acts;
-      acts.resize(size_t(n));
-      for (int64_t t = 0; t < n; ++t) cpu::int4_quantize_act_i16(p_, xp.data() + t * ip, acts[size_t(t)]);
+      // (thread_local storage is per thread: the OpenMP workers read it through a plain pointer.)
+      thread_local std::vector<cpu::Int4ActI16> act_store;
+      act_store.resize(size_t(n));
+      for (int64_t t = 0; t < n; ++t) cpu::int4_quantize_act_i16(p_, xp.data() + t * ip, act_store[size_t(t)]);
+      const cpu::Int4ActI16* acts = act_store.data();
       const int64_t pairs = out_ / 2;
 #pragma omp parallel for schedule(static)
       for (int64_t r = 0; r < pairs; ++r)
         for (int64_t t = 0; t < n; ++t)
-          cpu::int4_row_dot2_vnni(p_, 2 * r, acts[size_t(t)], &y[t * out_ + 2 * r], &y[t * out_ + 2 * r + 1]);
+          cpu::int4_row_dot2_vnni(p_, 2 * r, acts[t], &y[t * out_ + 2 * r], &y[t * out_ + 2 * r + 1]);
       if (out_ % 2)
-        for (int64_t t = 0; t < n; ++t) y[t * out_ + out_ - 1] = cpu::int4_row_dot_vnni(p_, out_ - 1, acts[size_t(t)]);
+        for (int64_t t = 0; t < n; ++t) y[t * out_ + out_ - 1] = cpu::int4_row_dot_vnni(p_, out_ - 1, acts[t]);
       return;
     }
     if (n < kGemmMinRows) {
