@@ -195,6 +195,8 @@ namespace {
 
 std::string device_key(const DeviceSpec& d) { return d.id + "|" + d.name; }
 
+bool is_dense_backend(const std::string& b) { return b == "fp16" || b == "bf16" || b == "f32" || b == "fp32"; }
+
 }  // namespace
 
 CalibrationRow predict_run(const MeasuredRun& m, const Efficiency& eff) {
@@ -241,10 +243,18 @@ std::vector<DeviceCalibration> calibrate(const std::vector<MeasuredRun>& runs) {
     dc.device = ms.front()->device;
     // Decode: seconds per token against seconds at full bandwidth; prefill:
     // seconds per prompt against seconds at the full matmul rate.
+    // The device's decode fit uses the dense runs (FP16/BF16/F32 stream at the
+    // kernel-independent rate) when there are any; other backends then get their
+    // own bandwidth share below.
+    std::vector<const MeasuredRun*> base;
+    for (const MeasuredRun* m : ms)
+      if (is_dense_backend(m->backend)) base.push_back(m);
+    if (base.empty()) base = ms;
     std::vector<double> xd, td, xp, tp;
+    for (const MeasuredRun* m : base)
+      xd.push_back(1.0 / decode_roofline_tokens_per_s(m->config, m->backend, m->device, m->kv_type, m->mean_decode_context(), 1)),
+          td.push_back(1.0 / m->decode_tokens_per_s);
     for (const MeasuredRun* m : ms) {
-      xd.push_back(1.0 / decode_roofline_tokens_per_s(m->config, m->backend, m->device, m->kv_type, m->mean_decode_context(), 1));
-      td.push_back(1.0 / m->decode_tokens_per_s);
       if (m->prefill_tokens_per_s > 0) {
         xp.push_back(prefill_flops(m->config, m->prompt_tokens) / (m->device.matmul_tflops * 1e12));
         tp.push_back(double(m->prompt_tokens) / m->prefill_tokens_per_s);
@@ -259,6 +269,19 @@ std::vector<DeviceCalibration> calibrate(const std::vector<MeasuredRun>& runs) {
       dc.efficiency.compute = 1.0 / fp.a;
       dc.efficiency.overhead_ms = fp.b * 1e3;
     }
+    // Per quantized backend: t = x / e_b + o with the device's step overhead o,
+    // e_b by least squares on relative error: 1/e_b = Σ (t−o)·x/t² / Σ x²/t².
+    std::map<std::string, std::pair<double, double>> sums;
+    const bool per_backend = base.size() != ms.size();  // else: all dense, or none (one factor for all)
+    for (const MeasuredRun* m : ms) {
+      if (!per_backend || is_dense_backend(m->backend)) continue;
+      const double x = 1.0 / decode_roofline_tokens_per_s(m->config, m->backend, m->device, m->kv_type, m->mean_decode_context(), 1);
+      const double t = 1.0 / m->decode_tokens_per_s, o = dc.efficiency.step_overhead_ms * 1e-3;
+      sums[m->backend].first += (t - o) * x / (t * t);
+      sums[m->backend].second += x * x / (t * t);
+    }
+    for (auto& [b, s] : sums)
+      if (s.first > 0) dc.efficiency.backend_bandwidth[b] = s.second / s.first;
     dc.efficiency.origin = "calibrated (" + std::to_string(ms.size()) + " runs)";
     // Predict every run back through the planner itself, with the fitted factors.
     for (const MeasuredRun* m : ms) {

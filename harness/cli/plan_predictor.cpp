@@ -23,8 +23,10 @@ Efficiency Efficiency::defaults_for(const DeviceSpec& d) {
 }
 
 json Efficiency::to_json() const {
-  return {{"bandwidth", bandwidth}, {"compute", compute}, {"overhead_ms", overhead_ms},
-          {"step_overhead_ms", step_overhead_ms}, {"origin", origin}};
+  json j = {{"bandwidth", bandwidth}, {"compute", compute}, {"overhead_ms", overhead_ms},
+            {"step_overhead_ms", step_overhead_ms}, {"origin", origin}};
+  if (!backend_bandwidth.empty()) j["backend_bandwidth"] = backend_bandwidth;
+  return j;
 }
 
 void PlanParams::validate() const {
@@ -93,7 +95,8 @@ double decode_roofline_tokens_per_s(const ModelConfig& c, const std::string& bac
 Prediction predict(const ModelConfig& c, const std::string& backend, const DeviceSpec& d, const PlanParams& p,
                    const Efficiency& eff) {
   p.validate();
-  if (!(eff.bandwidth > 0) || !(eff.compute > 0) || eff.overhead_ms < 0 || eff.step_overhead_ms < 0) throw Error("plan: efficiency factors must be positive");
+  if (!(eff.bandwidth_for(backend) > 0) || !(eff.compute > 0) || eff.overhead_ms < 0 || eff.step_overhead_ms < 0)
+    throw Error("plan: efficiency factors must be positive");
   Prediction r;
   r.device = d.id;
   r.device_name = d.name;
@@ -123,7 +126,7 @@ Prediction predict(const ModelConfig& c, const std::string& backend, const Devic
   }
 
   // Decode: one step reads every weight and the batch's KV once.
-  const double bw = eff.bandwidth * d.bandwidth_gbs * 1e9, rate = eff.compute * d.matmul_tflops * 1e12;
+  const double bw = eff.bandwidth_for(backend) * d.bandwidth_gbs * 1e9, rate = eff.compute * d.matmul_tflops * 1e12;
   r.decode_bytes_per_step = w.decode_read_bytes() + kv_tok * uint64_t(p.context) * uint64_t(p.batch);
   const double mem_s = double(r.decode_bytes_per_step) / bw;
   const double flops = double(p.batch) * (2.0 * matmul_params(c) +

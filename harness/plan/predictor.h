@@ -6,6 +6,7 @@
 //   TTFT         = prompt FLOPs / (eff_compute x matmul rate) (at least one weight read per chunk) + overhead
 //   fits         = weights + KV(context x batch) + activations + runtime reserve <= device memory
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
@@ -22,7 +23,15 @@ struct Efficiency {
   double compute = 0.5;      // prefill: share of peak matmul rate
   double overhead_ms = 5.0;  // TTFT: launch, sampling, host work
   double step_overhead_ms = 0.0;  // decode: fixed time per step (kernel launches, thread barriers, sampling)
+  // Decode bandwidth share of backends whose kernels do not stream at the dense
+  // rate (dequantisation that is compute-bound on a small CPU), fitted from that
+  // backend's own runs; backends not listed use `bandwidth`.
+  std::map<std::string, double> backend_bandwidth;
   std::string origin = "default";  // "default" or "calibrated (N runs)"
+  double bandwidth_for(const std::string& backend) const {
+    auto it = backend_bandwidth.find(backend);
+    return it == backend_bandwidth.end() ? bandwidth : it->second;
+  }
   static Efficiency defaults_for(const DeviceSpec& d);
   nlohmann::json to_json() const;
 };
