@@ -7,6 +7,7 @@
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
+#include "engines/cuda/gemv_args.h"
 #include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/launch_queue.h"
 
@@ -23,7 +24,6 @@ constexpr int kGemvWarps = 4;   // output rows per 128-thread block: small block
 // (a 3584-wide row is two round trips), 4 for up to 8 tokens (registers).
 template <int NT>
 constexpr int kUnroll = 4;
-constexpr int kMaxSegments = 4; // GEMVs over one input merged into one launch (q/k/v, gate/up)
 
 // Eight consecutive weights as floats from one 16-byte streaming load (two for F32).
 // The weights are read once per token and never fit in L2: load them evict-first.
@@ -60,27 +60,10 @@ __device__ __forceinline__ void cvt8(const W8& w, const float*, float* f) {
   for (int i = 0; i < 8; ++i) f[i] = a[i];
 }
 
-// Marks a queued launch as a GEMV (merge_state: tag, x, n, in, GemvArgs*).
-const char kGemvTag = 0;
-
 bool overlaps(const void* p, size_t pb, const void* q, size_t qb) {
   const auto *a0 = static_cast<const uint8_t*>(p), *b0 = static_cast<const uint8_t*>(q);
   return a0 < b0 + qb && b0 < a0 + pb;
 }
-
-// Several weight matrices over one input: rows [end[s-1], end[s]) are segment s.
-// Epilogue per segment, folded in from the launches that followed the GEMV
-// (gemv_fusion.h): y = x·Wᵀ + bias; resid += y.
-struct GemvArgs {
-  const void* W[kMaxSegments];
-  float* y[kMaxSegments];
-  const float* bias[kMaxSegments];
-  float* resid[kMaxSegments];
-  int64_t end[kMaxSegments];  // cumulative rows
-  int nseg;
-  int64_t in;
-  int n;
-};
 
 template <class T, int NT>
 __device__ __forceinline__ void fma8(const float* w, const float* __restrict__ x, int64_t in, int64_t k, int n, float* acc) {

@@ -1,0 +1,108 @@
+// GGUF blocks to FP16 (prefill: the scratch cuBLAS multiplies) and to float
+// rows (the embedding lookup), one thread per unit of 32 weights, with the
+// reference's arithmetic (gguf_blocks_cuda.cuh: unit_exact).
+#include "engines/core/error.h"
+#include "engines/cuda/cuda_check.h"
+#include "engines/cuda/gguf_blocks_cuda.cuh"
+#include "engines/cuda/gguf_kernels_cuda.h"
+
+namespace qbench::cuda {
+
+namespace {
+
+using namespace gguf;
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ void store16_half(__half* dst, const float* f) {
+  uint4 v[2];
+  __half2* h = reinterpret_cast<__half2*>(v);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) h[i] = __floats2half2_rn(f[2 * i], f[2 * i + 1]);
+  uint4* d = reinterpret_cast<uint4*>(dst);
+  d[0] = v[0];
+  d[1] = v[1];
+}
+
+__device__ __forceinline__ void store16_float(float* dst, const float* f) {
+  float4* d = reinterpret_cast<float4*>(dst);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) d[i] = make_float4(f[4 * i], f[4 * i + 1], f[4 * i + 2], f[4 * i + 3]);
+}
+
+template <GgmlType T>
+__global__ void __launch_bounds__(kThreads) dequant_f16_kernel(Arrays A, int64_t in, int64_t rows, __half* __restrict__ w16) {
+  const int64_t units = in / 32;
+  const int64_t idx = int64_t(blockIdx.x) * kThreads + threadIdx.x;
+  if (idx >= rows * units) return;
+  const int64_t row = idx / units;
+  const int u = int(idx % units);
+  Unit w;
+  load_unit<T>(A, gguf_row_strides(T, in), row, u, w);
+  float fa[16], fb[16];
+  unit_exact<T>(w, fa, fb);
+  int xa, xb;
+  unit_pos<T>(u, xa, xb);
+  store16_half(w16 + row * in + xa, fa);
+  store16_half(w16 + row * in + xb, fb);
+}
+
+template <GgmlType T>
+__global__ void __launch_bounds__(kThreads) gather_kernel(Arrays A, int64_t in, const int32_t* __restrict__ ids, int64_t n,
+                                                          float* __restrict__ out) {
+  const int64_t units = in / 32;
+  const int64_t idx = int64_t(blockIdx.x) * kThreads + threadIdx.x;
+  if (idx >= n * units) return;
+  const int64_t r = idx / units;
+  const int u = int(idx % units);
+  Unit w;
+  load_unit<T>(A, gguf_row_strides(T, in), ids[r], u, w);
+  float fa[16], fb[16];
+  unit_exact<T>(w, fa, fb);
+  int xa, xb;
+  unit_pos<T>(u, xa, xb);
+  store16_float(out + r * in + xa, fa);
+  store16_float(out + r * in + xb, fb);
+}
+
+template <GgmlType T>
+void dequant_t(const Arrays& A, int64_t in, int64_t rows, __half* w16, cudaStream_t s) {
+  const int64_t threads = rows * (in / 32);
+  dequant_f16_kernel<T><<<unsigned((threads + kThreads - 1) / kThreads), kThreads, 0, s>>>(A, in, rows, w16);
+  QB_CUDA_LAUNCH("gguf dequant f16");
+}
+
+template <GgmlType T>
+void gather_t(const Arrays& A, int64_t in, const int32_t* ids, int64_t n, float* out, cudaStream_t s) {
+  const int64_t threads = n * (in / 32);
+  gather_kernel<T><<<unsigned((threads + kThreads - 1) / kThreads), kThreads, 0, s>>>(A, in, ids, n, out);
+  QB_CUDA_LAUNCH("gguf gather_rows");
+}
+
+#define QB_GGUF_DISPATCH(t, F, ...)                                                       \
+  switch (t) {                                                                            \
+    case GgmlType::Q8_0: return F<GgmlType::Q8_0>(__VA_ARGS__);                           \
+    case GgmlType::Q4_0: return F<GgmlType::Q4_0>(__VA_ARGS__);                           \
+    case GgmlType::Q4_1: return F<GgmlType::Q4_1>(__VA_ARGS__);                           \
+    case GgmlType::Q5_0: return F<GgmlType::Q5_0>(__VA_ARGS__);                           \
+    case GgmlType::Q5_1: return F<GgmlType::Q5_1>(__VA_ARGS__);                           \
+    case GgmlType::Q4_K: return F<GgmlType::Q4_K>(__VA_ARGS__);                           \
+    case GgmlType::Q5_K: return F<GgmlType::Q5_K>(__VA_ARGS__);                           \
+    case GgmlType::Q6_K: return F<GgmlType::Q6_K>(__VA_ARGS__);                           \
+    default: throw Error(std::string("GGUF type ") + quant::type_name(t) + " has no CUDA kernel"); \
+  }
+
+}  // namespace
+
+void launch_gguf_dequant_f16(quant::GgmlType t, const uint8_t* a0, const uint8_t* a1, const uint8_t* a2, int64_t in,
+                             int64_t rows, __half* w16, cudaStream_t s) {
+  const Arrays A{a0, a1, a2};
+  QB_GGUF_DISPATCH(t, dequant_t, A, in, rows, w16, s)
+}
+
+void launch_gguf_gather(quant::GgmlType t, const uint8_t* a0, const uint8_t* a1, const uint8_t* a2, int64_t in,
+                        const int32_t* ids, int64_t n, float* out, cudaStream_t s) {
+  const Arrays A{a0, a1, a2};
+  QB_GGUF_DISPATCH(t, gather_t, A, in, ids, n, out, s)
+}
+
+}  // namespace qbench::cuda
