@@ -208,17 +208,4 @@ TEST_CASE("fp16 on cuda: batched decode equals one sequence at a time", "[cuda]"
   CHECK(worst <= 1e-4);
 }
 
-TEST_CASE("quantized backends on cuda fail with a clear not-yet error", "[cuda]") {
-  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gptq/config.json")) return;
-  register_cuda_device();
-  LoadOptions lo;
-  lo.path = tiny_fixture_dir() + "/gptq";
-  lo.device = "cuda";
-  try {
-    load_engine(lo);
-    FAIL("gptq loaded on cuda");
-  } catch (const Error& e) {
-    CHECK(std::string(e.what()).find("not yet on CUDA") != std::string::npos);
-  }
-}
 #endif  // QBENCH_HAVE_CUDA

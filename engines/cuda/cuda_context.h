@@ -11,7 +11,8 @@
 namespace qbench::cuda {
 
 // Scratch slots: each holds one buffer that grows to the largest request.
-enum class Scratch { BlockTable, TokenIds, HalfActivations, AttentionPartials, kCount };
+// DequantWeights: FP16 weight tiles dequantised for a prefill GEMM (int4).
+enum class Scratch { BlockTable, TokenIds, HalfActivations, AttentionPartials, DequantWeights, kCount };
 
 // Initialises the device on first use. Throws qbench::Error
 // ("no CUDA device: cudaGetDeviceCount: ...") where there is none.

@@ -1,9 +1,333 @@
-// Placeholder until the int4 CUDA kernels land (issue 7): same error as before.
-#include "engines/core/error.h"
+// GPTQ/AWQ int4 Linear on the GPU (issue 7). Upload repacks the CPU's packed
+// form (act-order resolved into a permutation) into the device layout of
+// int4_kernels_cuda.h: codes, per-group (scale, zero) and the permutation; no
+// FP16/FP32 copy of W stays resident.
+// - n <= 8 tokens: the GEMV (int4_gemv_cuda.cu), queued like the dense GEMV
+//   (gemv_args.h): GEMVs over one input merge into one launch (q/k/v, gate/up),
+//   and bias / residual adds fold into its epilogue (gemv_fusion.h). With
+//   act-order (or an input width the GEMV cannot read directly) the activations
+//   are permuted into a scratch buffer once per forward, not per row.
+// - n > 8: activations permuted and rounded to FP16 once, W dequantised to FP16
+//   one row tile at a time into a scratch buffer (a tile fits in L2), and one
+//   cuBLAS GEMM per tile (tensor cores, FP32 accumulate and output), as the dense path.
 #include "engines/cuda/linear_int4_cuda.h"
 
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "engines/core/error.h"
+#include "engines/core/half.h"
+#include "engines/cuda/cuda_check.h"
+#include "engines/cuda/cuda_context.h"
+#include "engines/cuda/gemv_args.h"
+#include "engines/cuda/int4_kernels_cuda.h"
+#include "engines/cuda/launch_queue.h"
+
 namespace qbench {
-std::unique_ptr<Linear> make_int4_linear_cuda(const cpu::PackedInt4&, const std::string& kind) {
-  throw Error("'" + kind + "' has no CUDA kernel yet; use --device cpu");
+
+namespace cuda {
+namespace {
+
+constexpr int64_t kMaxGemvTokens = 8;
+constexpr size_t kTileBytes = size_t(32) << 20;  // FP16 rows dequantised per prefill GEMM (mostly stays in the 50 MB L2)
+constexpr int64_t kMinTileRows = 2048;
+constexpr uint64_t kGemvKernelTag = 0x1A4B0000;  // | half scales | direct x << 1
+
+// A queued int4 GEMV launch. merge_state = {tag, x, n, in, GemvArgs*} as for every GEMV (gemv_args.h),
+// so the bias / residual folds of gemv_fusion.h apply; g.W[s] holds segment s's codes.
+struct Int4Launch {
+  GemvArgs g;  // first member: merge_state's GemvArgs* points here
+  const void* sz[kMaxSegments];
+  const int32_t* perm;
+  const float* xs;  // what the kernel reads: x itself or its permuted/padded copy
+  int64_t xstride, kvalid;
+  int units;
+  Int4Groups groups;
+  bool hs;
+};
+
+bool overlaps(const void* p, size_t pb, const void* q, size_t qb) {
+  const auto *a0 = static_cast<const uint8_t*>(p), *b0 = static_cast<const uint8_t*>(q);
+  return a0 < b0 + qb && b0 < a0 + pb;
 }
+
+// Runs a queued launch: segment row blocks from the rows, epilogue as folded in.
+void run_gemv(const Int4Launch& L, cudaStream_t s) {
+  Int4GemvArgs a{};
+  a.nseg = L.g.nseg;
+  int64_t rb = 0;
+  for (int i = 0; i < L.g.nseg; ++i) {
+    const int64_t rows = L.g.end[i] - (i ? L.g.end[i - 1] : 0);
+    rb += (rows + 3) / 4;
+    a.seg[i] = {static_cast<const uint4*>(L.g.W[i]), L.sz[i], L.g.y[i], L.g.bias[i], L.g.resid[i], rows, rb};
+  }
+  a.x = L.xs;
+  a.xs = L.xstride;
+  a.kvalid = L.kvalid;
+  a.units = L.units;
+  a.g = L.groups;
+  a.n = L.g.n;
+  launch_int4_gemv(a, L.hs, s);
+}
+
+// Copies host bytes to the device in stream order (the kernels run on our non-blocking stream).
+void upload(void* dst, const void* src, size_t bytes) {
+  QB_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()));
+  sync("int4 weight upload");
+}
+
+struct DevicePerm {
+  int32_t* p = nullptr;
+  ~DevicePerm() { device_free(p); }
+};
+
+// Equal act-order permutations (q/k/v, gate/up: one input, one Hessian order) share one device copy,
+// so their GEMVs can merge over one permuted input.
+std::shared_ptr<DevicePerm> device_perm(const std::vector<int32_t>& perm) {
+  static std::mutex mu;
+  static auto* cache = new std::map<std::vector<int32_t>, std::weak_ptr<DevicePerm>>;  // never destroyed
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto it = cache->begin(); it != cache->end();) it = it->second.expired() ? cache->erase(it) : std::next(it);
+  if (auto it = cache->find(perm); it != cache->end())
+    if (auto sp = it->second.lock()) return sp;
+  auto sp = std::make_shared<DevicePerm>();
+  sp->p = static_cast<int32_t*>(device_alloc(perm.size() * sizeof(int32_t), "int4 input permutation"));
+  upload(sp->p, perm.data(), perm.size() * sizeof(int32_t));
+  (*cache)[perm] = sp;
+  return sp;
+}
+
+class Int4LinearCuda final : public Linear {
+ public:
+  Int4LinearCuda(const cpu::PackedInt4& p, std::string kind) : Linear(p.in, p.out), kind_(std::move(kind)) {
+    if (p.in <= 0 || p.out <= 0 || p.groups <= 0) throw Error("int4 CUDA Linear needs a positive shape");
+    if (p.groups > 1 && (p.group_size <= 0 || p.group_size % 8 != 0))
+      throw Error("int4 CUDA Linear: group size " + std::to_string(p.group_size) + " is not a multiple of 8");
+    if (p.in > (int64_t(1) << 30)) throw Error("int4 CUDA Linear: input width too large");
+    in_pad_ = (in_ + kInt4Unit - 1) / kInt4Unit * kInt4Unit;
+    units_ = int(in_pad_ / kInt4Unit);
+    row_blocks_ = (out_ + 3) / 4;
+    g_.groups = int(p.groups);
+    if (p.groups == 1) {
+      g_.gsize = int(in_pad_);
+      g_.gshift = 30;  // every input in group 0
+    } else {
+      g_.gsize = int(p.group_size);
+      g_.gshift = (p.group_size & (p.group_size - 1)) == 0 ? __builtin_ctzll(uint64_t(p.group_size)) : -1;
+    }
+    // F16 scales (what GPTQ/AWQ files hold) go as half2 (s, z); anything else as float2.
+    hs_ = true;
+    for (float s : p.scale)
+      if (!std::isfinite(s) || f16_to_f32(f32_to_f16(s)) != s) {
+        hs_ = false;
+        break;
+      }
+
+    const std::string what = "int4 weights [" + std::to_string(out_) + " x " + std::to_string(in_) + "]";
+    const size_t cbytes = size_t(row_blocks_) * size_t(units_) * 512;
+    codes_ = static_cast<uint4*>(device_alloc(cbytes, what));
+    {
+      const size_t wbytes = size_t(out_) * size_t(p.words_per_row()) * 4;
+      void* tmp = device_alloc(wbytes, "int4 upload staging");
+      try {
+        QB_CUDA(cudaMemcpyAsync(tmp, p.codes.get(), wbytes, cudaMemcpyHostToDevice, stream()));
+        launch_int4_repack(static_cast<const uint32_t*>(tmp), out_, p.in_pad, row_blocks_, units_, codes_, stream());
+        sync("int4 repack");
+      } catch (...) {
+        device_free(tmp);
+        device_free(codes_);
+        throw;
+      }
+      device_free(tmp);
+    }
+
+    // Per row block and group: the 4 rows' (scale, zero); padded rows are zero.
+    const size_t entries = size_t(row_blocks_) * size_t(p.groups) * 4;
+    std::vector<uint32_t> h(hs_ ? entries : 2 * entries, 0);
+    for (int64_t o = 0; o < out_; ++o)
+      for (int64_t gi = 0; gi < p.groups; ++gi) {
+        const size_t e = size_t((o / 4) * p.groups + gi) * 4 + size_t(o % 4);
+        const float s = p.row_scale(o)[gi], z = p.row_zero(o)[gi];
+        if (hs_) {
+          h[e] = uint32_t(f32_to_f16(s)) | (uint32_t(f32_to_f16(z)) << 16);
+        } else {
+          std::memcpy(&h[2 * e], &s, 4);
+          std::memcpy(&h[2 * e + 1], &z, 4);
+        }
+      }
+    sz_bytes_ = h.size() * sizeof(uint32_t);
+    try {
+      sz_ = device_alloc(sz_bytes_, what + " scales");
+      upload(sz_, h.data(), sz_bytes_);
+      if (!p.perm.empty()) perm_ = device_perm(p.perm);
+    } catch (...) {
+      device_free(codes_);
+      device_free(sz_);
+      throw;
+    }
+    bytes_ = cbytes + sz_bytes_ + (perm_ ? uint64_t(in_) * 4 : 0);
+  }
+  ~Int4LinearCuda() override {
+    device_free(codes_);
+    device_free(sz_);
+  }
+
+  void forward(const float* x, float* y, int64_t n) const override {
+    if (n <= 0) return;
+    if (n <= kMaxGemvTokens) gemv(x, y, n);
+    else gemm(x, y, n);
+  }
+
+  void gather_rows(const int32_t* ids, int64_t n, float* out) const override {
+    if (n <= 0) return;
+    for (int64_t i = 0; i < n; ++i)
+      if (ids[i] < 0 || ids[i] >= out_) throw Error("row " + std::to_string(ids[i]) + " out of range");
+    const auto* d = static_cast<const int32_t*>(stage(ids, size_t(n) * sizeof(int32_t)));
+    const uint4* codes = codes_;
+    const void* sz = sz_;
+    const bool hs = hs_;
+    const int units = units_;
+    const Int4Groups g = g_;
+    const int32_t* perm = perm_ ? perm_->p : nullptr;
+    const int64_t in = in_;
+    enqueue({key(0x1A4B0100, codes, d, out, n, in), true, [=](cudaStream_t s) {
+               launch_int4_gather(codes, sz, hs, units, g, perm, d, n, in, out, s);
+             }});
+  }
+
+  uint64_t weight_bytes() const override { return bytes_; }
+  std::string kind() const override { return kind_; }
+
+ private:
+  const int32_t* perm() const { return perm_ ? perm_->p : nullptr; }
+
+  void gemv(const float* x, float* y, int64_t n) const {
+    const int32_t* pm = perm();
+    // The kernel reads x in place when no permutation is needed and its 8-input loads are aligned.
+    const bool direct = !pm && in_ % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
+    const uint64_t tag = kGemvKernelTag | (hs_ ? 1 : 0) | (direct ? 2 : 0);
+    Launch* last = last_launch();
+    if (last && last->merge_tag == &kGemvTag && merge_with(*last, tag, x, y, n)) return;
+
+    auto L = std::make_shared<Int4Launch>();  // zeroed: no bias, no residual
+    L->g.W[0] = codes_;
+    L->g.y[0] = y;
+    L->g.end[0] = out_;
+    L->g.nseg = 1;
+    L->g.in = in_;
+    L->g.n = int(n);
+    L->sz[0] = sz_;
+    L->perm = pm;
+    L->units = units_;
+    L->groups = g_;
+    L->hs = hs_;
+    if (direct) {
+      L->xs = x;
+      L->xstride = in_;
+      L->kvalid = in_;
+    } else {
+      // Once per forward (merged GEMVs share it): x in the packed input order, zero-padded to in_pad.
+      float* xp = static_cast<float*>(scratch(Scratch::HalfActivations, size_t(n * in_pad_) * sizeof(float)));
+      const int64_t in = in_, ip = in_pad_;
+      enqueue({key(0x1A4B0200, x, xp, pm, n, in, ip), true,
+               [=](cudaStream_t s) { launch_int4_permute(x, pm, n, in, ip, xp, s); }});
+      L->xs = xp;
+      L->xstride = ip;
+      L->kvalid = ip;
+    }
+    Launch l;
+    l.key = key(tag, x, L->xs, n, in_, codes_, sz_, y, out_);
+    l.merge_tag = &kGemvTag;
+    l.merge_state = {tag, kw(x), uint64_t(n), uint64_t(in_), kw(&L->g)};
+    l.run = [L](cudaStream_t s) { run_gemv(*L, s); };
+    enqueue(std::move(l));
+  }
+
+  // Adds this matrix to a queued int4 GEMV over the same input when that is safe; false otherwise.
+  bool merge_with(Launch& l, uint64_t tag, const float* x, float* y, int64_t n) const {
+    const auto& st = l.merge_state;
+    if (st.size() != 5 || st[0] != tag || st[1] != kw(x) || st[2] != uint64_t(n) || st[3] != uint64_t(in_)) return false;
+    auto* L = reinterpret_cast<Int4Launch*>(uintptr_t(st[4]));
+    if (L->perm != perm() || L->units != units_ || L->groups.groups != g_.groups || L->groups.gshift != g_.gshift ||
+        L->groups.gsize != g_.gsize || L->hs != hs_)
+      return false;
+    GemvArgs& a = L->g;
+    if (a.nseg >= kMaxSegments) return false;
+    for (int s = 0; s < a.nseg; ++s)
+      if (a.resid[s]) return false;  // a folded residual add may write memory this GEMV reads
+    // Outputs must not overlap earlier segments' outputs or x (a merged launch has no order between them).
+    const size_t yb = size_t(n * out_) * sizeof(float);
+    if (overlaps(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
+    for (int s = 0; s < a.nseg; ++s) {
+      const int64_t rows = a.end[s] - (s ? a.end[s - 1] : 0);
+      if (overlaps(y, yb, a.y[s], size_t(n * rows) * sizeof(float))) return false;
+    }
+    a.W[a.nseg] = codes_;
+    a.y[a.nseg] = y;
+    a.end[a.nseg] = a.end[a.nseg - 1] + out_;
+    L->sz[a.nseg] = sz_;
+    ++a.nseg;
+    l.key.insert(l.key.end(), {kw(codes_), kw(sz_), kw(y), uint64_t(out_)});
+    return true;
+  }
+
+  void gemm(const float* x, float* y, int64_t n) const {
+    const int32_t* pm = perm();
+    const int64_t in = in_, ip = in_pad_, out = out_;
+    // Activations once: permuted, zero-padded to in_pad, FP16.
+    __half* xh = static_cast<__half*>(scratch(Scratch::HalfActivations, size_t(n * ip) * sizeof(__half)));
+    enqueue({key(0x1A4B0300, x, xh, pm, n, in, ip), true,
+             [=](cudaStream_t s) { launch_int4_permute_half(x, pm, n, in, ip, xh, s); }});
+    // Equal tiles of at most kTileBytes, but at least kMinTileRows rows (a GEMM that short cannot fill the
+    // GPU), rows a multiple of 16: no small last GEMM.
+    const int64_t max_rows =
+        std::max<int64_t>(kMinTileRows, int64_t(kTileBytes / (size_t(ip) * sizeof(__half))) / 16 * 16);
+    const int64_t tiles = (out + max_rows - 1) / max_rows;
+    const int64_t tile = ((out + tiles - 1) / tiles + 15) / 16 * 16;
+    __half* wh = static_cast<__half*>(scratch(Scratch::DequantWeights, size_t(tile * ip) * sizeof(__half)));
+    const uint4* codes = codes_;
+    const void* sz = sz_;
+    const bool hs = hs_;
+    const int units = units_;
+    const Int4Groups g = g_;
+    for (int64_t r0 = 0; r0 < out; r0 += tile) {
+      const int64_t rows = std::min(tile, out - r0);
+      enqueue({key(0x1A4B0400, codes, sz, wh, r0, rows), true,
+               [=](cudaStream_t s) { launch_int4_dequant(codes, sz, hs, units, g, r0, rows, wh, s); }});
+      // cuBLAS is column-major: Y^T[rows, n] = W_tile[rows, ip] · X^T[ip, n]. Run directly, never in a graph.
+      enqueue({key(0x1A4B0500, wh, xh, y, r0, rows, n, ip, out), false, [=](cudaStream_t) {
+                 const float alpha = 1.f, beta = 0.f;
+                 QB_CUBLAS(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(rows), int(n), int(ip), &alpha, wh,
+                                        CUDA_R_16F, int(ip), xh, CUDA_R_16F, int(ip), &beta, y + r0, CUDA_R_32F,
+                                        int(out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+               }});
+    }
+  }
+
+  std::string kind_;
+  int64_t in_pad_ = 0, row_blocks_ = 0;
+  int units_ = 0;
+  Int4Groups g_;
+  bool hs_ = true;
+  uint4* codes_ = nullptr;
+  void* sz_ = nullptr;
+  size_t sz_bytes_ = 0;
+  std::shared_ptr<DevicePerm> perm_;
+  uint64_t bytes_ = 0;
+};
+
+}  // namespace
+}  // namespace cuda
+
+std::unique_ptr<Linear> make_int4_linear_cuda(const cpu::PackedInt4& packed, const std::string& kind) {
+  return std::make_unique<cuda::Int4LinearCuda>(packed, kind);
+}
+
 }  // namespace qbench
