@@ -110,4 +110,36 @@ if has formats; then
       --gen-tokens "$GEN_TOKENS" --reps "$REPS" --out "$OUT_DIR/latency-$f-7b.json" 2>&1 | tail -12
   done
 fi
+# Throughput under concurrency (issue 9; run it by naming the step: ... OUT_DIR build,roofline,throughput).
+# Continuous batching on the 7B FP16 shape, 512 in / 256 out, greedy, over a concurrency sweep; a point at
+# concurrency C runs min(TP_REQUESTS, TP_PER_CONC * C) requests; NVML utilisation sampled every 50 ms. Then the
+# curve against the step roofline (bench/throughput_roofline.py, bandwidth from roofline.json when the roofline
+# step ran) and, first, the decode-step table of bench_cuda_batch_decode (GEMM path by batch size).
+# Env: TP_SWEEP (1,2,4,8,16,32,64), TP_REQUESTS (128), TP_PER_CONC (8), TP_MAX_BATCHED (2048), TP_DECODE_BENCH (1),
+#      TP_DECODE_ARGS (extra bench_cuda_batch_decode options). Writes $OUT_DIR/throughput-fp16-7b.json (+ -roofline.json).
+if has throughput; then
+  TP_SWEEP=${TP_SWEEP:-1,2,4,8,16,32,64}
+  TP_REQUESTS=${TP_REQUESTS:-128}
+  TP_PER_CONC=${TP_PER_CONC:-8}
+  TP_MAX_BATCHED=${TP_MAX_BATCHED:-2048}
+  if [ ! -f "$MODEL_DIR/config.json" ]; then
+    log "generating Qwen2.5-7B-shaped FP16 checkpoint in $MODEL_DIR"
+    OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --out "$MODEL_DIR" --no-tokenizer || exit 1
+  fi
+  if [ "${TP_DECODE_BENCH:-1}" = 1 ]; then
+    log "batched decode step by batch size and GEMM path"
+    ninja -C "$BUILD" -j"$JOBS" bench_cuda_batch_decode >/tmp/build-batch-decode.log 2>&1 ||
+      { grep -E "error|FAILED" -A5 /tmp/build-batch-decode.log | head -40; }
+    "$BUILD/bench/bench_cuda_batch_decode" --model "$MODEL_DIR" --prompt 512 --steps 16 ${TP_DECODE_ARGS:-} |
+      tee "$OUT_DIR/batch-decode.txt"
+  fi
+  log "throughput: $TP_REQUESTS requests (<= $TP_PER_CONC x concurrency), 512 in / 256 out, concurrency $TP_SWEEP"
+  "$BUILD/harness/qbench" run --model "$MODEL_DIR" --device cuda --workload throughput --requests "$TP_REQUESTS" \
+    --requests-per-concurrency "$TP_PER_CONC" --sweep "concurrency=$TP_SWEEP" --prompt-tokens 512 --gen-tokens 256 \
+    --max-num-seqs 64 --max-batched-tokens "$TP_MAX_BATCHED" --out "$OUT_DIR/throughput-fp16-7b.json" 2>&1 |
+    grep -v "elapsed" | tail -16
+  rf=()
+  [ -f "$OUT_DIR/roofline.json" ] && rf=(--roofline "$OUT_DIR/roofline.json")
+  [ -f "$OUT_DIR/throughput-fp16-7b.json" ] && python3 bench/throughput_roofline.py "$OUT_DIR/throughput-fp16-7b.json" "${rf[@]}"
+fi
 log done

@@ -205,7 +205,10 @@ TEST_CASE("fp16 on cuda: batched decode equals one sequence at a time", "[cuda]"
     }
   }
   INFO("worst max-abs between batched and single decode: " << worst);
-  CHECK(worst <= 1e-4);
+  // F16 KV: the batched GEMM (tensor cores, activations split hi + lo) and the single-token GEMV agree to
+  // ~1e-6, but that can move a stored K/V value by one f16 ulp (4.9e-4 relative), seen as 4.6e-4 in the
+  // logits; a wrong kernel is off by far more. F32 KV is held to 1e-4 in cuda_batch_test.cpp.
+  CHECK(worst <= 2e-3);
 }
 
 #endif  // QBENCH_HAVE_CUDA

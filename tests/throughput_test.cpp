@@ -124,3 +124,37 @@ TEST_CASE("request lengths and Poisson arrivals are seeded and well-formed", "[b
   CHECK_THROWS_AS(LengthDist::parse("lognormal:1:2"), Error);
   CHECK_THROWS_AS(LengthDist::parse("0"), Error);
 }
+
+TEST_CASE("throughput points: requests per concurrency, decode batch and context, GPU utilisation field",
+          "[batch][reference]") {
+  if (!require_shared("fixtures/tiny-qwen2/hf-fp16/model.safetensors")) return;
+  auto e = tiny();
+  ThroughputParams p;
+  p.requests = 7;
+  p.requests_per_concurrency = 2;  // concurrency 1: 2 requests; 3: 6; 4: min(7, 8) = 7
+  p.concurrency = {1, 3, 4};
+  p.prompt_tokens = LengthDist::parse("9");
+  p.gen_tokens = LengthDist::parse("5");
+  p.progress = false;
+  const auto r = run_throughput(*e, p);
+  const auto& pts = r["points"];
+  REQUIRE(pts.size() == 3);
+  const int64_t want_req[3] = {2, 6, 7};
+  for (size_t i = 0; i < 3; ++i) {
+    const auto& pt = pts[i];
+    const auto& s = pt["summary"];
+    INFO("point " << i);
+    CHECK(pt["n_requests"] == want_req[i]);
+    CHECK(pt["requests"].size() == size_t(want_req[i]));
+    // Every request decodes 4 tokens after its first: decode rows over decode steps is the mean batch.
+    const double B = s["mean_decode_batch"].get<double>();
+    CHECK(B >= 1.0);
+    CHECK(B <= double(pt["concurrency"].get<int64_t>()));
+    CHECK(s["decode_steps"].get<int64_t>() * B == Approx(double(want_req[i] * 4)));
+    // Decode rows attend over prompt + 1 .. prompt + 4 keys (9 + 1 .. 9 + 4): mean 11.5.
+    CHECK(s["mean_decode_context"].get<double>() == Approx(11.5));
+    CHECK(pt["gpu_utilization"]["available"] == false);  // CPU device
+    CHECK(pt["gpu_utilization"]["reason"].get<std::string>().find("cpu") != std::string::npos);
+  }
+  CHECK(pts[0]["summary"]["mean_decode_batch"].get<double>() == Approx(1.0));
+}

@@ -48,11 +48,14 @@ std::vector<BatchScheduler::Event> BatchScheduler::step() {
   std::vector<Transformer::BatchItem> items;
   std::vector<Request*> owners;
   int64_t budget = lim_.max_batched_tokens;
+  last_decode_rows_ = last_decode_context_ = 0;
   for (auto& r : running_)
     if (r->prefilled == int64_t(r->prompt.size()) && budget > 0) {
       items.push_back({&r->seq, &r->last_token, 1, true});
       owners.push_back(r.get());
       --budget;
+      ++last_decode_rows_;
+      last_decode_context_ += r->seq.n_past + 1;
     }
   std::vector<int64_t> chunk(running_.size(), 0);
   for (size_t i = 0; i < running_.size() && budget > 0; ++i) {
@@ -66,7 +69,10 @@ std::vector<BatchScheduler::Event> BatchScheduler::step() {
     budget -= c;
   }
   last_tokens_ = lim_.max_batched_tokens - budget;
-  model_.forward_batch(items, logits_);
+  // Greedy: the argmax is taken where the logits are (a GPU returns token ids, not batch x vocab floats).
+  const bool greedy = sampling_.temperature == 0.f;
+  if (greedy) model_.forward_batch_greedy(items, greedy_);
+  else model_.forward_batch(items, logits_);
 
   const int64_t V = model_.config().vocab_size;
   int64_t row = 0;
@@ -75,7 +81,7 @@ std::vector<BatchScheduler::Event> BatchScheduler::step() {
     const bool decoding = r.prefilled == int64_t(r.prompt.size());
     if (!decoding) r.prefilled += items[k].n;
     if (!items[k].want_logits) continue;
-    r.last_token = r.sampler->sample(logits_.data() + row * V, V);
+    r.last_token = greedy ? greedy_[size_t(row)] : r.sampler->sample(logits_.data() + row * V, V);
     ++row;
     ++r.generated;
     events.push_back({r.id, r.last_token, r.generated == 1, r.generated == r.gen_tokens});

@@ -42,6 +42,9 @@ class BatchScheduler {
   int64_t running() const { return int64_t(running_.size()); }
   int64_t waiting() const { return int64_t(waiting_.size()); }
   int64_t last_batch_tokens() const { return last_tokens_; }
+  // Decode rows (one token each) of the last step, and the sum of their attended lengths (n_past + 1).
+  int64_t last_decode_rows() const { return last_decode_rows_; }
+  int64_t last_decode_context() const { return last_decode_context_; }
 
  private:
   struct Request {
@@ -63,7 +66,8 @@ class BatchScheduler {
   std::deque<std::unique_ptr<Request>> waiting_;
   std::vector<std::unique_ptr<Request>> running_;
   std::vector<float> logits_;
-  int64_t last_tokens_ = 0;
+  std::vector<int32_t> greedy_;
+  int64_t last_tokens_ = 0, last_decode_rows_ = 0, last_decode_context_ = 0;
 };
 
 }  // namespace qbench

@@ -6,6 +6,7 @@
 #include "datasets/prompts/bundled_text.h"
 #include "engines/core/error.h"
 #include "harness/measure/clock.h"
+#include "harness/measure/gpu_utilization.h"
 #include "harness/measure/process_memory.h"
 #include "harness/measure/stats.h"
 #include "workloads/progress.h"
@@ -13,11 +14,12 @@
 namespace qbench {
 
 nlohmann::json ThroughputParams::to_json() const {
-  return {{"requests", requests}, {"concurrency", concurrency}, {"rate", rate},
+  return {{"requests", requests}, {"requests_per_concurrency", requests_per_concurrency}, {"concurrency", concurrency}, {"rate", rate},
           {"prompt_tokens", prompt_tokens.to_string()}, {"gen_tokens", gen_tokens.to_string()},
           {"max_num_seqs", limits.max_num_seqs}, {"max_batched_tokens", limits.max_batched_tokens},
           {"prefill_chunk", limits.prefill_chunk}, {"kv_tokens", kv_tokens}, {"kv_block_tokens", kv_block_tokens},
           {"kv_type", kv_type_name(kv_type)}, {"temperature", sampling.temperature}, {"seed", seed},
+          {"util_period_ms", util_period_ms},
           {"scheduler", "continuous batching, FCFS, whole-request KV reservation at admission"}};
 }
 
@@ -33,11 +35,27 @@ nlohmann::json summarize_or_null(const std::vector<double>& v) {
   return v.empty() ? nlohmann::json(nullptr) : summarize(v).to_json();
 }
 
+// NVML utilisation of the engine's GPU (by PCI bus id when the CUDA backend reported one).
+std::unique_ptr<UtilSource> gpu_util_source(const Engine& engine, std::string* why) {
+  if (engine.info().device != "cuda") {
+    *why = engine.info().device + " device: no GPU to sample";
+    return nullptr;
+  }
+  std::string bus;
+  const nlohmann::json& d = engine.info().details;
+  if (d.contains("cuda") && d["cuda"].contains("gpu") && d["cuda"]["gpu"].contains("pci_bus_id"))
+    bus = d["cuda"]["gpu"]["pci_bus_id"].get<std::string>();
+  return open_nvml_utilization(bus, why);
+}
+
 // One point of the curve: concurrency > 0 (closed loop) or rate > 0 (open loop).
 nlohmann::json run_point(Engine& engine, const ThroughputParams& p, int64_t concurrency, double rate,
                          const std::vector<int32_t>& text_ids, Progress& prog) {
   Transformer& m = engine.model();
-  const auto reqs = make_requests(p.requests, p.prompt_tokens, p.gen_tokens, rate, p.seed);
+  const int64_t n_req = concurrency > 0 && p.requests_per_concurrency > 0
+                            ? std::min(p.requests, p.requests_per_concurrency * concurrency)
+                            : p.requests;
+  const auto reqs = make_requests(n_req, p.prompt_tokens, p.gen_tokens, rate, p.seed);
   int64_t longest = 0;
   for (auto& r : reqs) longest = std::max(longest, r.prompt_tokens + r.gen_tokens);
   if (longest > m.config().max_position_embeddings)
@@ -58,7 +76,14 @@ nlohmann::json run_point(Engine& engine, const ThroughputParams& p, int64_t conc
   std::vector<Timing> t(reqs.size());
   nlohmann::json kv_usage = nlohmann::json::array();
   size_t next = 0;
-  int64_t in_flight = 0, done = 0, steps = 0, batch_tokens = 0;
+  int64_t in_flight = 0, done = 0, steps = 0, batch_tokens = 0, decode_steps = 0, decode_rows = 0, decode_context = 0;
+  std::string util_why;
+  auto util_src = gpu_util_source(engine, &util_why);
+  std::unique_ptr<UtilSampler> util;
+  if (util_src) {
+    util = std::make_unique<UtilSampler>(std::move(util_src), p.util_period_ms);
+    util->start();
+  }
   const auto t0 = Clock::now();
   while (done < int64_t(reqs.size())) {
     const double now = seconds_since(t0);
@@ -78,6 +103,11 @@ nlohmann::json run_point(Engine& engine, const ThroughputParams& p, int64_t conc
     const double ts = seconds_since(t0);
     ++steps;
     batch_tokens += sched.last_batch_tokens();
+    if (sched.last_decode_rows() > 0) {
+      ++decode_steps;
+      decode_rows += sched.last_decode_rows();
+      decode_context += sched.last_decode_context();
+    }
     for (auto& e : events) {
       Timing& q = t[size_t(e.id)];
       if (e.first) q.first = ts;
@@ -97,6 +127,7 @@ nlohmann::json run_point(Engine& engine, const ThroughputParams& p, int64_t conc
                 int64_t(reqs.size()));
   }
   const double duration = seconds_since(t0);
+  const nlohmann::json gpu_util = util ? util->stop() : utilization_unavailable(util_why);
 
   std::vector<double> ttft, tpot, itl, e2e;
   int64_t out_tokens = 0, in_tokens = 0;
@@ -121,15 +152,21 @@ nlohmann::json run_point(Engine& engine, const ThroughputParams& p, int64_t conc
                             {"itl_ms", summarize_or_null(itl)},
                             {"e2e_ms", summarize_or_null(e2e)},
                             {"steps", steps},
-                            {"mean_batch_tokens", steps ? double(batch_tokens) / double(steps) : 0.0}};
+                            {"mean_batch_tokens", steps ? double(batch_tokens) / double(steps) : 0.0},
+                            // Decode steps (steps with at least one decode row): their mean batch and the mean
+                            // length each decode row attends over, for the step roofline (docs/workloads.md).
+                            {"decode_steps", decode_steps},
+                            {"mean_decode_batch", decode_steps ? double(decode_rows) / double(decode_steps) : 0.0},
+                            {"mean_decode_context", decode_rows ? double(decode_context) / double(decode_rows) : 0.0}};
   return {{"concurrency", concurrency > 0 ? nlohmann::json(concurrency) : nlohmann::json(nullptr)},
+          {"n_requests", n_req},
           {"rate", rate > 0 ? nlohmann::json(rate) : nlohmann::json(nullptr)},
           {"kv_pool", {{"tokens", pool->total_blocks() * pool->block_tokens()}, {"blocks", pool->total_blocks()},
                        {"block_tokens", pool->block_tokens()}, {"bytes", pool->bytes()}}},
           {"summary", summary},
           {"kv_usage", kv_usage},
           {"requests", per_req},
-          {"gpu_utilization", {{"available", false}, {"reason", "CPU device: no NVML sampling"}}}};
+          {"gpu_utilization", gpu_util}};
 }
 
 }  // namespace

@@ -19,6 +19,9 @@ namespace qbench {
 
 struct ThroughputParams {
   int64_t requests = 100;
+  // > 0: a concurrency point c runs min(requests, requests_per_concurrency * c) requests, so a sweep's
+  // low-concurrency points (one request at a time) do not dominate its run time.
+  int64_t requests_per_concurrency = 0;
   std::vector<int64_t> concurrency;  // one point per value (closed loop)
   std::vector<double> rate;          // or one point per value (requests/s, Poisson)
   LengthDist prompt_tokens = LengthDist::parse("512");
@@ -30,6 +33,7 @@ struct ThroughputParams {
   SamplerParams sampling;
   uint64_t seed = 0;
   bool progress = true;
+  double util_period_ms = 50;  // NVML utilisation sampling period on CUDA
   nlohmann::json to_json() const;
 };
 

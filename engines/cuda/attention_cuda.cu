@@ -198,6 +198,234 @@ void dispatch(const PagedKv& kv, const float* q, float* out, int64_t rows, int n
   else throw Error("CUDA attention supports head_dim up to 256, not " + std::to_string(D));
 }
 
+
+// ---- Many sequences in one launch (issue 9) ----------------------------------
+constexpr int kBatchThreads = 128;
+constexpr int kGroupMax = 8;          // query heads per KV head handled by one block
+constexpr int64_t kMaxSplitLen = 1024; // keys per block (scores kept in shared memory)
+constexpr int64_t kMinSplitLen = 64;
+
+struct BatchKv {
+  const void* k;  // block_data(layer, 0, 0): slot s's row at s * row_elems
+  const void* v;
+  int64_t block_tokens, row_elems;
+};
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+__device__ __forceinline__ void load8(const __half* p, float* f) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
+  const __half2* h = reinterpret_cast<const __half2*>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 t = __half22float2(h[i]);
+    f[2 * i] = t.x;
+    f[2 * i + 1] = t.y;
+  }
+}
+__device__ __forceinline__ void load8(const float* p, float* f) {
+  const float4 a = *reinterpret_cast<const float4*>(p), b = *reinterpret_cast<const float4*>(p + 4);
+  f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w; f[4] = b.x; f[5] = b.y; f[6] = b.z; f[7] = b.w;
+}
+__device__ __forceinline__ void load4(const __half* p, float* f) {
+  const uint2 u = *reinterpret_cast<const uint2*>(p);
+  const __half2* h = reinterpret_cast<const __half2*>(&u);
+  const float2 a = __half22float2(h[0]), b = __half22float2(h[1]);
+  f[0] = a.x; f[1] = a.y; f[2] = b.x; f[3] = b.y;
+}
+__device__ __forceinline__ void load4(const float* p, float* f) {
+  const float4 a = *reinterpret_cast<const float4*>(p);
+  f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w;
+}
+
+__device__ __forceinline__ void store_as(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store_as(__half* p, float v) { *p = __float2half_rn(v); }
+
+template <class T>
+__global__ void kv_store_rows_kernel(T* __restrict__ kb, T* __restrict__ vb, const int32_t* __restrict__ slots,
+                                     int64_t row_elems, const float* __restrict__ k, const float* __restrict__ v,
+                                     int64_t rows) {
+  const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (t >= rows * row_elems) return;
+  const int64_t off = int64_t(slots[t / row_elems]) * row_elems + t % row_elems;
+  store_as(kb + off, k[t]);
+  store_as(vb + off, v[t]);
+}
+
+// Block (task, KV head). task = (sequence, its row, split, splits); sequence = (first stacked row,
+// pos0, offset of its block table, split length). Three phases over the split's keys:
+// scores (a thread per key: its K row once against every query head of the group), softmax
+// per head, then V (teams of D/4 threads, 4 dims each: each V row once for all heads).
+// DT: head_dim when fixed at compile time (64, 128), else 0 (read from D).
+template <class T, int DT>
+__global__ void __launch_bounds__(kBatchThreads) attention_batch_kernel(
+    BatchKv kv, const int4* __restrict__ tasks, const int4* __restrict__ seqs, const int32_t* __restrict__ tables,
+    const float* __restrict__ q, float* __restrict__ out, float* __restrict__ part, int n_heads, int group, int Drt,
+    int max_split, float scale) {
+  const int D = DT ? DT : Drt;
+  extern __shared__ float sm[];
+  float* qs = sm;                      // [group][D], pre-scaled
+  float* sc = qs + group * D;          // [group][max_split]: scores, then probabilities
+  float* red = sc + group * max_split; // [teams][group][D]
+  __shared__ float mh[kGroupMax], lh[kGroupMax];
+  const int4 tk = tasks[blockIdx.x];
+  const int kvh = blockIdx.y;
+  const int4 sd = seqs[tk.x];
+  const int64_t row = int64_t(sd.x) + tk.y;
+  const int64_t len = int64_t(sd.y) + tk.y + 1;
+  const int64_t j0 = int64_t(tk.z) * sd.w;
+  const int64_t j1 = min(len, j0 + int64_t(sd.w));
+  const int S = j1 > j0 ? int(j1 - j0) : 0;
+  const int32_t* table = tables + sd.z;
+  const int tid = threadIdx.x;
+  for (int i = tid; i < group * D; i += blockDim.x)
+    qs[i] = q[(row * n_heads + int64_t(kvh) * group) * D + i] * scale;
+  __syncthreads();
+  const T* K = static_cast<const T*>(kv.k);
+  const T* V = static_cast<const T*>(kv.v);
+  auto slot_off = [&](int64_t j) {
+    return (int64_t(table[j / kv.block_tokens]) * kv.block_tokens + j % kv.block_tokens) * kv.row_elems + int64_t(kvh) * D;
+  };
+  for (int jj = tid; jj < S; jj += blockDim.x) {
+    const T* kr = K + slot_off(j0 + jj);
+    float s[kGroupMax];
+#pragma unroll
+    for (int g = 0; g < kGroupMax; ++g) s[g] = 0.f;
+#pragma unroll 4
+    for (int d = 0; d < D; d += 8) {
+      float kf[8];
+      load8(kr + d, kf);
+#pragma unroll
+      for (int g = 0; g < kGroupMax; ++g) {
+        if (g < group) {
+          const float4 a = *reinterpret_cast<const float4*>(qs + g * D + d);
+          const float4 b = *reinterpret_cast<const float4*>(qs + g * D + d + 4);
+          s[g] += kf[0] * a.x + kf[1] * a.y + kf[2] * a.z + kf[3] * a.w + kf[4] * b.x + kf[5] * b.y + kf[6] * b.z +
+                  kf[7] * b.w;
+        }
+      }
+    }
+#pragma unroll
+    for (int g = 0; g < kGroupMax; ++g)
+      if (g < group) sc[g * max_split + jj] = s[g];
+  }
+  __syncthreads();
+  const int warp = tid >> 5, lane = tid & 31, nw = blockDim.x >> 5;
+  for (int g = warp; g < group; g += nw) {
+    float m = -INFINITY;
+    for (int jj = lane; jj < S; jj += 32) m = fmaxf(m, sc[g * max_split + jj]);
+    m = warp_max(m);
+    float l = 0.f;
+    for (int jj = lane; jj < S; jj += 32) {
+      const float p = expf(sc[g * max_split + jj] - m);
+      sc[g * max_split + jj] = p;
+      l += p;
+    }
+    l = warp_sum(l);
+    if (lane == 0) {
+      mh[g] = m;
+      lh[g] = l;
+    }
+  }
+  __syncthreads();
+  const int td = D / 4, teams = blockDim.x / td, team = tid / td, li = tid % td;
+  if (team < teams) {
+    float acc[kGroupMax][4];
+#pragma unroll
+    for (int g = 0; g < kGroupMax; ++g) acc[g][0] = acc[g][1] = acc[g][2] = acc[g][3] = 0.f;
+#pragma unroll 4
+    for (int jj = team; jj < S; jj += teams) {
+      float vf[4];
+      load4(V + slot_off(j0 + jj) + 4 * li, vf);
+#pragma unroll
+      for (int g = 0; g < kGroupMax; ++g) {
+        if (g < group) {
+          const float p = sc[g * max_split + jj];
+          acc[g][0] += p * vf[0];
+          acc[g][1] += p * vf[1];
+          acc[g][2] += p * vf[2];
+          acc[g][3] += p * vf[3];
+        }
+      }
+    }
+#pragma unroll
+    for (int g = 0; g < kGroupMax; ++g)
+      if (g < group)
+#pragma unroll
+        for (int c = 0; c < 4; ++c) red[(team * group + g) * D + 4 * li + c] = acc[g][c];
+  }
+  __syncthreads();
+  for (int i = tid; i < group * D; i += blockDim.x) {
+    const int g = i / D, d = i % D;
+    float o = 0.f;
+    for (int t = 0; t < teams; ++t) o += red[(t * group + g) * D + d];
+    const int64_t h = int64_t(kvh) * group + g;
+    if (tk.w == 1) out[(row * n_heads + h) * D + d] = o / lh[g];  // one split: S >= 1
+    else part[(int64_t(blockIdx.x) * n_heads + h) * (D + 2) + 2 + d] = o;
+  }
+  if (tk.w > 1 && tid < group) {
+    const int64_t h = int64_t(kvh) * group + tid;
+    part[(int64_t(blockIdx.x) * n_heads + h) * (D + 2)] = S > 0 ? mh[tid] : -INFINITY;
+    part[(int64_t(blockIdx.x) * n_heads + h) * (D + 2) + 1] = S > 0 ? lh[tid] : 0.f;
+  }
+}
+
+// Rows split over several tasks: c = (stacked row, first task, splits); one block per (c, head).
+__global__ void attention_batch_combine(const int4* __restrict__ rows, const float* __restrict__ part,
+                                        float* __restrict__ out, int n_heads, int D) {
+  const int4 c = rows[blockIdx.x];
+  const int h = blockIdx.y;
+  auto P = [&](int s) { return part + (int64_t(c.y + s) * n_heads + h) * (D + 2); };
+  float M = -INFINITY;
+  for (int s = 0; s < c.z; ++s) M = fmaxf(M, P(s)[0]);
+  float L = 0.f;
+  for (int s = 0; s < c.z; ++s)
+    if (P(s)[0] != -INFINITY) L += P(s)[1] * expf(P(s)[0] - M);
+  for (int i = threadIdx.x; i < D; i += blockDim.x) {
+    float o = 0.f;
+    for (int s = 0; s < c.z; ++s)
+      if (P(s)[0] != -INFINITY) o += P(s)[2 + i] * expf(P(s)[0] - M);
+    out[(int64_t(c.x) * n_heads + h) * D + i] = o / L;
+  }
+}
+
+int sm_count() {
+  static const int n = [] {
+    int dev = 0, v = 0;
+    QB_CUDA(cudaGetDevice(&dev));
+    QB_CUDA(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev));
+    return v;
+  }();
+  return n;
+}
+
+template <class T, int DT>
+void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const int32_t* tables, const float* q,
+                  float* out, float* part, const int4* comb, int64_t n_tasks, int64_t n_comb, int n_heads, int kvh,
+                  int group, int D, int max_split, size_t smem) {
+  static bool attr = [] {
+    QB_CUDA(cudaFuncSetAttribute(attention_batch_kernel<T, DT>, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024));
+    return true;
+  }();
+  (void)attr;
+  const float scale = 1.0f / std::sqrt(float(D));
+  enqueue({key(0x210, kv.k, kv.v, kv.block_tokens, kv.row_elems, tasks, seqs, tables, q, out, part, comb, n_tasks,
+               n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT),
+           true, [=](cudaStream_t s) {
+             attention_batch_kernel<T, DT><<<dim3(unsigned(n_tasks), unsigned(kvh)), kBatchThreads, smem, s>>>(
+                 kv, tasks, seqs, tables, q, out, part, n_heads, group, D, max_split, scale);
+             QB_CUDA_LAUNCH("attention (batched)");
+             if (n_comb) {
+               attention_batch_combine<<<dim3(unsigned(n_comb), unsigned(n_heads)), 128, 0, s>>>(comb, part, out, n_heads, D);
+               QB_CUDA_LAUNCH("attention combine (batched)");
+             }
+           }});
+}
+
 }  // namespace
 
 const int32_t* stage_pos_and_table(const KvCache& kv, int64_t pos0) {
@@ -223,6 +451,160 @@ void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, f
   const int64_t cap = kv.max_tokens();
   if (kv.type() == KvType::F32) dispatch<float>(p, q, out, rows, int(n_heads), group, int(D), pos0_dev, cap);
   else dispatch<__half>(p, q, out, rows, int(n_heads), group, int(D), pos0_dev, cap);
+}
+
+
+bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, const float* k, const float* v,
+                     const float* q, float* out, int64_t n_heads) {
+  if (count <= 0) return true;
+  KvBlockPool& pool = seqs[0].kv->pool();
+  const int64_t D = pool.head_dim(), kvh = pool.kv_heads(), bt = pool.block_tokens(), re = pool.row_elems();
+  if (kvh <= 0 || n_heads % kvh != 0) throw Error("attention: heads must be a multiple of KV heads");
+  const int64_t group = n_heads / kvh;
+  if (D % 8 != 0 || D > 256 || group > kGroupMax) return false;
+  for (int64_t i = 0; i < count; ++i)
+    if (&seqs[i].kv->pool() != &pool || seqs[i].kv->blocks().empty()) return false;
+  int64_t total_rows = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    const Ops::SeqRows& s = seqs[i];
+    if (s.rows <= 0) throw Error("attention: a sequence without rows");
+    if (s.pos0 < 0 || s.pos0 + s.rows > s.kv->max_tokens() || s.kv->max_tokens() > INT32_MAX)
+      throw Error("attention: positions beyond the KV cache");
+    total_rows += s.rows;
+  }
+  // Host blob, each part 16-byte aligned: [slot per row][seq: row0, pos0, table offset, split length]
+  // [block tables][task: seq, row, split, splits][combine: row, first task, splits, 0]. The layers of one
+  // pass see the same sequences: the blob is built once and re-staged (stage() shares equal blobs).
+  struct SeqKey {
+    const KvCache* kv;
+    const KvBlockPool* pool;
+    int64_t pos0, rows, blocks;
+    bool operator==(const SeqKey& o) const {
+      return kv == o.kv && pool == o.pool && pos0 == o.pos0 && rows == o.rows && blocks == o.blocks;
+    }
+  };
+  static thread_local std::vector<SeqKey> last, now;
+  static thread_local std::vector<int32_t> blob;
+  static thread_local size_t seq_at = 0, table_at = 0, task_at = 0, comb_at = 0;
+  static thread_local int64_t n_tasks = 0, n_comb = 0, max_split = 1;
+  now.clear();
+  for (int64_t i = 0; i < count; ++i)
+    now.push_back({seqs[i].kv, &pool, seqs[i].pos0, seqs[i].rows, int64_t(seqs[i].kv->blocks().size())});
+  bool same = now == last && !blob.empty();
+  // A cache freed and another allocated at its address would match by pointer: the tables must match too.
+  for (int64_t i = 0; same && i < count; ++i) {
+    const auto& t = seqs[i].kv->blocks();
+    same = std::equal(t.begin(), t.end(), blob.begin() + ptrdiff_t(table_at) + blob[seq_at + 4 * size_t(i) + 2]);
+  }
+  if (!same) {
+  last = now;
+  blob.clear();
+  auto pad4 = [&] { while (blob.size() % 4) blob.push_back(0); };
+  for (int64_t i = 0; i < count; ++i) {
+    const Ops::SeqRows& s = seqs[i];
+    const auto& t = s.kv->blocks();
+    for (int64_t r = 0; r < s.rows; ++r) {
+      const int64_t p = s.pos0 + r;
+      blob.push_back(int32_t(int64_t(t[size_t(p / bt)]) * bt + p % bt));
+    }
+  }
+  pad4();
+  seq_at = blob.size();
+  blob.resize(seq_at + size_t(4 * count));
+  pad4();
+  table_at = blob.size();
+  // Splits: enough (row, KV head, split) blocks for the GPU (four per SM), each split 64..1024 keys;
+  // the count follows the sequence's capacity (fixed while it runs), so a decode step's launch repeats.
+  const int64_t want = 4 * int64_t(sm_count());
+  const int64_t per_row = std::max<int64_t>(1, (want + total_rows * kvh - 1) / (total_rows * kvh));
+  n_tasks = 0, n_comb = 0, max_split = 1;
+  static thread_local std::vector<int64_t> splits;
+  splits.assign(size_t(count), 1);
+  for (int64_t i = 0; i < count; ++i) {
+    const Ops::SeqRows& s = seqs[i];
+    const int64_t cap = s.kv->max_tokens();
+    const int64_t lo = (cap + kMaxSplitLen - 1) / kMaxSplitLen, hi = std::max(lo, (cap + kMinSplitLen - 1) / kMinSplitLen);
+    const int64_t sp = std::clamp(per_row, lo, hi);
+    const int64_t len = (cap + sp - 1) / sp;
+    splits[size_t(i)] = sp;
+    max_split = std::max(max_split, len);
+    n_tasks += s.rows * sp;
+    if (sp > 1) n_comb += s.rows;
+  }
+  {
+    int64_t row0 = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      const Ops::SeqRows& s = seqs[i];
+      const auto& t = s.kv->blocks();
+      const int64_t sp = splits[size_t(i)];
+      int32_t* d = blob.data() + seq_at + 4 * i;
+      d[0] = int32_t(row0);
+      d[1] = int32_t(s.pos0);
+      d[2] = int32_t(blob.size() - table_at);
+      d[3] = int32_t((s.kv->max_tokens() + sp - 1) / sp);
+      blob.insert(blob.end(), t.begin(), t.end());  // may reallocate: d is not used after this
+      row0 += s.rows;
+    }
+  }
+  pad4();
+  task_at = blob.size();
+  for (int64_t i = 0; i < count; ++i)
+    for (int64_t r = 0; r < seqs[i].rows; ++r)
+      for (int64_t sp = 0; sp < splits[size_t(i)]; ++sp)
+        blob.insert(blob.end(), {int32_t(i), int32_t(r), int32_t(sp), int32_t(splits[size_t(i)])});
+  comb_at = blob.size();
+  {
+    int64_t row0 = 0, task = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t sp = splits[size_t(i)];
+      for (int64_t r = 0; r < seqs[i].rows; ++r) {
+        if (sp > 1) blob.insert(blob.end(), {int32_t(row0 + r), int32_t(task), int32_t(sp), 0});
+        task += sp;
+      }
+      row0 += seqs[i].rows;
+    }
+  }
+  }
+  const auto* base = static_cast<const int32_t*>(stage(blob.data(), blob.size() * sizeof(int32_t), /*share=*/true));
+  const int32_t* slots = base;
+  const auto* seq_d = reinterpret_cast<const int4*>(base + seq_at);
+  const int32_t* tables = base + table_at;
+  const auto* task_d = reinterpret_cast<const int4*>(base + task_at);
+  const auto* comb_d = reinterpret_cast<const int4*>(base + comb_at);
+
+  // Every row's K and V into its slot.
+  void* kb = pool.block_data(layer, 0, 0);
+  void* vb = pool.block_data(layer, 1, 0);
+  const bool f32 = pool.type() == KvType::F32;
+  const int64_t n = total_rows * re;
+  enqueue({key(0x211, kb, vb, slots, re, k, v, total_rows, f32), true, [=](cudaStream_t s) {
+             const unsigned blocks = unsigned((n + 255) / 256);
+             if (f32)
+               kv_store_rows_kernel<float><<<blocks, 256, 0, s>>>(static_cast<float*>(kb), static_cast<float*>(vb), slots,
+                                                                 re, k, v, total_rows);
+             else
+               kv_store_rows_kernel<__half><<<blocks, 256, 0, s>>>(static_cast<__half*>(kb), static_cast<__half*>(vb),
+                                                                  slots, re, k, v, total_rows);
+             QB_CUDA_LAUNCH("kv_store (batched)");
+           }});
+
+  float* part = nullptr;
+  if (n_comb)
+    part = static_cast<float*>(scratch(Scratch::AttentionPartials, size_t(n_tasks * n_heads * (D + 2)) * sizeof(float)));
+  const int teams = int(kBatchThreads / (D / 4));
+  const size_t smem = size_t(group * D + group * max_split + int64_t(teams) * group * D) * sizeof(float);
+  const BatchKv bkv{kb, vb, bt, re};
+  const int g = int(group), h = int(n_heads), dd = int(D), ms = int(max_split), kh = int(kvh);
+  if (f32) {
+    if (D == 128) launch_batch<float, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
+    else if (D == 64) launch_batch<float, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
+    else launch_batch<float, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
+  } else {
+    if (D == 128) launch_batch<__half, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
+    else if (D == 64) launch_batch<__half, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
+    else launch_batch<__half, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
+  }
+  return true;
 }
 
 }  // namespace qbench::cuda

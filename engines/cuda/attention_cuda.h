@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "engines/model/kv_cache.h"
+#include "engines/model/ops.h"
 
 namespace qbench::cuda {
 
@@ -12,6 +13,16 @@ namespace qbench::cuda {
 // are split over the context (partial softmax per split, then a combine pass);
 // the split count follows the cache's capacity, not the position, for the same reason.
 void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows, int64_t n_heads);
+
+// kv_store + attention for several sequences of one batched pass (issue 9), two launches in all:
+// every row's K/V into its slot, then one block per (sequence row, KV head, split of the context)
+// that reads each K and V row of its split once for all query heads of the group (GQA), and a
+// combine pass for rows split more than once. Decode rows are split so the grid fills the GPU.
+// All sequences must share one pool; false (nothing queued) where this kernel does not apply
+// (sequences in different pools, head_dim % 8 != 0 or > 256, more than 8 query heads per KV head):
+// the caller then goes one sequence at a time.
+bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, const float* k, const float* v,
+                     const float* q, float* out, int64_t n_heads);
 
 // [pos0, block table...] staged as one blob (one slot, so a full arena can
 // flush between launches, never between the two halves): p[0] = pos0, p + 1 = table.

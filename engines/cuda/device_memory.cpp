@@ -93,7 +93,10 @@ nlohmann::json device_facts() {
     return cudaDeviceGetAttribute(&v, a, dev) == cudaSuccess ? v : 0;
   };
   auto ver = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+  char bus[32] = "";
+  if (cudaDeviceGetPCIBusId(bus, int(sizeof bus), dev) != cudaSuccess) bus[0] = '\0';
   return {{"name", p.name},
+          {"pci_bus_id", std::string(bus)},  // NVML finds the same device by it (GPU utilisation sampling)
           {"compute_capability", std::to_string(p.major) + "." + std::to_string(p.minor)},
           {"sm_count", p.multiProcessorCount},
           {"memory_bytes", uint64_t(p.totalGlobalMem)},

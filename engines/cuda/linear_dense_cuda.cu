@@ -1,6 +1,11 @@
 #include "engines/cuda/linear_dense_cuda.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engines/core/error.h"
@@ -16,14 +21,22 @@ namespace qbench {
 namespace cuda {
 namespace {
 
-// Up to this many tokens the GEMV (weights read once, FP32 activations) runs;
-// beyond it the tensor-core GEMM is faster.
+// The GEMV (weights read once, FP32 activations) takes up to this many tokens where the tensor-core
+// kernel cannot (F32 weights, in % 8 != 0); auto_dense_path picks among them.
 constexpr int kMaxGemvTokens = 8;
 constexpr int kGemvWarps = 4;   // output rows per 128-thread block: small blocks spread evenly over the SMs
 // 16-byte weight loads each lane has in flight before it uses them: 8 at batch 1
 // (a 3584-wide row is two round trips), 4 for up to 8 tokens (registers).
 template <int NT>
 constexpr int kUnroll = 4;
+// Tensor-core decode GEMM (2..kTcMaxTokens tokens, 16-bit weights).
+constexpr int kTcMaxTokens = 64;   // the kernel's limit
+constexpr int kTcAutoTokens = 16;  // auto_dense_path's: above it cuBLAS was faster on the H100
+constexpr int kTcSplitTokens = 16;  // up to here activations are split hi + lo (about FP32 accurate)
+constexpr int kTcWarps = 8;         // per block: mb m-tiles (16 rows each) x kw k-splits
+constexpr int kTcU = 4;             // 32-wide k chunks a warp has in flight (2 x 16-byte weight loads each)
+
+DensePath g_forced = DensePath::Auto;
 
 // Eight consecutive weights as floats from one 16-byte streaming load (two for F32).
 // The weights are read once per token and never fit in L2: load them evict-first.
@@ -151,6 +164,313 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(GemvArgs a, const
   }
 }
 
+
+// ---- Tensor-core decode GEMM ------------------------------------------------
+// y[t, row] = x[t, :] . W[row, :] for 2..64 tokens with mma.sync m16n8k16
+// (16 weight rows x 8 tokens x 16 k per instruction, FP32 accumulate). A warp
+// owns one 16-row tile and a share of k; each lane streams 16 bytes of two
+// weight rows per 32-wide k chunk (evict-first, every weight read once for all
+// tokens). The dot product does not depend on the order of k, so a lane's 8
+// consecutive weights feed two mma k-slices directly (physical k 8t..8t+3 as
+// the fragment's k {2t, 2t+1, 2t+8, 2t+9} of the first, 8t+4..8t+7 of the
+// second), and the activations (xh, FP16/BF16, [n_pad, in], rows >= n zero)
+// are read with the same mapping: no shuffles, no shared-memory staging. The
+// k-splits of a tile are summed in shared memory in a fixed order (deterministic).
+template <class T>
+__device__ __forceinline__ void mma16816(float (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                         uint32_t b1) {
+  if constexpr (std::is_same_v<T, __half>)
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  else
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+template <class T>
+__device__ __forceinline__ T to_t(float v) {
+  if constexpr (std::is_same_v<T, __half>) return __float2half_rn(v);
+  else return __float2bfloat16_rn(v);
+}
+
+// xh[r, k] = x[r, k] rounded (rows >= n: 0); with split, xh[n_pad + r, k] = the rounding's remainder, rounded.
+template <class T>
+__global__ void tc_convert_kernel(const float* __restrict__ x, T* __restrict__ xh, int n, int n_pad, int64_t in, bool split) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= int64_t(n_pad) * in) return;
+  const int64_t r = i / in;
+  const float v = r < n ? x[i] : 0.f;
+  const T hi = to_t<T>(v);
+  xh[i] = hi;
+  if (split) xh[int64_t(n_pad) * in + i] = to_t<T>(v - to_f32(hi));
+}
+
+struct TcArgs {
+  GemvArgs g;
+  int64_t tile_end[kMaxSegments];  // cumulative 16-row tiles per segment
+  int mb, kw;                      // m-tiles per block, k-splits per tile within a block (mb * kw == kTcWarps)
+  int n_pad;
+  int ks;                          // k-splits across blocks (gridDim.y); > 1: partial sums into part
+  float* part;                     // [ks][n][total rows]
+  int64_t total_rows;
+};
+
+template <class T, int NG, bool SPLIT>
+__global__ void __launch_bounds__(kTcWarps * 32, 2) tc_gemm_kernel(TcArgs a, const T* __restrict__ xh) {
+  __shared__ float red[kTcWarps][NG * 4][32];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int mi = warp % a.mb, ki = warp / a.mb;
+  const int g = lane >> 2, t = lane & 3;
+  int64_t tile = int64_t(blockIdx.x) * a.mb + mi;
+  int64_t total = a.tile_end[0];
+#pragma unroll
+  for (int i = 1; i < kMaxSegments; ++i)
+    if (i < a.g.nseg) total = a.tile_end[i];
+  const bool active = tile < total;
+  // Segment of this tile (constant indices only, as in gemv_kernel).
+  const void* W = a.g.W[0];
+  float* y = a.g.y[0];
+  const float* bias = a.g.bias[0];
+  float* resid = a.g.resid[0];
+  int64_t tbase = 0, rows_s = a.g.end[0];
+#pragma unroll
+  for (int i = 1; i < kMaxSegments; ++i)
+    if (i < a.g.nseg && tile >= a.tile_end[i - 1]) {
+      W = a.g.W[i];
+      y = a.g.y[i];
+      bias = a.g.bias[i];
+      resid = a.g.resid[i];
+      tbase = a.tile_end[i - 1];
+      rows_s = a.g.end[i] - a.g.end[i - 1];
+    }
+  const int64_t row0 = (tile - tbase) * 16;
+  const int64_t in = a.g.in;
+  // Rows past the segment's end (its last tile) read a valid row; their results are dropped.
+  const T* wa = static_cast<const T*>(W) + min(row0 + g, rows_s - 1) * in;
+  const T* wb = static_cast<const T*>(W) + min(row0 + g + 8, rows_s - 1) * in;
+  float acc[NG][4];
+#pragma unroll
+  for (int j = 0; j < NG; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  // This block's share of the 32-wide k chunks (split ks ways across blocks).
+  const int64_t all_chunks = (in + 31) / 32, per = (all_chunks + a.ks - 1) / a.ks;
+  const int64_t cbeg = int64_t(blockIdx.y) * per, chunks = min(all_chunks, cbeg + per);
+  const uint4 z = make_uint4(0, 0, 0, 0);
+  if (active) {
+    for (int64_t c0 = cbeg + int64_t(ki) * kTcU; c0 < chunks; c0 += int64_t(a.kw) * kTcU) {
+      uint4 ua[kTcU], ub[kTcU];
+#pragma unroll
+      for (int u = 0; u < kTcU; ++u) {
+        const int64_t k = (c0 + u) * 32 + 8 * t;
+        const bool ok = c0 + u < chunks && k < in;
+        ua[u] = ok ? __ldcs(reinterpret_cast<const uint4*>(wa + k)) : z;
+        ub[u] = ok ? __ldcs(reinterpret_cast<const uint4*>(wb + k)) : z;
+      }
+#pragma unroll
+      for (int u = 0; u < kTcU; ++u) {
+        const int64_t k = (c0 + u) * 32 + 8 * t;
+        const bool ok = c0 + u < chunks && k < in;  // a chunk past the end adds zeros
+#pragma unroll
+        for (int j = 0; j < NG; ++j) {
+          const T* xr = xh + int64_t(8 * j + g) * in + k;
+          const uint4 b = ok ? __ldg(reinterpret_cast<const uint4*>(xr)) : z;
+          mma16816<T>(acc[j], ua[u].x, ub[u].x, ua[u].y, ub[u].y, b.x, b.y);
+          mma16816<T>(acc[j], ua[u].z, ub[u].z, ua[u].w, ub[u].w, b.z, b.w);
+          if constexpr (SPLIT) {
+            const uint4 bl = ok ? __ldg(reinterpret_cast<const uint4*>(xr + int64_t(a.n_pad) * in)) : z;
+            mma16816<T>(acc[j], ua[u].x, ub[u].x, ua[u].y, ub[u].y, bl.x, bl.y);
+            mma16816<T>(acc[j], ua[u].z, ub[u].z, ua[u].w, ub[u].w, bl.z, bl.w);
+          }
+        }
+      }
+    }
+  }
+  if (a.kw > 1) {  // k-splits of a tile: summed by the first, in split order
+#pragma unroll
+    for (int j = 0; j < NG; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) red[warp][j * 4 + e][lane] = acc[j][e];
+    __syncthreads();
+    if (ki == 0)
+      for (int s = 1; s < a.kw; ++s)
+#pragma unroll
+        for (int j = 0; j < NG; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[j][e] += red[s * a.mb + mi][j * 4 + e][lane];
+  }
+  if (!active || ki != 0) return;
+  const int n = a.g.n;
+  if (a.ks > 1) {  // partial sums; tc_reduce_kernel adds the splits in order and applies the epilogue
+    int64_t seg_row0 = 0;  // the segment's first row among all segments' rows
+#pragma unroll
+    for (int i = 1; i < kMaxSegments; ++i)
+      if (i < a.g.nseg && tile >= a.tile_end[i - 1]) seg_row0 = a.g.end[i - 1];
+#pragma unroll
+    for (int j = 0; j < NG; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int tok = 8 * j + 2 * t + (e & 1);
+        const int64_t row = row0 + g + (e >= 2 ? 8 : 0);
+        if (tok < n && row < rows_s)
+          a.part[(int64_t(blockIdx.y) * n + tok) * a.total_rows + seg_row0 + row] = acc[j][e];
+      }
+    return;
+  }
+#pragma unroll
+  for (int j = 0; j < NG; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int tok = 8 * j + 2 * t + (e & 1);
+      const int64_t row = row0 + g + (e >= 2 ? 8 : 0);
+      if (tok < n && row < rows_s) {
+        float v = acc[j][e];
+        if (bias) v += bias[row];
+        const int64_t i = int64_t(tok) * rows_s + row;
+        y[i] = v;
+        if (resid) resid[i] += v;
+      }
+    }
+}
+
+// Sums the ks partial results of each (token, row) in split order, then y = sum + bias; resid += y.
+__global__ void tc_reduce_kernel(TcArgs a) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int n = a.g.n;
+  if (i >= int64_t(n) * a.total_rows) return;
+  const int64_t tok = i / a.total_rows, r = i % a.total_rows;
+  float v = 0.f;
+  for (int s = 0; s < a.ks; ++s) v += a.part[(int64_t(s) * n + tok) * a.total_rows + r];
+  float* y = a.g.y[0];
+  const float* bias = a.g.bias[0];
+  float* resid = a.g.resid[0];
+  int64_t base = 0, rows_s = a.g.end[0];
+#pragma unroll
+  for (int k = 1; k < kMaxSegments; ++k)
+    if (k < a.g.nseg && r >= a.g.end[k - 1]) {
+      y = a.g.y[k];
+      bias = a.g.bias[k];
+      resid = a.g.resid[k];
+      base = a.g.end[k - 1];
+      rows_s = a.g.end[k] - a.g.end[k - 1];
+    }
+  const int64_t row = r - base;
+  if (bias) v += bias[row];
+  const int64_t o = tok * rows_s + row;
+  y[o] = v;
+  if (resid) resid[o] += v;
+}
+
+int sm_count() {
+  static const int n = [] {
+    int dev = 0, v = 0;
+    QB_CUDA(cudaGetDevice(&dev));
+    QB_CUDA(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev));
+    return v;
+  }();
+  return n;
+}
+
+// How few-tile GEMMs (q/k/v, o, down) get enough warps: "grid" (default) splits k across blocks of 8
+// tiles (activations read once per 128 rows, partial sums + a reduce pass), "block" splits it among the
+// 8 warps of a one-tile block (no partials, activations read once per 16 rows). QBENCH_CUDA_TC_SPLIT.
+bool tc_split_grid() {
+  static const bool g = [] {
+    const char* e = std::getenv("QBENCH_CUDA_TC_SPLIT");
+    return !(e && std::string(e) == "block");
+  }();
+  return g;
+}
+// Choose split-k and warps per tile so the last round of blocks is full (run_tc); measured on the H100
+// (bench_cuda_batch_decode): batch 8 7.95 -> 7.28 ms per 7B step. QBENCH_CUDA_TC_BALANCE=0: the fixed rule.
+bool tc_balance() {
+  static const bool b = [] {
+    const char* e = std::getenv("QBENCH_CUDA_TC_BALANCE");
+    return !(e && std::string(e) == "0");
+  }();
+  return b;
+}
+// cuBLAS GEMMs go into the step's CUDA graph like every other launch (the handle has its workspace set,
+// so a captured GEMM allocates nothing). Measured on the H100 (bench_cuda_batch_decode, 7B, batch 64):
+// 10.75 ms per step launched directly, 9.66 ms in the graph. QBENCH_CUDA_CUBLAS_GRAPH=0: direct launches.
+bool cublas_in_graphs() {
+  static const bool b = [] {
+    const char* e = std::getenv("QBENCH_CUDA_CUBLAS_GRAPH");
+    return !(e && std::string(e) == "0");
+  }();
+  return b;
+}
+// Upper bound of ks * total rows * tokens for the partial sums (see run_tc): one fixed scratch size.
+size_t tc_partial_bytes(int64_t sms) { return size_t(2 * sms * 2 * 16 * kTcWarps) * kTcMaxTokens * sizeof(float); }
+
+// Runs the tensor-core GEMM of a (merged) launch: convert x, then the tiles.
+template <class T>
+void run_tc(const GemvArgs& ga, const float* x, T* xh, float* part, cudaStream_t s) {
+  const int n = ga.n, ng = n <= 8 ? 1 : n <= 16 ? 2 : n <= 32 ? 4 : 8, n_pad = 8 * ng;
+  const bool split = n <= kTcSplitTokens;
+  const int64_t cnt = int64_t(n_pad) * ga.in;
+  tc_convert_kernel<T><<<unsigned((cnt + 255) / 256), 256, 0, s>>>(x, xh, n, n_pad, ga.in, split);
+  QB_CUDA_LAUNCH("tensor-core GEMM activations");
+  TcArgs a{};
+  a.g = ga;
+  a.n_pad = n_pad;
+  int64_t tiles = 0;
+  for (int i = 0; i < ga.nseg; ++i) {
+    tiles += (ga.end[i] - (i ? ga.end[i - 1] : 0) + 15) / 16;
+    a.tile_end[i] = tiles;
+  }
+  // Enough warps to keep every SM's four schedulers streaming (two 8-warp blocks per SM):
+  // few tiles (q/k/v, o, down) split k, across blocks or among a block's warps (tc_split_grid).
+  const int64_t want = int64_t(sm_count()) * 2 * kTcWarps;
+  const int64_t chunks = (ga.in + 31) / 32;
+  a.total_rows = ga.end[ga.nseg - 1];
+  a.part = part;
+  a.ks = 1;
+  a.kw = 1;
+  void (*kern)(TcArgs, const T*) = ng == 1   ? tc_gemm_kernel<T, 1, true>
+                                   : ng == 2 ? tc_gemm_kernel<T, 2, true>
+                                   : ng == 4 ? tc_gemm_kernel<T, 4, false>
+                                             : tc_gemm_kernel<T, 8, false>;
+  const size_t part_cap = tc_partial_bytes(sm_count());
+  auto fits = [&](int64_t ks) { return size_t(ks) * size_t(a.total_rows) * size_t(n) * sizeof(float) <= part_cap; };
+  if (tc_balance()) {
+    // Blocks resident at once (slots); a grid of B blocks takes ceil(B / slots) rounds: pick the shape whose
+    // last round is fullest. Few tiles: k split across blocks; many: among 1, 2 or 4 warps of a block.
+    static int occ[4] = {0, 0, 0, 0};
+    int& o = occ[ng == 1 ? 0 : ng == 2 ? 1 : ng == 4 ? 2 : 3];
+    if (!o) QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&o, kern, kTcWarps * 32, 0));
+    const double slots = double(std::max(1, o) * sm_count());
+    auto eff = [&](int64_t blocks) { return double(blocks) / (std::ceil(double(blocks) / slots) * slots); };
+    const int64_t tb = (tiles + kTcWarps - 1) / kTcWarps;
+    double best = eff(tb);
+    for (int64_t ks = 2; ks <= 16 && ks * 2 * kTcU <= chunks && fits(ks); ++ks)
+      if (eff(tb * ks) > best + 0.02) { best = eff(tb * ks); a.ks = int(ks); }
+    for (int kw = 2; kw <= 4; kw *= 2)
+      if (eff((tiles + kTcWarps / kw - 1) / (kTcWarps / kw)) > best + 0.02) {
+        best = eff((tiles + kTcWarps / kw - 1) / (kTcWarps / kw));
+        a.kw = kw;
+        a.ks = 1;
+      }
+  } else if (tiles < want && tc_split_grid()) {
+    const int64_t tb = (tiles + kTcWarps - 1) / kTcWarps;
+    int64_t ks = std::min<int64_t>((want / kTcWarps + tb - 1) / tb, std::max<int64_t>(1, chunks / (2 * kTcU)));
+    // The partial buffer holds ks * rows * tokens floats up to tc_partial_bytes.
+    while (ks > 1 && !fits(ks)) --ks;
+    a.ks = int(ks);
+  } else {
+    while (a.kw < kTcWarps && tiles * a.kw < want) a.kw *= 2;
+  }
+  a.mb = kTcWarps / a.kw;
+  const dim3 grid(unsigned((tiles + a.mb - 1) / a.mb), unsigned(a.ks));
+  kern<<<grid, dim3(kTcWarps * 32), 0, s>>>(a, xh);
+  QB_CUDA_LAUNCH("tensor-core GEMM");
+  if (a.ks > 1) {
+    const int64_t cnt2 = int64_t(n) * a.total_rows;
+    tc_reduce_kernel<<<unsigned((cnt2 + 255) / 256), 256, 0, s>>>(a);
+    QB_CUDA_LAUNCH("tensor-core GEMM split-k reduce");
+  }
+}
+
 template <class T>
 __global__ void to_type_kernel(const float* __restrict__ x, T* __restrict__ y, int64_t n) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -200,8 +520,9 @@ class DenseLinearCuda final : public Linear {
 
   void forward(const float* x, float* y, int64_t n) const override {
     if (n <= 0) return;
-    if (n <= kMaxGemvTokens) {
-      gemv(x, y, n);
+    const DensePath p = path(n);
+    if (p != DensePath::Cublas) {
+      gemv(x, y, n, p == DensePath::TensorCore);
       return;
     }
     // cuBLAS is column-major: Y^T[out, n] = W[out, in] · X^T[in, n], i.e. op(A) = T on W stored [in, out] column-major.
@@ -217,8 +538,8 @@ class DenseLinearCuda final : public Linear {
     }
     const T* w = w_;
     const int64_t in = in_, out = out_;
-    // cuBLAS launches run directly, never inside a graph.
-    enqueue({key(0x301, w, xb, y, n, in, out), false, [=](cudaStream_t) {
+    // Captured into the step's graph with the rest (cublas_in_graphs).
+    enqueue({key(0x301, w, xb, y, n, in, out), cublas_in_graphs(), [=](cudaStream_t) {
                const float alpha = 1.f, beta = 0.f;
                QB_CUBLAS(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(out), int(n), int(in), &alpha, w,
                                       Types<T>::cuda, int(in), xb, Types<T>::cuda, int(in), &beta, y, CUDA_R_32F, int(out),
@@ -244,12 +565,27 @@ class DenseLinearCuda final : public Linear {
   std::string kind() const override { return Types<T>::kind; }
 
  private:
-  // Queues y = x·Wᵀ. When the last queued launch is a GEMV of the same type over
-  // the same x and n (nothing ran in between), this matrix joins it as one more
+  // The kernel for n tokens: a forced path where it can run this shape, else the measured choice.
+  DensePath path(int64_t n) const {
+    constexpr bool tc_type = !std::is_same_v<T, float>;
+    const bool tc_ok = tc_type && in_ % 8 == 0 && n >= 2 && n <= kTcMaxTokens;
+    switch (g_forced) {
+      case DensePath::Gemv: if (n <= kMaxGemvTokens) return DensePath::Gemv; break;
+      case DensePath::TensorCore: if (tc_ok) return DensePath::TensorCore; break;
+      case DensePath::Cublas: return DensePath::Cublas;
+      case DensePath::Auto: break;
+    }
+    const DensePath a = auto_dense_path(n);
+    if (a == DensePath::TensorCore && !tc_ok) return n <= kMaxGemvTokens ? DensePath::Gemv : DensePath::Cublas;
+    return a;
+  }
+
+  // Queues y = x·Wᵀ (GEMV, or the tensor-core kernel with tc). When the last queued launch is one of the
+  // same kind over the same x and n (nothing ran in between), this matrix joins it as one more
   // segment: q/k/v and gate/up become one launch each, with no change to the transformer.
-  void gemv(const float* x, float* y, int64_t n) const {
+  void gemv(const float* x, float* y, int64_t n, bool tc) const {
     const bool vec = in_ % 8 == 0;
-    const uint64_t tag = 0x400 + (vec ? 1 : 0) + 2 * sizeof(T);
+    const uint64_t tag = 0x400 + (vec ? 1 : 0) + 2 * sizeof(T) + (tc ? 0x100 : 0);
     Launch* last = last_launch();
     if (last && last->merge_tag == &kGemvTag && merge_with(*last, tag, x, y, n)) return;
 
@@ -261,9 +597,25 @@ class DenseLinearCuda final : public Linear {
     args->in = in_;
     args->n = int(n);
     Launch l;
-    l.key = key(tag, x, n, in_, w_, y, out_);
     l.merge_tag = &kGemvTag;
     l.merge_state = {tag, kw(x), uint64_t(n), uint64_t(in_), kw(args.get())};
+    if constexpr (!std::is_same_v<T, float>) {
+      if (tc) {
+        // Activation copy (hi, and lo up to kTcSplitTokens tokens) in the shared FP16 scratch: the launches
+        // that use it run in stream order, and growing it runs everything queued before.
+        const int64_t n_pad = n <= 8 ? 8 : n <= 16 ? 16 : n <= 32 ? 32 : 64;
+        T* xh = static_cast<T*>(scratch(Scratch::HalfActivations,
+                                        size_t(n_pad * in_ * (n <= kTcSplitTokens ? 2 : 1)) * sizeof(T)));
+        // Split-k partial sums: a fixed-size slot (the bound does not depend on later merges); attention's
+        // partials share it, in stream order.
+        float* part = static_cast<float*>(scratch(Scratch::AttentionPartials, tc_partial_bytes(sm_count())));
+        l.key = key(tag, x, n, in_, w_, y, out_, xh, part);
+        l.run = [args, x, xh, part](cudaStream_t s) { run_tc<T>(*args, x, xh, part, s); };
+        enqueue(std::move(l));
+        return;
+      }
+    }
+    l.key = key(tag, x, n, in_, w_, y, out_);
     l.run = [args, x, vec](cudaStream_t s) {
       const GemvArgs& a = *args;
       const unsigned blocks = unsigned((a.end[a.nseg - 1] + kGemvWarps - 1) / kGemvWarps);
@@ -359,6 +711,35 @@ bool gemv_fold_residual(float* y, const float* src, int64_t count) {
     return true;
   }
   return false;
+}
+
+void force_dense_path(DensePath p) {
+  flush();  // queued launches keep the path they were queued with
+  g_forced = p;
+}
+DensePath forced_dense_path() { return g_forced; }
+
+// Measured on the H100 (bench_cuda_batch_decode, docs/cuda.md): one token is the GEMV's
+// (FP32 activations, 83% of the read roofline); 2..16 tokens the tensor-core kernel's (7B step at batch 8:
+// 7.3 ms vs cuBLAS 8.7 and the 8-token GEMV 21.1); more, cuBLAS's (batch 64: 10.6 ms vs 14.2).
+// QBENCH_CUDA_TC_TOKENS=LO,HI moves the tensor-core range (for measurements; LO >= 2, HI <= 64; HI < LO: none).
+DensePath auto_dense_path(int64_t n) {
+  static const std::pair<int64_t, int64_t> range = [] {
+    std::pair<int64_t, int64_t> r{2, kTcAutoTokens};
+    if (const char* e = std::getenv("QBENCH_CUDA_TC_TOKENS")) {
+      long lo = 0, hi = 0;
+      if (std::sscanf(e, "%ld,%ld", &lo, &hi) == 2)
+        r = {std::max<int64_t>(2, lo), std::min<int64_t>(kTcMaxTokens, hi)};
+    }
+    return r;
+  }();
+  // QBENCH_CUDA_GEMV_TOKENS=N: outside that range the GEMV takes up to N tokens (1..8), cuBLAS the rest.
+  static const int64_t gemv_max = [] {
+    const char* e = std::getenv("QBENCH_CUDA_GEMV_TOKENS");
+    return e ? std::clamp<int64_t>(std::atoll(e), 1, kMaxGemvTokens) : int64_t(kMaxGemvTokens);
+  }();
+  if (n >= range.first && n <= range.second) return DensePath::TensorCore;
+  return n <= gemv_max ? DensePath::Gemv : DensePath::Cublas;
 }
 
 }  // namespace cuda

@@ -1,9 +1,15 @@
 #pragma once
 // Dense Linear on the GPU: F16/BF16/F32 weights [out, in] copied once into
-// device memory. Decode (n <= 8 tokens): our GEMV, one warp per output row,
-// 128-bit weight loads, FP32 accumulation, every weight read once for all n
-// tokens. Prefill (n > 8): activations rounded to the weight type (FP16/BF16)
-// and one cuBLAS GEMM on the tensor cores with FP32 accumulation and output.
+// device memory. One token: our GEMV, one warp per output row, 128-bit weight
+// loads, FP32 activations and accumulation. Batched decode (2..16 tokens by
+// default, up to 64 when forced; F16/BF16 weights): a tensor-core kernel
+// (mma.sync m16n8k16) that streams every weight once for all tokens; up to 16
+// tokens it keeps the activations to about FP32 accuracy (each split into a high
+// and a low FP16/BF16 part), beyond that it rounds them to FP16/BF16. More tokens
+// (larger batches, prefill), or F32 weights beyond 8 tokens: activations rounded
+// to the weight type and one cuBLAS GEMM (tensor cores, FP32 accumulate and
+// output). F32 weights, 2..8 tokens: the GEMV. Thresholds measured on the H100
+// (docs/benchmarks-h100.md, issue 9).
 #include <memory>
 
 #include "engines/core/dtype.h"
@@ -13,5 +19,15 @@ namespace qbench {
 
 // `host_weights` is read during the call only.
 std::unique_ptr<Linear> make_dense_linear_cuda(DType dtype, const void* host_weights, int64_t in, int64_t out);
+
+namespace cuda {
+// Which kernel a dense forward of n tokens uses; Auto is the measured choice.
+// Benchmarks and tests force one (a forced path that cannot run a shape falls back to Auto).
+enum class DensePath { Auto, Gemv, TensorCore, Cublas };
+void force_dense_path(DensePath p);
+DensePath forced_dense_path();
+// The path Auto takes for n tokens of 16-bit weights with in % 8 == 0.
+DensePath auto_dense_path(int64_t n);
+}  // namespace cuda
 
 }  // namespace qbench

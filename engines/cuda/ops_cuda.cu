@@ -23,7 +23,7 @@ namespace {
 unsigned blocks_for(int64_t n, int threads) { return unsigned((n + threads - 1) / threads); }
 
 // Key words: one tag per call site, then the launch's values.
-enum OpTag : uint64_t { kRmsnorm = 0x100, kAddBias, kRope, kKvStore, kSiluMul, kAdd, kUploadCopy };
+enum OpTag : uint64_t { kRmsnorm = 0x100, kAddBias, kRope, kKvStore, kSiluMul, kAdd, kUploadCopy, kArgmax };
 uint64_t fbits(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
@@ -126,6 +126,54 @@ __global__ void silu_mul_kernel(const float* gate, const float* up, float* out, 
   }
 }
 
+// One block per row: the largest value's index, lowest index on ties (as argmax() on the host).
+__global__ void argmax_rows_kernel(const float* __restrict__ x, int64_t n, int32_t* __restrict__ out) {
+  const float* xr = x + int64_t(blockIdx.x) * n;
+  float bv = -INFINITY;
+  int64_t bi = -1;
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = xr[i];
+    if (bi < 0 || v > bv) {  // i grows per thread: the first of equal values stays
+      bv = v;
+      bi = i;
+    }
+  }
+  auto better = [](float v, int64_t i, float bv, int64_t bi) {
+    return i >= 0 && (bi < 0 || v > bv || (v == bv && i < bi));
+  };
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const float v = __shfl_xor_sync(0xffffffffu, bv, o);
+    const int64_t i = __shfl_xor_sync(0xffffffffu, bi, o);
+    if (better(v, i, bv, bi)) {
+      bv = v;
+      bi = i;
+    }
+  }
+  __shared__ float sv[32];
+  __shared__ int64_t si[32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+  if (lane == 0) {
+    sv[warp] = bv;
+    si[warp] = bi;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    bv = lane < nw ? sv[lane] : -INFINITY;
+    bi = lane < nw ? si[lane] : -1;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      const float v = __shfl_xor_sync(0xffffffffu, bv, o);
+      const int64_t i = __shfl_xor_sync(0xffffffffu, bi, o);
+      if (better(v, i, bv, bi)) {
+        bv = v;
+        bi = i;
+      }
+    }
+    if (lane == 0) out[blockIdx.x] = int32_t(bi);
+  }
+}
+
 __global__ void add_kernel(float* y, const float* x, int64_t n) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) y[i] += x[i];
@@ -136,6 +184,7 @@ class CudaOps final : public Ops {
   CudaOps() { ensure_device(); }
   ~CudaOps() override {
     for (auto& [key, p] : inv_freq_) device_free(p);
+    device_free(argmax_);
   }
 
   void* alloc(size_t bytes) override { return device_alloc(bytes, "engine buffer"); }
@@ -247,6 +296,31 @@ class CudaOps final : public Ops {
     cuda::attention(kv, layer, pos0, q, out, rows, n_heads);
   }
 
+  // Several sequences: one kv_store and one attention launch for all of them (attention_cuda.h); one
+  // sequence (batch-1 decode, a lone prefill) keeps the single-sequence kernels.
+  void attention_batch(int64_t layer, const SeqRows* seqs, int64_t count, const float* k, const float* v,
+                       const float* q, float* out, int64_t n_heads) override {
+    if (count > 1 && cuda::attention_batch(layer, seqs, count, k, v, q, out, n_heads)) return;
+    Ops::attention_batch(layer, seqs, count, k, v, q, out, n_heads);
+  }
+
+  // Greedy sampling on the device: only the token ids are downloaded.
+  void argmax_rows(const float* x, int64_t rows, int64_t n, int32_t* host_out) override {
+    if (rows <= 0) return;
+    if (rows > argmax_cap_) {
+      device_free(argmax_);  // runs what is queued first
+      argmax_ = nullptr;
+      argmax_ = static_cast<int32_t*>(device_alloc(size_t(rows) * sizeof(int32_t), "argmax output"));
+      argmax_cap_ = rows;
+    }
+    int32_t* o = argmax_;
+    enqueue({key(kArgmax, kw(x), rows, n, kw(o)), true, [=](cudaStream_t s) {
+               argmax_rows_kernel<<<unsigned(rows), 1024, 0, s>>>(x, n, o);
+               QB_CUDA_LAUNCH("argmax_rows");
+             }});
+    download(host_out, o, size_t(rows) * sizeof(int32_t));
+  }
+
   void silu_mul(const float* gate, const float* up, float* out, int64_t n) override {
     if (n <= 0) return;
     enqueue({key(kSiluMul, kw(gate), kw(up), kw(out), n), true, [=](cudaStream_t s) {
@@ -279,6 +353,8 @@ class CudaOps final : public Ops {
     return d;
   }
   std::map<std::pair<double, int64_t>, float*> inv_freq_;
+  int32_t* argmax_ = nullptr;
+  int64_t argmax_cap_ = 0;
 };
 
 }  // namespace

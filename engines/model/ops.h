@@ -4,8 +4,10 @@
 // engines/cuda) implement them. Pointers are to the device's memory.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "engines/model/kv_cache.h"
+#include "engines/model/sampler.h"
 
 namespace qbench {
 
@@ -33,6 +35,34 @@ class Ops {
   // Causal GQA attention of q [rows, heads*head_dim] at positions pos0.. over cache positions [0, pos0+rows).
   virtual void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows,
                          int64_t n_heads) = 0;
+  // One sequence of a batched pass: its rows [row0, row0 + rows) of the stacked k/v/q/out, at positions pos0...
+  struct SeqRows {
+    KvCache* kv;
+    int64_t pos0, rows, row0;
+  };
+  // kv_store then attention for every sequence of a batched pass (issue 9). The default runs them one
+  // sequence at a time; a device may do all sequences in one launch each (their caches are disjoint).
+  virtual void attention_batch(int64_t layer, const SeqRows* seqs, int64_t count, const float* k, const float* v,
+                               const float* q, float* out, int64_t n_heads) {
+    for (int64_t i = 0; i < count; ++i) {
+      const SeqRows& s = seqs[i];
+      const int64_t kvd = s.kv->row_elems(), qd = n_heads * s.kv->head_dim();
+      kv_store(*s.kv, layer, s.pos0, k + s.row0 * kvd, v + s.row0 * kvd, s.rows);
+      attention(*s.kv, layer, s.pos0, q + s.row0 * qd, out + s.row0 * qd, s.rows, n_heads);
+    }
+  }
+  // host_out[r] = index of the largest of x[r, 0..n) (lowest index on ties, as argmax()): greedy
+  // sampling where the values are, so a device returns token ids instead of logits.
+  virtual void argmax_rows(const float* x, int64_t rows, int64_t n, int32_t* host_out) {
+    const float* h = x;
+    std::vector<float> copy;
+    if (!host_memory()) {
+      copy.resize(size_t(rows * n));
+      download(copy.data(), x, copy.size() * sizeof(float));
+      h = copy.data();
+    }
+    for (int64_t r = 0; r < rows; ++r) host_out[r] = argmax(h + r * n, n);
+  }
   // out = silu(gate) * up, elementwise over n values
   virtual void silu_mul(const float* gate, const float* up, float* out, int64_t n) = 0;
   // y += x over n values

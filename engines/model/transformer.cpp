@@ -94,7 +94,7 @@ void Transformer::forward(Sequence& seq, const int32_t* tokens, int64_t n, Logit
   }
 }
 
-void Transformer::forward_batch(const std::vector<BatchItem>& items, std::vector<float>& logits) {
+int64_t Transformer::run_to_head(const std::vector<BatchItem>& items) {
   if (items.empty()) throw Error("forward_batch needs at least one sequence");
   int64_t rows = 0;
   for (auto& it : items) {
@@ -114,22 +114,47 @@ void Transformer::forward_batch(const std::vector<BatchItem>& items, std::vector
   ensure_workspace(rows);
   run_layers(items, rows);
 
-  // LM head over the last row of each item that wants logits.
+  // The last row of each item that wants logits.
   last_rows_.clear();
   int64_t r = 0;
   for (auto& it : items) {
     r += it.n;
     if (it.want_logits) last_rows_.push_back(int32_t(r - 1));
   }
-  const int64_t m = int64_t(last_rows_.size()), h = cfg_.hidden_size, V = cfg_.vocab_size;
+  const int64_t m = int64_t(last_rows_.size()), h = cfg_.hidden_size;
+  if (m == 0) return 0;
+  // Gather the wanted rows' final-normed states into xn_ (rows are disjoint and ordered, so in place is safe).
+  // Every row wanted (a decode step): one call over all of them.
+  if (m == rows) {
+    ops_->rmsnorm(x_.data(), final_norm_.data(), xn_.data(), m, h, float(cfg_.rms_norm_eps));
+  } else {
+    for (int64_t i = 0; i < m; ++i)
+      ops_->rmsnorm(x_.data() + int64_t(last_rows_[i]) * h, final_norm_.data(), xn_.data() + i * h, 1, h,
+                    float(cfg_.rms_norm_eps));
+  }
+  return m;
+}
+
+void Transformer::forward_batch(const std::vector<BatchItem>& items, std::vector<float>& logits) {
+  const int64_t m = run_to_head(items), V = cfg_.vocab_size;
   logits.resize(size_t(m * V));
   if (m == 0) return;
-  // Gather the wanted rows' final-normed states into xn_ (rows are disjoint and ordered, so in place is safe).
-  for (int64_t i = 0; i < m; ++i)
-    ops_->rmsnorm(x_.data() + int64_t(last_rows_[i]) * h, final_norm_.data(), xn_.data() + i * h, 1, h, float(cfg_.rms_norm_eps));
   float* out = ops_->host_memory() ? logits.data() : logits_.data();
   w_.output().forward(xn_.data(), out, m);
   if (!ops_->host_memory()) ops_->download(logits.data(), logits_.data(), size_t(m * V) * sizeof(float));
+}
+
+void Transformer::forward_batch_greedy(const std::vector<BatchItem>& items, std::vector<int32_t>& tokens) {
+  const int64_t m = run_to_head(items), V = cfg_.vocab_size;
+  tokens.resize(size_t(m));
+  if (m == 0) return;
+  float* out = logits_.data();
+  if (ops_->host_memory()) {
+    greedy_logits_.resize(size_t(m * V));
+    out = greedy_logits_.data();
+  }
+  w_.output().forward(xn_.data(), out, m);
+  ops_->argmax_rows(out, m, V, tokens.data());
 }
 
 void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n) {
@@ -147,6 +172,14 @@ void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n) {
         ids.push_back(it.tokens[i]);
       }
   }
+  seq_rows_.clear();
+  {
+    int64_t r = 0;
+    for (auto& it : items) {
+      seq_rows_.push_back({it.seq->kv.get(), it.seq->n_past, it.n, r});
+      r += it.n;
+    }
+  }
   ops_->upload(pos_.data(), pos_host_.data(), size_t(n) * sizeof(int32_t));
   w_.embed->gather_rows(ids.data(), n, x_.data());
 
@@ -163,12 +196,9 @@ void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n) {
     if (!V.v_bias.empty()) ops_->add_bias(v_.data(), V.v_bias.data(), n, kvd);
     ops_->rope(q_.data(), n, cfg_.num_heads, cfg_.head_dim, pos_.data(), cfg_.rope_theta);
     ops_->rope(k_.data(), n, cfg_.num_kv_heads, cfg_.head_dim, pos_.data(), cfg_.rope_theta);
-    int64_t r = 0;
-    for (auto& it : items) {  // each sequence attends over its own cache
-      ops_->kv_store(*it.seq->kv, l, it.seq->n_past, k_.data() + r * kvd, v_.data() + r * kvd, it.n);
-      ops_->attention(*it.seq->kv, l, it.seq->n_past, q_.data() + r * qd, att_.data() + r * qd, it.n, cfg_.num_heads);
-      r += it.n;
-    }
+    // Each sequence stores into and attends over its own cache.
+    ops_->attention_batch(l, seq_rows_.data(), int64_t(seq_rows_.size()), k_.data(), v_.data(), q_.data(), att_.data(),
+                          cfg_.num_heads);
     L.o->forward(att_.data(), tmp_.data(), n);
     ops_->add(x_.data(), tmp_.data(), n * h);
     // MLP block (SwiGLU).

@@ -60,8 +60,13 @@ class Transformer {
   // cache). Reserves KV blocks as needed; throws qbench::Error when the pool
   // has too few (schedulers reserve first). logits: [items wanting logits, vocab] in item order.
   void forward_batch(const std::vector<BatchItem>& items, std::vector<float>& logits);
+  // forward_batch with greedy sampling where the logits are (on a GPU only the token ids come back):
+  // tokens[i] = argmax (lowest id on ties, as argmax()) of the i-th item wanting logits.
+  void forward_batch_greedy(const std::vector<BatchItem>& items, std::vector<int32_t>& tokens);
 
  private:
+  // Checks and runs the layers, then final-norms the wanted rows into xn_; returns how many.
+  int64_t run_to_head(const std::vector<BatchItem>& items);
   void run_layers(const std::vector<BatchItem>& items, int64_t rows);
   void ensure_workspace(int64_t rows);
 
@@ -83,6 +88,8 @@ class Transformer {
   DeviceArray<float> x_, xn_, q_, k_, v_, att_, gate_, up_, tmp_, logits_;
   DeviceArray<int32_t> pos_;
   std::vector<int32_t> pos_host_, ids_host_, last_rows_;
+  std::vector<Ops::SeqRows> seq_rows_;
+  std::vector<float> greedy_logits_;  // host devices: the LM head's output before the argmax
 };
 
 }  // namespace qbench

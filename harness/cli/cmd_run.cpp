@@ -28,7 +28,8 @@ const char* kHelp =
     "           [--stop-at-eos] [--max-chunk 512] [--no-counters]\n"
     "  --workload throughput: --requests N (--concurrency C | --rate R | --sweep concurrency=1,2,4 | --sweep rate=0.5,1)\n"
     "           [--prompt-tokens 512|uniform:LO:HI|normal:MEAN:STD] [--gen-tokens 256|...] [--max-num-seqs 64]\n"
-    "           [--max-batched-tokens 2048] [--prefill-chunk 512] [--kv-tokens N] [--kv-block 16]";
+    "           [--max-batched-tokens 2048] [--prefill-chunk 512] [--kv-tokens N] [--kv-block 16]\n"
+    "           [--requests-per-concurrency K: a point at concurrency C runs min(N, K*C) requests] [--util-period-ms 50]";
 
 template <class T>
 std::vector<T> parse_list(const std::string& s, const char* what) {
@@ -50,7 +51,8 @@ int cmd_run(int argc, char** argv) {
   Args a(argc, argv, 2,
          {"model", "backend", "device", "workload", "prompt-tokens", "gen-tokens", "reps", "warmup", "threads", "pin",
           "kv-type", "out", "temperature", "top-p", "seed", "max-chunk", "requests", "concurrency", "rate", "sweep",
-          "max-num-seqs", "max-batched-tokens", "prefill-chunk", "kv-tokens", "kv-block"},
+          "max-num-seqs", "max-batched-tokens", "prefill-chunk", "kv-tokens", "kv-block", "requests-per-concurrency",
+          "util-period-ms"},
          {"stop-at-eos", "no-counters", "quiet", "help"});
   if (a.flag("help")) {
     std::puts(kHelp);
@@ -100,6 +102,10 @@ int cmd_run(int argc, char** argv) {
   } else {
     ThroughputParams p;
     p.requests = a.get_int("requests", 100);
+    p.requests_per_concurrency = a.get_int("requests-per-concurrency", 0);
+    p.util_period_ms = a.get_double("util-period-ms", 50);
+    if (p.requests_per_concurrency < 0 || !(p.util_period_ms > 0))
+      throw Error("--requests-per-concurrency must be >= 0 and --util-period-ms > 0");
     p.prompt_tokens = LengthDist::parse(a.get("prompt-tokens", "512"));
     p.gen_tokens = LengthDist::parse(a.get("gen-tokens", "256"));
     p.limits.max_num_seqs = a.get_int("max-num-seqs", 64);
