@@ -5,7 +5,8 @@
 # checkpoint generated there and the seed table's latency workload on it.
 #
 # usage (repo root, on the GPU machine): bash bench/cuda_device_run.sh [OUT_DIR] [steps]
-#   steps: any of build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs,decode,profile,formats (default: all)
+#   steps: any of build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs,decode,profile,formats,cpubench (default: all
+#   but cpubench and throughput)
 #   GEN_TOKENS / REPS (default 256 / 5) size the latency runs.
 #   FORMATS (default gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0): the quantized 7B files the
 #   `formats` step generates on the device (synthetic, real size and type mix) and runs the latency workload on.
@@ -109,6 +110,19 @@ if has formats; then
     "$BUILD/harness/qbench" run --model "$m" --device cuda --workload latency --prompt-tokens 512 \
       --gen-tokens "$GEN_TOKENS" --reps "$REPS" --out "$OUT_DIR/latency-$f-7b.json" 2>&1 | tail -12
   done
+fi
+# CPU decode of the GGUF and int4 formats on this machine's host CPU (all cores), next to probes
+# taken right before and after each row: a second CPU for issues 3 and 4 (the 2-vCPU development VM
+# is compute-bound on these kernels). Synthetic 0.5B/1.5B files are written under /tmp/qbench-cpu-models.
+if has cpubench; then
+  ninja -C "$BUILD" -j"$JOBS" bench_gguf_decode bench_int4_decode >/tmp/build-cpubench.log 2>&1 ||
+    { grep -E "error|FAILED" -A5 /tmp/build-cpubench.log | head -40; }
+  log "CPU: GGUF decode, $(nproc) threads"
+  "$BUILD/bench/bench_gguf_decode" --models-dir /tmp/qbench-cpu-models --decode 48 --json "$OUT_DIR/cpu-gguf-decode.json" 2>&1 |
+    grep -v "^writing"
+  log "CPU: int4 decode, $(nproc) threads"
+  "$BUILD/bench/bench_int4_decode" --models-dir /tmp/qbench-cpu-models --decode 48 --json "$OUT_DIR/cpu-int4-decode.json" 2>&1 |
+    grep -v "^writing"
 fi
 # Throughput under concurrency (issue 9; run it by naming the step: ... OUT_DIR build,roofline,throughput).
 # Continuous batching on the 7B FP16 shape, 512 in / 256 out, greedy, over a concurrency sweep; a point at
