@@ -23,14 +23,31 @@ namespace qbench::cuda {
 
 namespace {
 
-template <int NT>
-constexpr int kLoads = NT == 1 ? 4 : 2;  // units per load batch; two batches alternate (one in flight while the other is used)
-
-// One unit of one lane: 8 inputs × 4 rows × n tokens into acc.
+// Units staged per lane in shared memory (cp.async, one ring of D slots per thread): each lane copies, and
+// later reads, only its own 16-byte pieces (codes, scale/zero, and at one token its 8 activations), so no
+// barrier is needed and D − 1 units stay in flight without holding registers.
 template <int NT, bool HS>
-__device__ __forceinline__ void unit_fma(const uint4& c, const SZ<HS>& s, const Int4GemvArgs& a, int64_t k0, int n,
-                                         float (&acc)[4][NT]) {
-  float xv[NT][8], sx[NT];
+constexpr int kStageWords = 1 + (HS ? 1 : 2) + (NT == 1 ? 2 : 0);
+template <int NT, bool HS>
+constexpr int kStages = kStageWords<NT, HS> >= 4 ? (kStageWords<NT, HS> == 4 ? 5 : 4) : 6;  // <= 40 KiB a block
+
+__device__ __forceinline__ void cp16(void* smem, const void* g) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(g) : "memory");
+}
+// L1-allocating (activations are read by every warp); zero-filled when !valid.
+__device__ __forceinline__ void cp16_ca(void* smem, const void* g, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(g), "r"(valid ? 16 : 0) : "memory");
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void cp_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+template <int NT>
+__device__ __forceinline__ void load_x(const Int4GemvArgs& a, int64_t k0, int n, float (&xv)[NT][8]) {
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
     if (t < n && k0 < a.kvalid) {
@@ -42,8 +59,17 @@ __device__ __forceinline__ void unit_fma(const uint4& c, const SZ<HS>& s, const 
 #pragma unroll
       for (int j = 0; j < 8; ++j) xv[t][j] = 0.f;
     }
-    sx[t] = ((xv[t][0] + xv[t][1]) + (xv[t][2] + xv[t][3])) + ((xv[t][4] + xv[t][5]) + (xv[t][6] + xv[t][7]));
   }
+}
+
+// One unit of one lane: 8 inputs × 4 rows × n tokens into acc.
+template <int NT, bool HS>
+__device__ __forceinline__ void unit_core(const uint4& c, const SZ<HS>& s, const float (&xv)[NT][8], int n,
+                                          float (&acc)[4][NT]) {
+  float sx[NT];
+#pragma unroll
+  for (int t = 0; t < NT; ++t)
+    sx[t] = ((xv[t][0] + xv[t][1]) + (xv[t][2] + xv[t][3])) + ((xv[t][4] + xv[t][5]) + (xv[t][6] + xv[t][7]));
   float sc[4], zc[4];
   s.get(sc, zc);
   const uint32_t words[4] = {c.x, c.y, c.z, c.w};
@@ -66,6 +92,7 @@ __device__ __forceinline__ void unit_fma(const uint4& c, const SZ<HS>& s, const 
 template <int NT, bool HS>
 __global__ void __launch_bounds__(kInt4GemvWarps * 32, NT == 1 && HS ? 4 : 1) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
   __shared__ float part[kInt4GemvWarps][4][NT];
+  __shared__ uint4 stage[kStages<NT, HS>][kStageWords<NT, HS>][kInt4GemvWarps * 32];
   const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
   const int rbl = wib / ks, kp = wib % ks;
   int64_t rb = int64_t(blockIdx.x) * (kInt4GemvWarps / ks) + rbl;
@@ -107,30 +134,58 @@ __global__ void __launch_bounds__(kInt4GemvWarps * 32, NT == 1 && HS ? 4 : 1) in
     const int u0 = kp * per + min(kp, rem), u1 = u0 + per + (kp < rem ? 1 : 0);
     const uint4* cp = codes + rb * units * 32 + lane;
     const int64_t szrow = rb * a.g.groups;
-    constexpr int U = kLoads<NT>;
-    // Two batches of U units: while one is used, the other's loads are in flight.
-    uint4 c0[U], c1[U];
-    SZ<HS> s0[U], s1[U];
-    auto load = [&](uint4 (&c)[U], SZ<HS> (&s)[U], int u) {
-#pragma unroll
-      for (int i = 0; i < U; ++i)
-        if (u + i < u1) {
-          c[i] = __ldcs(cp + int64_t(u + i) * 32);
-          s[i].load(sz, szrow + group_of((u + i) * kInt4Unit + lane * 8, a.g));
+    constexpr int D = kStages<NT, HS>, W = kStageWords<NT, HS>;
+    const int tid = threadIdx.x;
+    auto issue = [&](int u, int slot) {
+      if (u < u1) {
+        const int k0 = u * kInt4Unit + lane * 8;
+        cp16(&stage[slot][0][tid], cp + int64_t(u) * 32);
+        const int64_t si = szrow + group_of(k0, a.g);
+        if constexpr (HS) {
+          cp16(&stage[slot][1][tid], static_cast<const uint4*>(sz) + si);
+        } else {
+          cp16(&stage[slot][1][tid], static_cast<const uint4*>(sz) + 2 * si);
+          cp16(&stage[slot][2][tid], static_cast<const uint4*>(sz) + 2 * si + 1);
         }
+        if constexpr (NT == 1) {
+          const bool ok = k0 < a.kvalid;
+          cp16_ca(&stage[slot][W - 2][tid], ok ? a.x + k0 : a.x, ok);
+          cp16_ca(&stage[slot][W - 1][tid], ok ? a.x + k0 + 4 : a.x, ok);
+        }
+      }
+      cp_commit();  // an empty group past the end keeps the count uniform
     };
-    auto use = [&](const uint4 (&c)[U], const SZ<HS> (&s)[U], int u) {
+    int islot = 0, rslot = 0;
 #pragma unroll
-      for (int i = 0; i < U; ++i)
-        if (u + i < u1) unit_fma<NT, HS>(c[i], s[i], a, int64_t(u + i) * kInt4Unit + lane * 8, n, acc);
-    };
-    load(c0, s0, u0);
-    for (int u = u0; u < u1; u += 2 * U) {
-      load(c1, s1, u + U);
-      use(c0, s0, u);
-      load(c0, s0, u + 2 * U);
-      use(c1, s1, u + U);
+    for (int i = 0; i < D - 1; ++i) {
+      issue(u0 + i, islot);
+      islot = islot + 1 == D ? 0 : islot + 1;
     }
+    for (int u = u0; u < u1; ++u) {
+      issue(u + D - 1, islot);  // refills the slot read one iteration ago
+      islot = islot + 1 == D ? 0 : islot + 1;
+      cp_wait<D - 1>();  // unit u's group has landed
+      const uint4 c = stage[rslot][0][tid];
+      SZ<HS> s;
+      if constexpr (HS) {
+        s.v = stage[rslot][1][tid];
+      } else {
+        s.a = *reinterpret_cast<const float4*>(&stage[rslot][1][tid]);
+        s.b = *reinterpret_cast<const float4*>(&stage[rslot][2][tid]);
+      }
+      float xv[NT][8];
+      if constexpr (NT == 1) {
+        const float4 xa = *reinterpret_cast<const float4*>(&stage[rslot][W - 2][tid]);
+        const float4 xb = *reinterpret_cast<const float4*>(&stage[rslot][W - 1][tid]);
+        xv[0][0] = xa.x, xv[0][1] = xa.y, xv[0][2] = xa.z, xv[0][3] = xa.w;
+        xv[0][4] = xb.x, xv[0][5] = xb.y, xv[0][6] = xb.z, xv[0][7] = xb.w;
+      } else {
+        load_x<NT>(a, int64_t(u) * kInt4Unit + lane * 8, n, xv);
+      }
+      unit_core<NT, HS>(c, s, xv, n, acc);
+      rslot = rslot + 1 == D ? 0 : rslot + 1;
+    }
+    cp_wait<0>();
   }
 
 #pragma unroll
