@@ -1,8 +1,15 @@
 // The gptq-int4 and awq-int4 backends against the fixture's float32 reference
 // logits (transformers on the exactly dequantized weights) for
-// ../shared/fixtures/tiny-qwen2/{gptq,gptq-actorder,awq}. README bound for
-// float32 math: max |logit diff| <= 1e-4; greedy continuations equal.
+// ../shared/fixtures/tiny-qwen2/{gptq,gptq-actorder,awq}. Two kernel sets, each
+// held to the README bound of its arithmetic: the float32 kernels
+// (QBENCH_INT4_VNNI=0) to "computing in float32", max |logit diff| <= 1e-4; the
+// default decode kernel on AVX-512 VNNI machines, which rounds activations to
+// int16 per 128 inputs (engines/cpu/int4_vnni.h), to "reduced-precision
+// activations", max |diff| <= 0.03 and mean KL <= 1e-5. Greedy continuations equal.
 #include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <limits>
 
 #include "engines/model/sampler.h"
 #include "engines/registry/registry.h"
@@ -19,6 +26,21 @@ struct Int4Fixture {
   const char* backend;  // what detection must say
 };
 const Int4Fixture kFixtures[] = {{"gptq", "gptq-int4"}, {"gptq-actorder", "gptq-int4"}, {"awq", "awq-int4"}};
+
+// One kernel set: the QBENCH_INT4_VNNI value it is selected by and the bounds it is held to.
+struct KernelMode {
+  const char* name;
+  const char* vnni_env;
+  double max_abs, mean_kl;
+};
+const KernelMode kModes[] = {{"float32 kernels", "0", 1e-4, std::numeric_limits<double>::infinity()},
+                             {"default kernels (int16 activations on VNNI machines)", "1", 0.03, 1e-5}};
+
+// Selects the kernel set for Linears built while it lives (the choice is made at load).
+struct ModeScope {
+  explicit ModeScope(const KernelMode& m) { setenv("QBENCH_INT4_VNNI", m.vnni_env, 1); }
+  ~ModeScope() { unsetenv("QBENCH_INT4_VNNI"); }
+};
 
 std::unique_ptr<Engine> load(const std::string& dir, int64_t max_chunk = 512) {
   LoadOptions lo;
@@ -40,7 +62,9 @@ TEST_CASE("gptq-int4 and awq-int4 are detected for their fixtures", "[int4][gptq
 
 TEST_CASE("int4 logits match the float32 reference (prefill, GEMM path)", "[int4][gptq][awq][reference]") {
   if (!require_shared("fixtures/tiny-qwen2/reference/logits/index.json")) return;
+  for (const KernelMode& mode : kModes)
   for (auto& f : kFixtures) {
+    ModeScope scope(mode);
     auto e = load(f.dir);
     const int64_t V = e->config().vocab_size;
     double worst = 0, kl_sum = 0;
@@ -55,18 +79,22 @@ TEST_CASE("int4 logits match the float32 reference (prefill, GEMM path)", "[int4
         kl_sum += kl_divergence(ref.data.data() + r * V, got.data() + (ref.first_pos + r) * V, V);
         worst = std::max(worst, d);
         ++rows;
-        INFO(f.dir << " sequence " << seq.name << " position " << ref.first_pos + r);
-        CHECK(d <= 1e-4);
+        INFO(mode.name << ": " << f.dir << " sequence " << seq.name << " position " << ref.first_pos + r);
+        CHECK(d <= mode.max_abs);
       }
     }
-    WARN(f.dir << ": worst max-abs logit diff " << worst << ", mean KL " << kl_sum / rows << " over " << rows << " rows");
+    WARN(mode.name << ", " << f.dir << ": worst max-abs logit diff " << worst << ", mean KL " << kl_sum / rows << " over "
+                   << rows << " rows");
+    CHECK(kl_sum / rows <= mode.mean_kl);
     CHECK(rows == 6);
   }
 }
 
 TEST_CASE("int4 logits match the reference token by token (GEMV path) and in chunks", "[int4][gptq][awq][reference]") {
   if (!require_shared("fixtures/tiny-qwen2/reference/logits/index.json")) return;
+  for (const KernelMode& mode : kModes)
   for (auto& f : kFixtures) {
+    ModeScope scope(mode);
     auto e = load(f.dir);
     auto chunked = load(f.dir, 48);
     const int64_t V = e->config().vocab_size;
@@ -83,15 +111,18 @@ TEST_CASE("int4 logits match the reference token by token (GEMV path) and in chu
         for (size_t i = 0; i < seq.ids.size(); ++i) e->model().forward(s, &seq.ids[i], 1, LogitsMode::Last, got);
       }
       const double d = max_abs_diff(got.data(), ref.data.data() + (ref.rows - 1) * V, V);
-      INFO(f.dir << " " << seq.name << ": max-abs diff at the last position " << d);
-      CHECK(d <= 1e-4);
+      INFO(mode.name << ": " << f.dir << " " << seq.name << ": max-abs diff at the last position " << d);
+      CHECK(d <= mode.max_abs);
+      if (d > 1e-4) WARN(mode.name << ", " << f.dir << " " << seq.name << ": last-position max-abs diff " << d);
     }
   }
 }
 
 TEST_CASE("int4 greedy continuations equal the reference", "[int4][gptq][awq][reference]") {
   if (!require_shared("fixtures/tiny-qwen2/reference/greedy.json")) return;
+  for (const KernelMode& mode : kModes)
   for (auto& f : kFixtures) {
+    ModeScope scope(mode);
     auto e = load(f.dir);
     for (auto& seq : reference_sequences()) {
       if (seq.name != "text_en" && seq.name != "text_zh") continue;
@@ -105,7 +136,7 @@ TEST_CASE("int4 greedy continuations equal the reference", "[int4][gptq][awq][re
         got.push_back(t);
         e->model().forward(s, &t, 1, LogitsMode::Last, logits);
       }
-      INFO(f.dir << " prompt " << seq.name);
+      INFO(mode.name << ": " << f.dir << " prompt " << seq.name);
       CHECK(got == want);
     }
   }
