@@ -2,6 +2,8 @@
 // system facts, provenance, perf counters, thread placement and the roofline
 // probes' plumbing. No timing assertions: speed is measured in bench/.
 #include <catch2/catch.hpp>
+
+#include <sys/mman.h>
 #include <hwloc.h>
 #include <time.h>
 #include <unistd.h>
@@ -285,8 +287,13 @@ TEST_CASE("PerfCounters never throws and accounts for every requested event", "[
   double late_thread_cpu = 0.0;  // created after start: counted through inherit
   std::thread late([&] { late_thread_cpu = burn_cpu(0.05); });
   late.join();
-  std::vector<char> pages(16u << 20);
-  std::memset(pages.data(), 1, pages.size());
+  // Fresh anonymous pages always fault when first written (a heap block could be
+  // memory an earlier test already touched, and then nothing faults).
+  const size_t bytes = 16u << 20;
+  void* pages = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(pages != MAP_FAILED);
+  std::memset(pages, 1, bytes);
+  munmap(pages, bytes);
   pc.stop();
 
   const auto j = pc.to_json();
