@@ -184,25 +184,26 @@ TEST_CASE("plan: calibration recovers known efficiencies and overheads", "[plan]
   const std::vector<DeviceSpec> cat;
   const json roof = {{"rooflines", {{{"threads", 2}, {"read_bandwidth_gbs", 10.0}, {"fp32_gemm_gflops", 100.0}}}}};
   const DeviceSpec d = cpu_device_from_roofline(roof, 2, "roof");
-  // Runs timed exactly as: decode step = bytes / (0.4 x 10 GB/s) + 3 ms,
+  // Runs timed exactly as: decode step = bytes / (0.4 x 10 GB/s) + 0.1 ms per layer,
   // prefill = FLOPs / (0.3 x 100 GFLOP/s) + 50 ms.
-  auto runs_for = [&](double step_ms, double ttft_ms) {
+  auto runs_for = [&](double layer_ms, double ttft_ms) {
     std::vector<MeasuredRun> runs;
     for (const char* shape : {"tiny", "qwen2.5-0.5b", "qwen2.5-1.5b"}) {
       const ModelConfig c = shape_config(shape);
-      const double dec = 1.0 / (1.0 / (0.4 * decode_roofline_tokens_per_s(c, "fp16", d, "f16", 64 + 16 / 2, 1)) + step_ms * 1e-3);
+      const double dec = 1.0 / (1.0 / (0.4 * decode_roofline_tokens_per_s(c, "fp16", d, "f16", 64 + 16 / 2, 1)) +
+                                 layer_ms * 1e-3 * double(c.num_layers));
       const double pre = 64.0 / (prefill_flops(c, 64) / (0.3 * 100e9) + ttft_ms * 1e-3);
       runs.push_back(read_measured_run(fake_result(shape, "fp16", dec, pre, 64, 16), shape, cat, roof));
     }
     return runs;
   };
-  std::vector<MeasuredRun> runs = runs_for(3.0, 50.0);
+  std::vector<MeasuredRun> runs = runs_for(0.1, 50.0);
   CHECK(runs[0].device.bandwidth_gbs == 10.0);
   CHECK(runs[0].device.name == "Test CPU");
   auto cal = calibrate(runs);
   REQUIRE(cal.size() == 1);
   CHECK(cal[0].efficiency.bandwidth == Approx(0.4));
-  CHECK(cal[0].efficiency.step_overhead_ms == Approx(3.0));
+  CHECK(cal[0].efficiency.layer_overhead_ms == Approx(0.1));
   CHECK(cal[0].efficiency.compute == Approx(0.3));
   CHECK(cal[0].efficiency.overhead_ms == Approx(50.0));
   REQUIRE(cal[0].rows.size() == 3);
@@ -213,7 +214,7 @@ TEST_CASE("plan: calibration recovers known efficiencies and overheads", "[plan]
   // Held out: a run timed by the same law but not fitted on is predicted exactly;
   // one measured 1.25x slower is over-predicted by 25 %.
   {
-    std::vector<MeasuredRun> held = runs_for(3.0, 50.0);
+    std::vector<MeasuredRun> held = runs_for(0.1, 50.0);
     held[2].file = "held-slow";
     held[2].decode_tokens_per_s /= 1.25;
     validate(cal, held);
@@ -231,7 +232,7 @@ TEST_CASE("plan: calibration recovers known efficiencies and overheads", "[plan]
   // No overhead: the fit finds none.
   cal = calibrate(runs_for(0.0, 0.0));
   CHECK(cal[0].efficiency.bandwidth == Approx(0.4));
-  CHECK(cal[0].efficiency.step_overhead_ms == Approx(0.0).margin(1e-6));
+  CHECK(cal[0].efficiency.layer_overhead_ms == Approx(0.0).margin(1e-6));
   // Inconsistent runs: the model cannot match all three; the errors say so.
   runs[1].decode_tokens_per_s *= 1.5;
   cal = calibrate(runs);

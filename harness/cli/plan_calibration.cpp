@@ -252,8 +252,10 @@ std::vector<DeviceCalibration> calibrate(const std::vector<MeasuredRun>& runs) {
     if (base.empty()) base = ms;
     std::vector<double> xd, td, xp, tp;
     for (const MeasuredRun* m : base)
-      xd.push_back(1.0 / decode_roofline_tokens_per_s(m->config, m->backend, m->device, m->kv_type, m->mean_decode_context(), 1)),
-          td.push_back(1.0 / m->decode_tokens_per_s);
+      // Per layer: t/L = (x/L)/e + o_layer, a straight line whose intercept is the per-layer overhead.
+      xd.push_back(1.0 / decode_roofline_tokens_per_s(m->config, m->backend, m->device, m->kv_type, m->mean_decode_context(), 1) /
+                   double(m->config.num_layers)),
+          td.push_back(1.0 / m->decode_tokens_per_s / double(m->config.num_layers));
     for (const MeasuredRun* m : ms) {
       if (m->prefill_tokens_per_s > 0) {
         xp.push_back(prefill_flops(m->config, m->prompt_tokens) / (m->device.matmul_tflops * 1e12));
@@ -263,20 +265,20 @@ std::vector<DeviceCalibration> calibrate(const std::vector<MeasuredRun>& runs) {
     dc.efficiency = Efficiency::defaults_for(dc.device);
     const TimeFit fd = fit_time_model(xd, td);
     dc.efficiency.bandwidth = 1.0 / fd.a;
-    dc.efficiency.step_overhead_ms = fd.b * 1e3;
+    dc.efficiency.layer_overhead_ms = fd.b * 1e3;
     if (!xp.empty()) {
       const TimeFit fp = fit_time_model(xp, tp);
       dc.efficiency.compute = 1.0 / fp.a;
       dc.efficiency.overhead_ms = fp.b * 1e3;
     }
-    // Per quantized backend: t = x / e_b + o with the device's step overhead o,
+    // Per quantized backend: t = x / e_b + o with the device's overhead o = o_layer x layers,
     // e_b by least squares on relative error: 1/e_b = Σ (t−o)·x/t² / Σ x²/t².
     std::map<std::string, std::pair<double, double>> sums;
     const bool per_backend = base.size() != ms.size();  // else: all dense, or none (one factor for all)
     for (const MeasuredRun* m : ms) {
       if (!per_backend || is_dense_backend(m->backend)) continue;
       const double x = 1.0 / decode_roofline_tokens_per_s(m->config, m->backend, m->device, m->kv_type, m->mean_decode_context(), 1);
-      const double t = 1.0 / m->decode_tokens_per_s, o = dc.efficiency.step_overhead_ms * 1e-3;
+      const double t = 1.0 / m->decode_tokens_per_s, o = dc.efficiency.layer_overhead_ms * 1e-3 * double(m->config.num_layers);
       sums[m->backend].first += (t - o) * x / (t * t);
       sums[m->backend].second += x * x / (t * t);
     }

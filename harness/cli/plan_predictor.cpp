@@ -24,7 +24,7 @@ Efficiency Efficiency::defaults_for(const DeviceSpec& d) {
 
 json Efficiency::to_json() const {
   json j = {{"bandwidth", bandwidth}, {"compute", compute}, {"overhead_ms", overhead_ms},
-            {"step_overhead_ms", step_overhead_ms}, {"origin", origin}};
+            {"layer_overhead_ms", layer_overhead_ms}, {"origin", origin}};
   if (!backend_bandwidth.empty()) j["backend_bandwidth"] = backend_bandwidth;
   return j;
 }
@@ -95,7 +95,7 @@ double decode_roofline_tokens_per_s(const ModelConfig& c, const std::string& bac
 Prediction predict(const ModelConfig& c, const std::string& backend, const DeviceSpec& d, const PlanParams& p,
                    const Efficiency& eff) {
   p.validate();
-  if (!(eff.bandwidth_for(backend) > 0) || !(eff.compute > 0) || eff.overhead_ms < 0 || eff.step_overhead_ms < 0)
+  if (!(eff.bandwidth_for(backend) > 0) || !(eff.compute > 0) || eff.overhead_ms < 0 || eff.layer_overhead_ms < 0)
     throw Error("plan: efficiency factors must be positive");
   Prediction r;
   r.device = d.id;
@@ -132,7 +132,7 @@ Prediction predict(const ModelConfig& c, const std::string& backend, const Devic
   const double flops = double(p.batch) * (2.0 * matmul_params(c) +
                                           4.0 * double(p.context) * double(c.num_heads * c.head_dim) * double(c.num_layers));
   const double cmp_s = flops / rate;
-  const double step_s = std::max(mem_s, cmp_s) + eff.step_overhead_ms * 1e-3;
+  const double step_s = std::max(mem_s, cmp_s) + eff.layer_overhead_ms * 1e-3 * double(c.num_layers);
   r.decode_compute_bound = cmp_s > mem_s;
   r.decode_tokens_per_s = 1.0 / step_s;
   r.aggregate_tokens_per_s = double(p.batch) / step_s;

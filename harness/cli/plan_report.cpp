@@ -160,8 +160,8 @@ std::string format_calibration(const std::vector<DeviceCalibration>& cal, bool m
     out += (md ? "**" : "") + std::string("calibration: ") + d.device.id + " (" + d.device.name + ", " +
            num(d.device.bandwidth_gbs, 1) + " GB/s, " + num(d.device.matmul_tflops * 1000, 0) +
            " GFLOP/s): bandwidth efficiency " + num(d.efficiency.bandwidth, 3) + ", compute efficiency " +
-           num(d.efficiency.compute, 3) + ", decode step overhead " + num(d.efficiency.step_overhead_ms, 2) +
-           " ms, TTFT overhead " + num(d.efficiency.overhead_ms, 1) + " ms, " + d.efficiency.origin + (md ? "**" : "") + "\n\n";
+           num(d.efficiency.compute, 3) + ", decode overhead " + num(d.efficiency.layer_overhead_ms * 1e3, 1) +
+           " us per layer, TTFT overhead " + num(d.efficiency.overhead_ms, 1) + " ms, " + d.efficiency.origin + (md ? "**" : "") + "\n\n";
     if (md) out += "| run | backend | model | context | measured decode tok/s | predicted | error % | measured prefill tok/s | predicted | error % |\n"
                    "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
     else {

@@ -55,7 +55,7 @@ struct DeviceCalibration {
 };
 
 // Groups runs by device (id, and for CPUs the model name) and fits per device:
-// decode seconds per token = bytes / (e_bw x bandwidth) + step overhead, and
+// decode seconds per token = bytes / (e_bw x bandwidth) + layers x per-layer overhead, and
 // prefill seconds = FLOPs / (e_c x matmul rate) + TTFT overhead (fit_time_model);
 // then predicts every run back through the planner with the fitted factors.
 std::vector<DeviceCalibration> calibrate(const std::vector<MeasuredRun>& runs);

@@ -1,7 +1,7 @@
 #pragma once
 // First-principles prediction for one (device, backend): does the model fit,
 // the longest context that fits, time to first token and decode speed.
-//   decode step  = max(bytes read / (eff_bw x bandwidth), FLOPs / (eff_compute x matmul rate)) + step overhead
+//   decode step  = max(bytes read / (eff_bw x bandwidth), FLOPs / (eff_compute x matmul rate)) + layers x layer overhead
 //                  bytes read = weights once + KV of every sequence at the context
 //   TTFT         = prompt FLOPs / (eff_compute x matmul rate) (at least one weight read per chunk) + overhead
 //   fits         = weights + KV(context x batch) + activations + runtime reserve <= device memory
@@ -22,7 +22,9 @@ struct Efficiency {
   double bandwidth = 0.75;   // decode: share of peak DRAM bandwidth
   double compute = 0.5;      // prefill: share of peak matmul rate
   double overhead_ms = 5.0;  // TTFT: launch, sampling, host work
-  double step_overhead_ms = 0.0;  // decode: fixed time per step (kernel launches, thread barriers, sampling)
+  // decode: fixed time per layer and step (kernel launches and small kernels on a GPU, thread
+  // barriers per Linear on a CPU): what makes small models slower per byte than large ones.
+  double layer_overhead_ms = 0.0;
   // Decode bandwidth share of backends whose kernels do not stream at the dense
   // rate (dequantisation that is compute-bound on a small CPU), fitted from that
   // backend's own runs; backends not listed use `bandwidth`.
