@@ -24,34 +24,13 @@
 #include "engines/model/sampler.h"
 #include "engines/registry/registry.h"
 #include "tests/support/reference_fixture.h"
+#include "tests/support/cuda_test_support.h"
 #include "tests/support/test_paths.h"
 
 using namespace qbench;
 using namespace qbench::test;
 
 namespace {
-
-bool require_cuda() {
-  std::string why;
-  if (cuda::device_available(&why)) return true;
-  WARN("SKIPPED: " + why + " (CUDA tests run on the device machine: bench/cuda_device_run.sh)");
-  return false;
-}
-
-std::vector<float> randu(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-template <class T>
-std::vector<T> to_host(Ops& o, const DeviceArray<T>& a) {
-  std::vector<T> h(a.size());
-  o.download(h.data(), a.data(), a.size() * sizeof(T));
-  return h;
-}
 
 // B prompts of different lengths: the fixture's reference sequences, then seeded random ids.
 std::vector<std::vector<int32_t>> prompts_for(int B, int64_t vocab) {

@@ -36,6 +36,7 @@
 #include "engines/quant/random_blocks.h"
 #include "engines/registry/registry.h"
 #include "tests/support/reference_fixture.h"
+#include "tests/support/cuda_test_support.h"
 #include "tests/support/test_paths.h"
 
 using namespace qbench;
@@ -43,13 +44,6 @@ using namespace qbench::test;
 using quant::GgmlType;
 
 namespace {
-
-bool require_cuda() {
-  std::string why;
-  if (cuda::device_available(&why)) return true;
-  WARN("SKIPPED: " + why + " (CUDA tests run on the device machine: bench/cuda_device_run.sh)");
-  return false;
-}
 
 const GgmlType kBlockTypes[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
                                 GgmlType::Q5_1, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
@@ -134,13 +128,6 @@ std::vector<double> cpu_rounded(GgmlType t, const float* x, int64_t in) {
   return r;
 }
 
-template <class T>
-std::vector<T> download(Ops& o, const DeviceArray<T>& a) {
-  std::vector<T> h(a.size());
-  o.download(h.data(), a.data(), a.size() * sizeof(T));
-  return h;
-}
-
 // Checks y [n, out] of a GPU GGUF Linear against w (dequantised, [out, in], output order) times x (+ bias):
 // GEMV (n <= 8) of a block type against the GPU-rounding replica within 1e-5 of sum |w x|; the dense F16 GEMV
 // (FP32) against float x likewise; the GEMM (n > 8, FP16 operands) within 1.5e-3 of sum |w x|.
@@ -191,7 +178,7 @@ TEST_CASE("CUDA GGUF Linear: GEMV and prefill GEMM against dequantise-then-multi
           if (n > 8 && split != -1) continue;
           cuda::set_gguf_gemv_split(split);
           gpu_l->forward(dx.data(), dy.data(), n);
-          gots.push_back(download(*ops, dy));
+          gots.push_back(to_host(*ops, dy));
         }
         cuda::set_gguf_gemv_split(-1);
         double ymax_q = 0, err_q = 0, ymax_f = 0, err_f = 0;
@@ -243,7 +230,7 @@ TEST_CASE("CUDA GGUF Linear: GEMV and prefill GEMM against dequantise-then-multi
       cpu_l->gather_rows(ids.data(), int64_t(ids.size()), want.data());
       DeviceArray<float> dg(ops.get(), want.size(), nullptr, MemCategory::Activations);
       gpu_l->gather_rows(ids.data(), int64_t(ids.size()), dg.data());
-      const auto got = download(*ops, dg);
+      const auto got = to_host(*ops, dg);
       size_t mismatches = 0;
       for (size_t i = 0; i < got.size(); ++i) mismatches += got[i] != want[i];
       INFO(quant::type_name(t) << " in " << s.in << " gather_rows");
@@ -277,7 +264,7 @@ TEST_CASE("CUDA GGUF Linear: row map, F16 tensors, merged GEMVs and folded epilo
     DeviceArray<float> dg(ops.get(), want.size(), nullptr, MemCategory::Activations);
     gpu_l->gather_rows(ids.data(), int64_t(ids.size()), dg.data());
     INFO(quant::type_name(t) << " with a row map");
-    CHECK(download(*ops, dg) == want);
+    CHECK(to_host(*ops, dg) == want);
     // The reference reads stored row map[o] for output o.
     const auto wstored = dequant_matrix(t, blocks, in, out);
     std::vector<float> w(wstored.size());
@@ -288,7 +275,7 @@ TEST_CASE("CUDA GGUF Linear: row map, F16 tensors, merged GEMVs and folded epilo
       DeviceArray<float> dx(ops.get(), x, nullptr, MemCategory::Activations);
       DeviceArray<float> dy(ops.get(), size_t(n * out), nullptr, MemCategory::Activations);
       gpu_l->forward(dx.data(), dy.data(), n);
-      expect_linear(t, w, x, n, in, out, download(*ops, dy));
+      expect_linear(t, w, x, n, in, out, to_host(*ops, dy));
     }
   }
   // q/k/v-like: three GGUF GEMVs of one type over one input merge into one launch; a different type does not join.
@@ -327,19 +314,19 @@ TEST_CASE("CUDA GGUF Linear: row map, F16 tensors, merged GEMVs and folded epilo
     CHECK(cuda::graph_stats().launches - before == 4);
     gpu[0]->forward(dx.data(), dy[0].data(), n);  // after a folded residual add, x is quantised again
     CHECK(cuda::graph_stats().launches - before == 6);
-    std::vector<float> y0 = download(*ops, dy[0]);
+    std::vector<float> y0 = to_host(*ops, dy[0]);
     gpu[0]->forward(dx.data(), dy[0].data(), n);  // ... and the result is the bias-free GEMV
-    const std::vector<float> y0b = download(*ops, dy[0]);
+    const std::vector<float> y0b = to_host(*ops, dy[0]);
     CHECK(y0 == y0b);
     expect_linear(types[0], dequant_matrix(types[0], blk[0], in, outs[0]), x, n, in, outs[0], y0b);
     ops->add_bias(dy[0].data(), db.data(), n, outs[0]);  // (the check below expects the bias)
     for (int i = 0; i < 4; ++i) {
-      const auto got = download(*ops, dy[size_t(i)]);
+      const auto got = to_host(*ops, dy[size_t(i)]);
       INFO("matrix " << i);
       expect_linear(types[i], dequant_matrix(types[i], blk[size_t(i)], in, outs[i % 3]), x, n, in, outs[i % 3], got,
                     i == 0 ? &bias : nullptr);
       if (i == 2) {
-        const auto r = download(*ops, dres);
+        const auto r = to_host(*ops, dres);
         double wr = 0;
         for (size_t k = 0; k < r.size(); ++k) wr = std::max(wr, double(std::fabs(r[k] - (res0[k] + got[k]))));
         CHECK(wr <= 1e-6);

@@ -28,27 +28,13 @@
 #include "engines/quant/int4_codes.h"
 #include "engines/registry/registry.h"
 #include "tests/support/reference_fixture.h"
+#include "tests/support/cuda_test_support.h"
 #include "tests/support/test_paths.h"
 
 using namespace qbench;
 using namespace qbench::test;
 
 namespace {
-
-bool require_cuda() {
-  std::string why;
-  if (cuda::device_available(&why)) return true;
-  WARN("SKIPPED: " + why + " (CUDA tests run on the device machine: bench/cuda_device_run.sh)");
-  return false;
-}
-
-std::vector<float> randu(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
 
 // Random codes of one shape. group <= 0: one group. act_order: g_idx a shuffle of i / group
 // (every group gets exactly `group` inputs, as GPTQ act-order does). f16: scales exactly F16 values.
@@ -66,13 +52,6 @@ quant::Int4Codes random_codes(int64_t in, int64_t out, int64_t group, bool act_o
     std::shuffle(c.g_idx.begin(), c.g_idx.end(), g);
   }
   return c;
-}
-
-template <class T>
-std::vector<T> to_host(Ops& o, const DeviceArray<T>& a) {
-  std::vector<T> h(a.size());
-  o.download(h.data(), a.data(), a.size() * sizeof(T));
-  return h;
 }
 
 std::unique_ptr<Linear> to_cuda(const Linear& cpu) {

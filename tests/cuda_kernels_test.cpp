@@ -18,32 +18,12 @@
 #include "engines/cuda/linear_dense_cuda.h"
 #include "engines/cuda/ops_cuda.h"
 #include "engines/model/device_array.h"
+#include "tests/support/cuda_test_support.h"
 
 using namespace qbench;
+using namespace qbench::test;
 
 namespace {
-
-bool require_cuda() {
-  std::string why;
-  if (cuda::device_available(&why)) return true;
-  WARN("SKIPPED: " + why + " (CUDA kernel tests run on the device machine: bench/cuda_device_run.sh)");
-  return false;
-}
-
-std::vector<float> randu(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 g(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(g);
-  return v;
-}
-
-template <class T>
-std::vector<T> to_host(Ops& o, const DeviceArray<T>& a) {
-  std::vector<T> h(a.size());
-  o.download(h.data(), a.data(), a.size() * sizeof(T));
-  return h;
-}
 
 double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double m = 0;

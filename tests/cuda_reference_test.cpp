@@ -16,19 +16,13 @@
 #include "engines/model/sampler.h"
 #include "engines/registry/registry.h"
 #include "tests/support/reference_fixture.h"
+#include "tests/support/cuda_test_support.h"
 #include "tests/support/test_paths.h"
 
 using namespace qbench;
 using namespace qbench::test;
 
 namespace {
-
-bool require_cuda() {
-  std::string why;
-  if (cuda::device_available(&why)) return true;
-  WARN("SKIPPED: " + why + " (CUDA tests run on the device machine: bench/cuda_device_run.sh)");
-  return false;
-}
 
 std::unique_ptr<Engine> load_tiny(const std::string& device) {
   register_cuda_device();
