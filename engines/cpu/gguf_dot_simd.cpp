@@ -113,6 +113,38 @@ float dot_q4q5_1(const void* w, const void* a, int64_t n) {
   return hsum(acc) + summ;
 }
 
+// The 8 six-bit scales and mins of a Q4_K/Q5_K block (12 bytes) in four 32-bit
+// operations instead of eight scale_min_k4 calls: bytes 0-3 hold scales 0-3 (low
+// 6 bits) and the top 2 bits of scales 4-7, bytes 4-7 the same for the mins,
+// bytes 8-11 the low 4 bits of scales 4-7 (low nibbles) and mins 4-7 (high nibbles).
+// The per-block scalar work was a third of the kernel on the 2-vCPU VM.
+inline void unpack_scales_mins_k4(const uint8_t* q, uint8_t sc[8], uint8_t mn[8]) {
+  uint32_t u0, u1, u2;
+  std::memcpy(&u0, q, 4);
+  std::memcpy(&u1, q + 4, 4);
+  std::memcpy(&u2, q + 8, 4);
+  const uint32_t s_lo = u0 & 0x3f3f3f3fu, m_lo = u1 & 0x3f3f3f3fu;
+  const uint32_t s_hi = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
+  const uint32_t m_hi = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
+  std::memcpy(sc, &s_lo, 4);
+  std::memcpy(sc + 4, &s_hi, 4);
+  std::memcpy(mn, &m_lo, 4);
+  std::memcpy(mn + 4, &m_hi, 4);
+}
+
+// Σ_j mn[j] · (bsums[2j] + bsums[2j+1]): pair sums (|.| ≤ 2·16·128, int16) times the
+// mins, with two 128-bit multiply-adds.
+inline int mins_dot_bsums(const uint8_t mn[8], const int16_t bsums[16]) {
+  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums));
+  const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bsums + 8));
+  uint64_t m8;
+  std::memcpy(&m8, mn, 8);
+  const __m128i p = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(m8))), _mm_hadd_epi16(lo, hi));
+  __m128i t = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4e));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+  return _mm_cvtsi128_si32(t);
+}
+
 // Q4_K / Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins.
 template <bool kFive>
 float dot_q4q5_k(const void* w, const void* a, int64_t n) {
@@ -130,11 +162,8 @@ float dot_q4q5_k(const void* w, const void* a, int64_t n) {
     const uint8_t* qh = b + 16;
     const uint8_t* qs = b + (kFive ? 48 : 16);
     uint8_t sc[8], mn[8];
-    int sum_m = 0;
-    for (int j = 0; j < 8; ++j) {
-      scale_min_k4(j, scales, sc[j], mn[j]);
-      sum_m += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-    }
+    unpack_scales_mins_k4(scales, sc, mn);
+    const int sum_m = mins_dot_bsums(mn, y[i].bsums);
     const __m256i hv = kFive ? load32(qh) : _mm256_setzero_si256();
     __m256i sumi = _mm256_setzero_si256();
     for (int j = 0; j < 4; ++j) {
