@@ -53,13 +53,24 @@ bool int4_vnni_usable(const PackedInt4& p) { return p.groups == 1 || p.group_siz
 
 namespace {
 
-// Σ over one chunk of code · xq for the 16 words in v (int32 lanes).
-inline __m512i chunk_dot(__m512i v, const int16_t* xq) {
-  const __m512i mask = _mm512_set1_epi32(0x000F000F);
-  __m512i acc = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, mask), _mm512_loadu_si512(xq));
-  acc = _mm512_dpwssd_epi32(acc, _mm512_and_si512(_mm512_srli_epi32(v, 4), mask), _mm512_loadu_si512(xq + 32));
-  acc = _mm512_dpwssd_epi32(acc, _mm512_and_si512(_mm512_srli_epi32(v, 8), mask), _mm512_loadu_si512(xq + 64));
-  return _mm512_dpwssd_epi32(acc, _mm512_and_si512(_mm512_srli_epi32(v, 12), mask), _mm512_loadu_si512(xq + 96));
+// One chunk's 128 activations as the four int16-pair vectors its code words meet.
+struct ChunkX {
+  __m512i x[4];
+};
+inline ChunkX load_chunk_x(const int16_t* xq) {
+  return {{_mm512_loadu_si512(xq), _mm512_loadu_si512(xq + 32), _mm512_loadu_si512(xq + 64), _mm512_loadu_si512(xq + 96)}};
+}
+
+// Σ over one chunk of code · xq for the 16 words in v (int32 lanes), as two 2-deep
+// chains (j = 0, 2 and j = 1, 3): vpdpwssd's latency, not its throughput, bounded
+// a single 4-deep chain. Integer sums, so the order changes nothing.
+inline __m512i chunk_dot(__m512i v, const ChunkX& c) {
+  const __m512i mask = _mm512_set1_epi32(0x000F000F), z = _mm512_setzero_si512();
+  const __m512i a = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, _mm512_and_si512(v, mask), c.x[0]),
+                                        _mm512_and_si512(_mm512_srli_epi32(v, 8), mask), c.x[2]);
+  const __m512i b = _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, _mm512_and_si512(_mm512_srli_epi32(v, 4), mask), c.x[1]),
+                                        _mm512_and_si512(_mm512_srli_epi32(v, 12), mask), c.x[3]);
+  return _mm512_add_epi32(a, b);
 }
 
 }  // namespace
@@ -71,7 +82,7 @@ float int4_row_dot_vnni(const PackedInt4& p, int64_t o, const Int4ActI16& a) {
   float zterm = 0.f;
   for (int64_t c = 0; c < p.in_pad / 128; ++c) {
     const int64_t g = chunk_group(p, c);
-    const __m512i d = chunk_dot(_mm512_load_si512(w + c * 16), a.xq.data() + c * 128);
+    const __m512i d = chunk_dot(_mm512_load_si512(w + c * 16), load_chunk_x(a.xq.data() + c * 128));
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_set1_ps(s[g] * a.chunk_scale[size_t(c)]), acc);
     zterm += s[g] * z[g] * a.chunk_sum[size_t(c)];
   }
@@ -81,28 +92,14 @@ float int4_row_dot_vnni(const PackedInt4& p, int64_t o, const Int4ActI16& a) {
 void int4_row_dot2_vnni(const PackedInt4& p, int64_t o, const Int4ActI16& a, float* y0, float* y1) {
   const uint32_t *w0 = p.row_codes(o), *w1 = p.row_codes(o + 1);
   const float *s0 = p.row_scale(o), *z0 = p.row_zero(o), *s1 = p.row_scale(o + 1), *z1 = p.row_zero(o + 1);
-  const __m512i mask = _mm512_set1_epi32(0x000F000F);
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   float zt0 = 0.f, zt1 = 0.f;
   for (int64_t c = 0; c < p.in_pad / 128; ++c) {
     const int64_t g = chunk_group(p, c);
-    const int16_t* xq = a.xq.data() + c * 128;
     _mm_prefetch(reinterpret_cast<const char*>(w0 + (c + kPrefetchChunks) * 16), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(w1 + (c + kPrefetchChunks) * 16), _MM_HINT_T0);
-    const __m512i v0 = _mm512_load_si512(w0 + c * 16), v1 = _mm512_load_si512(w1 + c * 16);
-    // Two short chains per row (j = 0, 2 and j = 1, 3) instead of one of four:
-    // vpdpwssd's latency, not its throughput, bounded the four-deep chain.
-    const __m512i x0 = _mm512_loadu_si512(xq), x1 = _mm512_loadu_si512(xq + 32), x2 = _mm512_loadu_si512(xq + 64),
-                  x3 = _mm512_loadu_si512(xq + 96);
-    const __m512i z = _mm512_setzero_si512();
-    const __m512i d0 = _mm512_add_epi32(
-        _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, _mm512_and_si512(v0, mask), x0), _mm512_and_si512(_mm512_srli_epi32(v0, 8), mask), x2),
-        _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, _mm512_and_si512(_mm512_srli_epi32(v0, 4), mask), x1),
-                            _mm512_and_si512(_mm512_srli_epi32(v0, 12), mask), x3));
-    const __m512i d1 = _mm512_add_epi32(
-        _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, _mm512_and_si512(v1, mask), x0), _mm512_and_si512(_mm512_srli_epi32(v1, 8), mask), x2),
-        _mm512_dpwssd_epi32(_mm512_dpwssd_epi32(z, _mm512_and_si512(_mm512_srli_epi32(v1, 4), mask), x1),
-                            _mm512_and_si512(_mm512_srli_epi32(v1, 12), mask), x3));
+    const ChunkX x = load_chunk_x(a.xq.data() + c * 128);  // shared by both rows
+    const __m512i d0 = chunk_dot(_mm512_load_si512(w0 + c * 16), x), d1 = chunk_dot(_mm512_load_si512(w1 + c * 16), x);
     const float ac = a.chunk_scale[size_t(c)], cs = a.chunk_sum[size_t(c)];
     acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(s0[g] * ac), acc0);
     acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_set1_ps(s1[g] * ac), acc1);

@@ -26,19 +26,23 @@ class Int4LinearCpu final : public Linear {
   void forward(const float* x, float* y, int64_t n) const override {
     // Activations in the packed input order (act-order permutation), zero-padded to in_pad.
     const int64_t ip = p_.in_pad;
-    std::vector<float> xp(size_t(n * ip), 0.f);
+    // Reused across calls (a decode step calls every Linear once per token). thread_local
+    // storage is per thread: OpenMP workers below read these buffers through plain pointers.
+    thread_local std::vector<float> xp_store;
+    thread_local std::vector<cpu::Int4ActI16> act_store;
+    xp_store.resize(size_t(n * ip));
+    float* const xp = xp_store.data();
     for (int64_t t = 0; t < n; ++t) {
       const float* xs = x + t * in_;
-      float* xd = xp.data() + t * ip;
+      float* xd = xp + t * ip;
       if (p_.perm.empty()) std::copy(xs, xs + in_, xd);
       else for (int64_t j = 0; j < in_; ++j) xd[j] = xs[p_.perm[size_t(j)]];
+      std::fill(xd + in_, xd + ip, 0.f);  // the kernels read the padding
     }
     if (n < kGemmMinRows && vnni_) {
       // int16 activations, one quantisation per token shared by every row (int4_vnni.h).
-      // (thread_local storage is per thread: the OpenMP workers read it through a plain pointer.)
-      thread_local std::vector<cpu::Int4ActI16> act_store;
       act_store.resize(size_t(n));
-      for (int64_t t = 0; t < n; ++t) cpu::int4_quantize_act_i16(p_, xp.data() + t * ip, act_store[size_t(t)]);
+      for (int64_t t = 0; t < n; ++t) cpu::int4_quantize_act_i16(p_, xp + t * ip, act_store[size_t(t)]);
       const cpu::Int4ActI16* acts = act_store.data();
       const int64_t pairs = out_ / 2;
 #pragma omp parallel for schedule(static)
@@ -54,9 +58,9 @@ class Int4LinearCpu final : public Linear {
 #pragma omp parallel for schedule(static)
       for (int64_t r = 0; r < pairs; ++r)
         for (int64_t t = 0; t < n; ++t)
-          cpu::int4_row_dot2(p_, 2 * r, xp.data() + t * ip, &y[t * out_ + 2 * r], &y[t * out_ + 2 * r + 1]);
+          cpu::int4_row_dot2(p_, 2 * r, xp + t * ip, &y[t * out_ + 2 * r], &y[t * out_ + 2 * r + 1]);
       if (out_ % 2)
-        for (int64_t t = 0; t < n; ++t) y[t * out_ + out_ - 1] = cpu::int4_row_dot(p_, out_ - 1, xp.data() + t * ip);
+        for (int64_t t = 0; t < n; ++t) y[t * out_ + out_ - 1] = cpu::int4_row_dot(p_, out_ - 1, xp + t * ip);
       return;
     }
     const int64_t tiles = (out_ + kTileRows - 1) / kTileRows;
@@ -67,7 +71,7 @@ class Int4LinearCpu final : public Linear {
       for (int64_t t = 0; t < tiles; ++t) {
         const int64_t r0 = t * kTileRows, rows = std::min(kTileRows, out_ - r0);
         for (int64_t r = 0; r < rows; ++r) cpu::int4_row_dequant(p_, r0 + r, tile.data() + r * ip);
-        cpu::gemm_xbt(xp.data(), n, ip, tile.data(), rows, y + r0, out_);
+        cpu::gemm_xbt(xp, n, ip, tile.data(), rows, y + r0, out_);
       }
     }
   }
