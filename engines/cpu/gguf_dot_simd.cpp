@@ -117,7 +117,8 @@ float dot_q4q5_1(const void* w, const void* a, int64_t n) {
 // operations instead of eight scale_min_k4 calls: bytes 0-3 hold scales 0-3 (low
 // 6 bits) and the top 2 bits of scales 4-7, bytes 4-7 the same for the mins,
 // bytes 8-11 the low 4 bits of scales 4-7 (low nibbles) and mins 4-7 (high nibbles).
-// The per-block scalar work was a third of the kernel on the 2-vCPU VM.
+// With this (and mins_dot_bsums) the bare q4_k GEMV on the 2-vCPU VM went from
+// 28.2-28.4 to 33.3-34.7 GB/s.
 inline void unpack_scales_mins_k4(const uint8_t* q, uint8_t sc[8], uint8_t mn[8]) {
   uint32_t u0, u1, u2;
   std::memcpy(&u0, q, 4);
