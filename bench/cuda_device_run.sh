@@ -25,6 +25,13 @@ MODEL_DIR=${MODEL_DIR:-/tmp/qwen2.5-7b-fp16}
 JOBS=${JOBS:-$(nproc)}
 mkdir -p "$OUT_DIR"
 has() { [[ ",$STEPS," == *",$1,"* ]]; }
+# The Qwen2.5-7B-shaped FP16 checkpoint the FP16 steps share, generated on first use.
+ensure_fp16_model() {
+  if [ ! -f "$MODEL_DIR/config.json" ]; then
+    log "generating Qwen2.5-7B-shaped FP16 checkpoint in $MODEL_DIR"
+    OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --out "$MODEL_DIR" --no-tokenizer || exit 1
+  fi
+}
 log() { echo "== $(date +%T) $*"; }
 
 # Build dependencies the image may lack (Eigen, nlohmann_json, Catch2, pcre2, utf8proc, hwloc, libpfm).
@@ -75,10 +82,7 @@ if has gemv; then
 fi
 
 if has bench7b || has bench7b-nographs || has decode || has profile; then
-  if [ ! -f "$MODEL_DIR/config.json" ]; then
-    log "generating Qwen2.5-7B-shaped FP16 checkpoint in $MODEL_DIR"
-    OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --out "$MODEL_DIR" --no-tokenizer || exit 1
-  fi
+  ensure_fp16_model
   latency() {  # $1: output name, $2: QBENCH_CUDA_GRAPHS
     log "latency ($1, graphs=$2): prompt 512, generate $GEN_TOKENS, batch 1, $REPS reps"
     QBENCH_CUDA_GRAPHS=$2 "$BUILD/harness/qbench" run --model "$MODEL_DIR" --device cuda --workload latency --prompt-tokens 512 \
@@ -136,10 +140,7 @@ if has throughput; then
   TP_REQUESTS=${TP_REQUESTS:-128}
   TP_PER_CONC=${TP_PER_CONC:-8}
   TP_MAX_BATCHED=${TP_MAX_BATCHED:-2048}
-  if [ ! -f "$MODEL_DIR/config.json" ]; then
-    log "generating Qwen2.5-7B-shaped FP16 checkpoint in $MODEL_DIR"
-    OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --out "$MODEL_DIR" --no-tokenizer || exit 1
-  fi
+  ensure_fp16_model
   if [ "${TP_DECODE_BENCH:-1}" = 1 ]; then
     log "batched decode step by batch size and GEMM path"
     ninja -C "$BUILD" -j"$JOBS" bench_cuda_batch_decode >/tmp/build-batch-decode.log 2>&1 ||
