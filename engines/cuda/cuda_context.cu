@@ -1,10 +1,13 @@
 #include "engines/cuda/cuda_context.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/launch_queue.h"
+#include "engines/cuda/pdl.cuh"
 
 namespace qbench::cuda {
 
@@ -65,6 +68,35 @@ bool device_available(std::string* why) {
 void ensure_device() {
   std::string why;
   if (!device_available(&why)) throw Error(why);
+}
+
+namespace {
+// -1: not decided yet; 0/1 afterwards (set_pdl_enabled overrides).
+int g_pdl = -1;
+}  // namespace
+
+bool pdl_enabled() {
+  if (g_pdl < 0) {
+    const char* e = std::getenv("QBENCH_CUDA_PDL");
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+      (void)cudaGetLastError();
+      major = 0;
+    }
+    g_pdl = (e && std::strcmp(e, "0") == 0) || major < 9 ? 0 : 1;
+  }
+  return g_pdl == 1;
+}
+
+void set_pdl_enabled(bool on) {
+  int dev = 0, major = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    major = 0;
+  }
+  g_pdl = on && major >= 9 ? 1 : 0;
 }
 
 cudaStream_t stream() {
