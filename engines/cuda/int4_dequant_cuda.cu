@@ -1,6 +1,7 @@
-// The int4 kernels around the GEMV: activation permutation (act-order) and
-// padding, FP16 dequantisation of row tiles for the prefill GEMM, the
-// embedding gather, and the upload repack from the CPU layout.
+// The int4 kernels around the GEMV: the prefill GEMM's FP16 activations
+// (permuted for act-order, padded), FP16 dequantisation of row tiles for that
+// GEMM, the embedding gather, and the upload repack from the CPU layout. (The
+// GEMV's activation fragments are packed in int4_gemv_cuda.cu.)
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/int4_device.cuh"
 #include "engines/cuda/int4_kernels_cuda.h"
@@ -11,127 +12,108 @@ namespace {
 
 unsigned blocks_for(int64_t n, int threads) { return unsigned((n + threads - 1) / threads); }
 
-template <class T>
-__global__ void permute_kernel(const float* __restrict__ x, const int32_t* __restrict__ perm, int64_t n, int64_t in,
-                               int64_t in_pad, T* __restrict__ out) {
+__global__ void permute_half_kernel(const float* __restrict__ x, const int32_t* __restrict__ perm, int64_t n, int64_t in,
+                                    int64_t in_pad, __half* __restrict__ out) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n * in_pad) return;
   const int64_t t = i / in_pad, j = i % in_pad;
   float v = 0.f;
   if (j < in) v = x[t * in + (perm ? perm[j] : j)];
-  if constexpr (sizeof(T) == 2) out[i] = __float2half_rn(v);
-  else out[i] = v;
+  out[i] = __float2half_rn(v);
 }
 
-// One thread per (row block, unit, lane): 4 rows × 8 inputs → 4 × 16 bytes of FP16.
-template <bool HS>
-__global__ void dequant_kernel(const uint4* __restrict__ codes, const void* __restrict__ sz, int units, Int4Groups g,
-                               int64_t rb0, int64_t nrb, int64_t r0, int64_t rows, __half* __restrict__ out) {
+// One thread per (row block, unit, lane): its row's 32 codes → 16 FP16 pairs (inputs k, k + 1 lie in
+// nibbles p and p + 4 of one word).
+__global__ void dequant_kernel(const uint4* __restrict__ codes, const void* __restrict__ sz, bool hs, int units,
+                               Int4Groups g, int64_t rb0, int64_t nrb, int64_t r0, int64_t rows,
+                               __half* __restrict__ out) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= nrb * units * 32) return;
   const int lane = int(i & 31);
   const int64_t rest = i >> 5;
   const int u = int(rest % units);
   const int64_t rb = rb0 + rest / units;
-  const int k0 = u * kInt4Unit + lane * 8;
-  const uint4 c = __ldg(codes + (rb * units + u) * 32 + lane);
-  SZ<HS> s;
-  s.load(sz, rb * g.groups + group_of(k0, g));
-  float sc[4], zc[4];
-  s.get(sc, zc);
-  const uint32_t words[4] = {c.x, c.y, c.z, c.w};
+  const int r = lane >> 2, c = lane & 3;
+  const int64_t row = rb * kInt4Rows + r - r0;
+  if (row < 0 || row >= rows) return;
+  const uint4 cw = __ldg(codes + (rb * units + u) * 32 + lane);
+  const uint32_t words[4] = {cw.x, cw.y, cw.z, cw.w};
   const int64_t in_pad = int64_t(units) * kInt4Unit;
+  __half* dst = out + row * in_pad + int64_t(u) * kInt4Unit;
 #pragma unroll
-  for (int r = 0; r < 4; ++r) {
-    const int64_t row = rb * 4 + r - r0;
-    if (row < 0 || row >= rows) continue;
-    float q[8];
-    decode8(words[r], q);
-    __half2 h[4];
+  for (int w = 0; w < 4; ++w)
 #pragma unroll
-    for (int j = 0; j < 4; ++j) h[j] = __floats2half2_rn(sc[r] * (q[2 * j] - zc[r]), sc[r] * (q[2 * j + 1] - zc[r]));
-    *reinterpret_cast<uint4*>(out + row * in_pad + k0) = *reinterpret_cast<const uint4*>(h);
-  }
+    for (int p = 0; p < 4; ++p) {
+      const int k = int4_code_input(w, p, c);
+      const float2 f = int4_sz(sz, hs, (rb * g.groups + group_of(u * kInt4Unit + k, g)) * kInt4Rows + r);
+      const float q0 = float((words[w] >> (4 * p)) & 0xFu), q1 = float((words[w] >> (4 * p + 16)) & 0xFu);
+      *reinterpret_cast<__half2*>(dst + k) = __floats2half2_rn(f.x * (q0 - f.y), f.x * (q1 - f.y));
+    }
 }
 
-template <bool HS>
-__global__ void gather_kernel(const uint4* __restrict__ codes, const void* __restrict__ sz, int units, Int4Groups g,
-                              const int32_t* __restrict__ perm, const int32_t* __restrict__ ids, int64_t n, int64_t in,
-                              float* __restrict__ out) {
+__global__ void gather_kernel(const uint4* __restrict__ codes, const void* __restrict__ sz, bool hs, int units,
+                              Int4Groups g, const int32_t* __restrict__ perm, const int32_t* __restrict__ ids,
+                              int64_t n, int64_t in, float* __restrict__ out) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n * in) return;
   const int64_t t = i / in, j = i % in;
-  const int64_t o = ids[t], rb = o / 4;
-  const int r = int(o % 4);
-  const int u = int(j / kInt4Unit), lane = int(j % kInt4Unit) / 8, p = int(j % 8);
-  const uint4 c = __ldg(codes + (rb * units + u) * 32 + lane);
-  const uint32_t w = r == 0 ? c.x : r == 1 ? c.y : r == 2 ? c.z : c.w;
-  const float q = float((w >> (4 * p)) & 0xF);
-  SZ<HS> s;
-  s.load(sz, rb * g.groups + group_of(int(j), g));
-  float sc[4], zc[4];
-  s.get(sc, zc);
-  float sr = sc[0], zr = zc[0];
-#pragma unroll
-  for (int k = 1; k < 4; ++k)
-    if (r == k) sr = sc[k], zr = zc[k];
-  out[t * in + (perm ? perm[j] : j)] = sr * (q - zr);
+  const int64_t o = ids[t], rb = o / kInt4Rows;
+  const int r = int(o % kInt4Rows);
+  const int u = int(j / kInt4Unit);
+  const Int4CodePos pos = int4_code_pos(r, int(j % kInt4Unit));
+  const uint32_t* cw = reinterpret_cast<const uint32_t*>(codes + (rb * units + u) * 32 + pos.lane);
+  const float q = float((__ldg(cw + pos.word) >> (4 * pos.nibble)) & 0xFu);
+  const float2 f = int4_sz(sz, hs, (rb * g.groups + group_of(int(j), g)) * kInt4Rows + r);
+  out[t * in + (perm ? perm[j] : j)] = f.x * (q - f.y);
 }
 
-__global__ void repack_kernel(const uint32_t* __restrict__ cw, int64_t out, int64_t in_pad_cpu, int64_t row_blocks,
-                              int units, uint32_t* __restrict__ dst) {
+// One thread per device word: (row block, unit, lane, word).
+__global__ void repack_kernel(const uint32_t* __restrict__ cw, int64_t out, int64_t row_blocks, int units,
+                              uint32_t* __restrict__ dst) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= row_blocks * units * 128) return;
-  const int r = int(i & 3), lane = int((i >> 2) & 31);
+  const int w = int(i & 3), lane = int((i >> 2) & 31);
   const int64_t rest = i >> 7;
   const int64_t u = rest % units, rb = rest / units;
-  const int64_t o = rb * 4 + r, k0 = u * kInt4Unit + lane * 8;
-  uint32_t w = 0;
-  if (o < out && k0 < in_pad_cpu) {
-    // CPU chunk of 128 inputs: nibble j of word k is input 16·j + k. Inputs 8m..8m+7 are nibble m/2 of words 8·(m%2)+p.
-    const int64_t chunk = k0 / 128, m = (k0 % 128) / 8;
-    const uint32_t* src = cw + o * (in_pad_cpu / 8) + chunk * 16 + 8 * (m % 2);
-    const int sh = int(4 * (m / 2));
+  const int64_t o = rb * kInt4Rows + (lane >> 2);
+  uint32_t v = 0;
+  if (o < out) {
+    // CPU chunk u of row o: nibble k / 16 of word k % 16 is input k of the chunk.
+    const uint32_t* src = cw + o * (int64_t(units) * 16) + u * 16;
 #pragma unroll
-    for (int p = 0; p < 8; ++p) w |= ((src[p] >> sh) & 0xFu) << (4 * p);
+    for (int p = 0; p < 8; ++p) {
+      const int k = int4_code_input(w, p, lane & 3);
+      v |= ((src[k & 15] >> (4 * (k >> 4))) & 0xFu) << (4 * p);
+    }
   }
-  dst[i] = w;
+  dst[i] = v;
 }
 
 }  // namespace
 
-void launch_int4_permute(const float* x, const int32_t* perm, int64_t n, int64_t in, int64_t in_pad, float* out,
-                         cudaStream_t s) {
-  permute_kernel<float><<<blocks_for(n * in_pad, 256), 256, 0, s>>>(x, perm, n, in, in_pad, out);
-  QB_CUDA_LAUNCH("int4 permute");
-}
-
 void launch_int4_permute_half(const float* x, const int32_t* perm, int64_t n, int64_t in, int64_t in_pad, __half* out,
                               cudaStream_t s) {
-  permute_kernel<__half><<<blocks_for(n * in_pad, 256), 256, 0, s>>>(x, perm, n, in, in_pad, out);
+  permute_half_kernel<<<blocks_for(n * in_pad, 256), 256, 0, s>>>(x, perm, n, in, in_pad, out);
   QB_CUDA_LAUNCH("int4 permute (fp16)");
 }
 
 void launch_int4_dequant(const uint4* codes, const void* sz, bool half_scales, int units, Int4Groups g, int64_t r0,
                          int64_t rows, __half* out, cudaStream_t s) {
-  const int64_t rb0 = r0 / 4, nrb = (rows + 3) / 4;
-  const unsigned blocks = blocks_for(nrb * units * 32, 256);
-  if (half_scales) dequant_kernel<true><<<blocks, 256, 0, s>>>(codes, sz, units, g, rb0, nrb, r0, rows, out);
-  else dequant_kernel<false><<<blocks, 256, 0, s>>>(codes, sz, units, g, rb0, nrb, r0, rows, out);
+  const int64_t rb0 = r0 / kInt4Rows, nrb = (rows + kInt4Rows - 1) / kInt4Rows;
+  dequant_kernel<<<blocks_for(nrb * units * 32, 256), 256, 0, s>>>(codes, sz, half_scales, units, g, rb0, nrb, r0, rows,
+                                                                    out);
   QB_CUDA_LAUNCH("int4 dequant");
 }
 
 void launch_int4_gather(const uint4* codes, const void* sz, bool half_scales, int units, Int4Groups g,
                         const int32_t* perm, const int32_t* ids, int64_t n, int64_t in, float* out, cudaStream_t s) {
-  const unsigned blocks = blocks_for(n * in, 256);
-  if (half_scales) gather_kernel<true><<<blocks, 256, 0, s>>>(codes, sz, units, g, perm, ids, n, in, out);
-  else gather_kernel<false><<<blocks, 256, 0, s>>>(codes, sz, units, g, perm, ids, n, in, out);
+  gather_kernel<<<blocks_for(n * in, 256), 256, 0, s>>>(codes, sz, half_scales, units, g, perm, ids, n, in, out);
   QB_CUDA_LAUNCH("int4 gather_rows");
 }
 
-void launch_int4_repack(const uint32_t* cpu_words, int64_t out, int64_t in_pad_cpu, int64_t row_blocks, int units,
-                        uint4* codes, cudaStream_t s) {
-  repack_kernel<<<blocks_for(row_blocks * units * 128, 256), 256, 0, s>>>(cpu_words, out, in_pad_cpu, row_blocks, units,
+void launch_int4_repack(const uint32_t* cpu_words, int64_t out, int64_t row_blocks, int units, uint4* codes,
+                        cudaStream_t s) {
+  repack_kernel<<<blocks_for(row_blocks * units * 128, 256), 256, 0, s>>>(cpu_words, out, row_blocks, units,
                                                                           reinterpret_cast<uint32_t*>(codes));
   QB_CUDA_LAUNCH("int4 repack");
 }

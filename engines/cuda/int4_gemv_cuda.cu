@@ -1,99 +1,62 @@
-// Decode GEMV over the int4 device layout (int4_kernels_cuda.h).
+// Decode GEMV over the int4 device layout (int4_kernels_cuda.h), n <= 8 tokens,
+// on the tensor cores.
 //
-// A warp owns one row block (4 output rows) and a range of units; per unit each
-// lane makes one 16-byte evict-first load (one code word of each of the 4 rows,
-// the same 8 inputs) and one 16-byte load of the 4 rows' (scale, zero). Codes
-// become floats in registers exactly: OR-ing a nibble into the mantissa of
-// 2^23 gives 2^23 + q·16^p, and one FMA with the constants 16^-p and −2^(23−4p)
-// leaves q. With Σx over the lane's 8 inputs (shared by the 4 rows),
-//   Σ w·x = s · (Σ q·x − z · Σ x),   FP32 throughout.
-// Every weight byte is read once for all n tokens. For few row blocks (q/k/v,
-// o, down) the warps of a block split the units of one row block (split-K) and
-// add up through shared memory.
+// Why tensor cores at batch 1: dequantising to FP32 and multiplying there
+// costs ~4.4 instructions per weight (the previous kernel), which kept the
+// H100 at 0.6–1.2 TB/s of codes. Here a lane turns 8 codes into four FP16
+// pairs q − z with 4 LOP3 + 4 half2 operations (exact: 1024 + q is an FP16
+// value), and one mma.sync m16n8k16 multiplies 8 rows × 16 inputs for all
+// tokens: ~1.3 instructions per weight. The activations are the mma's A
+// operand, 16 "token rows" holding FP16 hi and lo halves of each token (built
+// once per input by launch_int4_xfrag), so the products keep ~22 bits of x;
+// the tensor core sums in FP32 and the group's scale multiplies those sums in
+// FP32. Rows that hold no token are zero registers, no loads.
+//
+// A warp owns one row block (8 rows) or a 1/2…1/8 share of its units (split-K,
+// added up in shared memory), chosen so that the launch fills the GPU with one
+// wave. Per batch of 4 units a lane issues its 4 code loads (16 bytes each,
+// evict-first) and their scale/zero loads before any arithmetic, and asks L2 to
+// prefetch the next batch's codes.
 #include "engines/cuda/int4_kernels_cuda.h"
 
 #include <algorithm>
 #include <cstdlib>
 
 #include "engines/cuda/cuda_check.h"
-#include "engines/cuda/device_math.cuh"
 #include "engines/cuda/int4_device.cuh"
+#include "engines/cuda/pdl.cuh"
 
 namespace qbench::cuda {
 
 namespace {
 
-// Units staged per lane in shared memory (cp.async, one ring of D slots per thread): each lane copies, and
-// later reads, only its own 16-byte pieces (codes, scale/zero, and at one token its 8 activations), so no
-// barrier is needed and D − 1 units stay in flight without holding registers.
-template <int NT, bool HS>
-constexpr int kStageWords = 1 + (HS ? 1 : 2) + (NT == 1 ? 2 : 0);
-template <int NT, bool HS>
-constexpr int kStages = kStageWords<NT, HS> >= 4 ? (kStageWords<NT, HS> == 4 ? 5 : 4) : 6;  // <= 40 KiB a block
+// Units whose codes a lane loads before computing: 4 (3 blocks per SM at n <= 4), or 2 (4 blocks per SM);
+// QBENCH_INT4_BATCH=2 picks the second (measurements).
+constexpr int occupancy(int nt, int batch) { return nt > 4 ? 2 : batch == 4 ? 3 : 4; }
 
-__device__ __forceinline__ void cp16(void* smem, const void* g) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(g) : "memory");
-}
-// L1-allocating (activations are read by every warp); zero-filled when !valid.
-__device__ __forceinline__ void cp16_ca(void* smem, const void* g, bool valid) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.ca.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(g), "r"(valid ? 16 : 0) : "memory");
-}
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N>
-__device__ __forceinline__ void cp_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
 
+// The unit's activation fragments of this lane (zero where its token rows hold no token).
 template <int NT>
-__device__ __forceinline__ void load_x(const Int4GemvArgs& a, int64_t k0, int n, float (&xv)[NT][8]) {
+__device__ __forceinline__ void load_xfrag(const uint4* __restrict__ xf, int u, int lane, int n, uint4 (&xa)[4],
+                                           uint4 (&xb)[4]) {
+  constexpr int H = NT <= 4 ? 1 : 2;
+  const int g = lane >> 2;
+  const uint4 zero = make_uint4(0, 0, 0, 0);
 #pragma unroll
-  for (int t = 0; t < NT; ++t) {
-    if (t < n && k0 < a.kvalid) {
-      const float4 xa = __ldg(reinterpret_cast<const float4*>(a.x + t * a.xs + k0));
-      const float4 xb = __ldg(reinterpret_cast<const float4*>(a.x + t * a.xs + k0 + 4));
-      xv[t][0] = xa.x, xv[t][1] = xa.y, xv[t][2] = xa.z, xv[t][3] = xa.w;
-      xv[t][4] = xb.x, xv[t][5] = xb.y, xv[t][6] = xb.z, xv[t][7] = xb.w;
-    } else {
-#pragma unroll
-      for (int j = 0; j < 8; ++j) xv[t][j] = 0.f;
-    }
+  for (int i = 0; i < 4; ++i) {
+    const uint4* p = xf + (int64_t(u) * 4 + i) * H * 32 + lane;
+    xa[i] = g < 2 * n ? __ldg(p) : zero;
+    xb[i] = (H == 2 && g + 8 < 2 * n) ? __ldg(p + 32) : zero;
   }
 }
 
-// One unit of one lane: 8 inputs × 4 rows × n tokens into acc.
-template <int NT, bool HS>
-__device__ __forceinline__ void unit_core(const uint4& c, const SZ<HS>& s, const float (&xv)[NT][8], int n,
-                                          float (&acc)[4][NT]) {
-  float sx[NT];
-#pragma unroll
-  for (int t = 0; t < NT; ++t)
-    sx[t] = ((xv[t][0] + xv[t][1]) + (xv[t][2] + xv[t][3])) + ((xv[t][4] + xv[t][5]) + (xv[t][6] + xv[t][7]));
-  float sc[4], zc[4];
-  s.get(sc, zc);
-  const uint32_t words[4] = {c.x, c.y, c.z, c.w};
-#pragma unroll
-  for (int r = 0; r < 4; ++r) {
-    float q[8];
-    decode8(words[r], q);
-#pragma unroll
-    for (int t = 0; t < NT; ++t) {
-      if (t < n) {
-        float d = q[0] * xv[t][0];
-#pragma unroll
-        for (int j = 1; j < 8; ++j) d = __fmaf_rn(q[j], xv[t][j], d);
-        acc[r][t] = __fmaf_rn(sc[r], __fmaf_rn(-zc[r], sx[t], d), acc[r][t]);
-      }
-    }
-  }
-}
-
-template <int NT, bool HS>
-__global__ void __launch_bounds__(kInt4GemvWarps * 32, NT == 1 && HS ? 4 : 1) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
-  __shared__ float part[kInt4GemvWarps][4][NT];
-  __shared__ uint4 stage[kStages<NT, HS>][kStageWords<NT, HS>][kInt4GemvWarps * 32];
+template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int kBatch>
+__global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT, kBatch)) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
+  pdl_wait();
+  __shared__ float part[kInt4GemvWarps][8][kInt4Rows];  // [warp][token][row] of split-K partial sums
   const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
+  const int g = lane >> 2, c = lane & 3;
   const int rbl = wib / ks, kp = wib % ks;
   int64_t rb = int64_t(blockIdx.x) * (kInt4GemvWarps / ks) + rbl;
   int64_t total = a.seg[0].rb_end;
@@ -101,179 +64,233 @@ __global__ void __launch_bounds__(kInt4GemvWarps * 32, NT == 1 && HS ? 4 : 1) in
   for (int i = 1; i < kInt4MaxSegments; ++i)
     if (i < a.nseg) total = a.seg[i].rb_end;
   const bool active = rb < total;
-  // The segment, with constant indices only (a run-time index would copy the arguments to local memory).
+  // The segment, with constant indices only (a run-time index would copy the arguments to local memory);
+  // its epilogue pointers are looked up again after the loop, which keeps them out of its registers.
   const uint4* codes = a.seg[0].codes;
   const void* sz = a.seg[0].sz;
-  float* y = a.seg[0].y;
-  const float* bias = a.seg[0].bias;
-  float* resid = a.seg[0].resid;
-  int64_t rows = a.seg[0].rows, base = 0;
+  int64_t base = 0;
 #pragma unroll
   for (int i = 1; i < kInt4MaxSegments; ++i)
     if (i < a.nseg && rb >= a.seg[i - 1].rb_end) {
       codes = a.seg[i].codes;
       sz = a.seg[i].sz;
-      y = a.seg[i].y;
-      bias = a.seg[i].bias;
-      resid = a.seg[i].resid;
-      rows = a.seg[i].rows;
       base = a.seg[i - 1].rb_end;
     }
+  const int64_t rb_global = rb;
   rb -= base;
-  const int n = a.n;
-  const int units = a.units;
+  const int n = a.n, units = a.units;
+  const Int4Groups gr = a.g;
 
-  float acc[4][NT];
-#pragma unroll
-  for (int r = 0; r < 4; ++r)
-#pragma unroll
-    for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
-
+  // acc[0..1]: token row g, output rows 2c, 2c + 1; acc[2..3]: token row g + 8 (NT > 4 only).
+  float acc[4] = {0.f, 0.f, 0.f, 0.f};
   if (active) {
     const int per = units / ks, rem = units % ks;
     const int u0 = kp * per + min(kp, rem), u1 = u0 + per + (kp < rem ? 1 : 0);
     const uint4* cp = codes + rb * units * 32 + lane;
-    const int64_t szrow = rb * a.g.groups;
-    constexpr int D = kStages<NT, HS>, W = kStageWords<NT, HS>;
-    const int tid = threadIdx.x;
-    auto issue = [&](int u, int slot) {
-      if (u < u1) {
-        const int k0 = u * kInt4Unit + lane * 8;
-        cp16(&stage[slot][0][tid], cp + int64_t(u) * 32);
-        const int64_t si = szrow + group_of(k0, a.g);
-        if constexpr (HS) {
-          cp16(&stage[slot][1][tid], static_cast<const uint4*>(sz) + si);
-        } else {
-          cp16(&stage[slot][1][tid], static_cast<const uint4*>(sz) + 2 * si);
-          cp16(&stage[slot][2][tid], static_cast<const uint4*>(sz) + 2 * si + 1);
-        }
-        if constexpr (NT == 1) {
-          const bool ok = k0 < a.kvalid;
-          cp16_ca(&stage[slot][W - 2][tid], ok ? a.x + k0 : a.x, ok);
-          cp16_ca(&stage[slot][W - 1][tid], ok ? a.x + k0 + 4 : a.x, ok);
-        }
-      }
-      cp_commit();  // an empty group past the end keeps the count uniform
-    };
-    int islot = 0, rslot = 0;
+    const int64_t sz_row = rb * gr.groups * kInt4Rows;  // entries of this row block's first group
+    for (int ub = u0; ub < u1; ub += kBatch) {
+      uint4 cw[kBatch];
+      Int4RawSz<HS> raw[kBatch];
 #pragma unroll
-    for (int i = 0; i < D - 1; ++i) {
-      issue(u0 + i, islot);
-      islot = islot + 1 == D ? 0 : islot + 1;
-    }
-    for (int u = u0; u < u1; ++u) {
-      issue(u + D - 1, islot);  // refills the slot read one iteration ago
-      islot = islot + 1 == D ? 0 : islot + 1;
-      cp_wait<D - 1>();  // unit u's group has landed
-      const uint4 c = stage[rslot][0][tid];
-      SZ<HS> s;
-      if constexpr (HS) {
-        s.v = stage[rslot][1][tid];
-      } else {
-        s.a = *reinterpret_cast<const float4*>(&stage[rslot][1][tid]);
-        s.b = *reinterpret_cast<const float4*>(&stage[rslot][2][tid]);
+      for (int j = 0; j < kBatch; ++j)
+        if (ub + j < u1) {
+          cw[j] = __ldcs(cp + int64_t(ub + j) * 32);
+          if constexpr (ONE_GROUP_PER_UNIT)
+            raw[j].load(sz, sz_row + int64_t(group_of((ub + j) * kInt4Unit, gr)) * kInt4Rows, g, c);
+        }
+#pragma unroll
+      for (int j = 0; j < kBatch; ++j)
+        if (ub + kBatch + j < u1) prefetch_l2(cp + int64_t(ub + kBatch + j) * 32);
+#pragma unroll
+      for (int j = 0; j < kBatch; ++j) {
+        const int u = ub + j;
+        if (u >= u1) break;
+        uint4 xa[4], xb[4];  // L1/L2 hits: other warps cover their latency
+        load_xfrag<NT>(a.xf, u, lane, n, xa, xb);
+        const uint32_t words[4] = {cw[j].x, cw[j].y, cw[j].z, cw[j].w};
+        Int4LaneSz s{};
+        if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw[j]);
+        float d[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+          if constexpr (!ONE_GROUP_PER_UNIT) {
+            if ((t & gr.tile_mask) == 0) {  // a new scale interval: its group's constants
+              Int4RawSz<HS> r;
+              r.load(sz, sz_row + int64_t(group_of(u * kInt4Unit + 16 * t, gr)) * kInt4Rows, g, c);
+              s = lane_sz<HS>(r);
+            }
+          }
+          const uint32_t w = (t & 1) ? words[t >> 1] >> 8 : words[t >> 1];
+          uint32_t b0, b1;
+          int4_bfrag(w, s, b0, b1);
+          const uint4& A = xa[t >> 1];
+          const uint4& B = xb[t >> 1];
+          if (t & 1) mma_16816(d, A.z, B.z, A.w, B.w, b0, b1);
+          else mma_16816(d, A.x, B.x, A.y, B.y, b0, b1);
+          if ((ONE_GROUP_PER_UNIT && t == 7) || (!ONE_GROUP_PER_UNIT && ((t + 1) & gr.tile_mask) == 0)) {
+            acc[0] = __fmaf_rn(s.s0, d[0], acc[0]);
+            acc[1] = __fmaf_rn(s.s1, d[1], acc[1]);
+            if constexpr (NT > 4) {
+              acc[2] = __fmaf_rn(s.s0, d[2], acc[2]);
+              acc[3] = __fmaf_rn(s.s1, d[3], acc[3]);
+            }
+            d[0] = d[1] = d[2] = d[3] = 0.f;
+          }
+        }
       }
-      float xv[NT][8];
-      if constexpr (NT == 1) {
-        const float4 xa = *reinterpret_cast<const float4*>(&stage[rslot][W - 2][tid]);
-        const float4 xb = *reinterpret_cast<const float4*>(&stage[rslot][W - 1][tid]);
-        xv[0][0] = xa.x, xv[0][1] = xa.y, xv[0][2] = xa.z, xv[0][3] = xa.w;
-        xv[0][4] = xb.x, xv[0][5] = xb.y, xv[0][6] = xb.z, xv[0][7] = xb.w;
-      } else {
-        load_x<NT>(a, int64_t(u) * kInt4Unit + lane * 8, n, xv);
-      }
-      unit_core<NT, HS>(c, s, xv, n, acc);
-      rslot = rslot + 1 == D ? 0 : rslot + 1;
     }
-    cp_wait<0>();
   }
 
+  // hi + lo: token row g + 1 (lane + 4) holds the lo half of token g / 2.
 #pragma unroll
-  for (int r = 0; r < 4; ++r)
-#pragma unroll
-    for (int t = 0; t < NT; ++t)
-      if (t < n) acc[r][t] = warp_sum(acc[r][t]);
-
-  // Lane r·NT + t writes row r, token t.
-  const int mr = lane / NT, mt = lane % NT;
-  float v = 0.f;
-#pragma unroll
-  for (int r = 0; r < 4; ++r)
-#pragma unroll
-    for (int t = 0; t < NT; ++t)
-      if (mr == r && mt == t) v = acc[r][t];
-  const bool mine = lane < 4 * NT && mt < n;
+  for (int i = 0; i < 4; ++i) acc[i] += __shfl_down_sync(0xffffffffu, acc[i], 4);
+  const bool holder = (g & 1) == 0;  // lanes holding token t = g / 2 (acc[0..1]) and t + 4 (acc[2..3])
+  const int t0 = g >> 1;
   if (ks > 1) {
-    if (mine) part[wib][mr][mt] = v;
+    if (holder) {
+      part[wib][t0][2 * c] = acc[0];
+      part[wib][t0][2 * c + 1] = acc[1];
+      part[wib][t0 + 4][2 * c] = acc[2];
+      part[wib][t0 + 4][2 * c + 1] = acc[3];
+    }
     __syncthreads();
     if (kp != 0) return;
-    if (mine)
-      for (int j = 1; j < ks; ++j) v += part[wib + j][mr][mt];
+    if (holder)
+      for (int j = 1; j < ks; ++j) {
+        acc[0] += part[wib + j][t0][2 * c];
+        acc[1] += part[wib + j][t0][2 * c + 1];
+        acc[2] += part[wib + j][t0 + 4][2 * c];
+        acc[3] += part[wib + j][t0 + 4][2 * c + 1];
+      }
   }
-  if (!active || !mine) return;
-  const int64_t row = rb * 4 + mr;
-  if (row >= rows) return;
-  const int64_t i = int64_t(mt) * rows + row;
-  if (bias) v += bias[row];
-  y[i] = v;
-  if (resid) resid[i] += v;
+  if (!active || !holder) return;
+  float* y = a.seg[0].y;
+  const float* bias = a.seg[0].bias;
+  float* resid = a.seg[0].resid;
+  int64_t rows = a.seg[0].rows;
+#pragma unroll
+  for (int i = 1; i < kInt4MaxSegments; ++i)
+    if (i < a.nseg && rb_global >= a.seg[i - 1].rb_end) {
+      y = a.seg[i].y;
+      bias = a.seg[i].bias;
+      resid = a.seg[i].resid;
+      rows = a.seg[i].rows;
+    }
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int t = t0 + (i >= 2 ? 4 : 0);
+    const int64_t row = rb * kInt4Rows + 2 * c + (i & 1);
+    if (t >= n || row >= rows) continue;
+    float v = acc[i];
+    if (bias) v += bias[row];
+    const int64_t o = int64_t(t) * rows + row;
+    y[o] = v;
+    if (resid) resid[o] += v;
+  }
+}
+
+__global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restrict__ perm, int n, int64_t in,
+                             int units, int H, uint4* __restrict__ xf) {
+  pdl_wait();
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= int64_t(units) * 4 * H * 32) return;
+  const int lane = int(i & 31);
+  const int64_t rest = i >> 5;
+  const int h = int(rest % H);
+  const int64_t up = rest / H;  // unit · 4 + pair
+  const int row = (lane >> 2) + 8 * h, t = row >> 1;
+  uint32_t w[4] = {0, 0, 0, 0};
+  if (t < n) {
+    const bool lo = row & 1;
+    const int64_t k0 = up * 32 + 2 * (lane & 3);  // tile 2·pair of unit: inputs 16·(2·pair) + 2c
+    const float* xt = x + int64_t(t) * in;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {  // {tile 2i: k0, k0 + 8; tile 2i + 1: k0 + 16, k0 + 24}
+      const int64_t k = k0 + (q & 1) * 8 + (q >> 1) * 16;
+      float v[2];
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int64_t j = k + e;
+        v[e] = j < in ? xt[perm ? perm[j] : j] : 0.f;
+        const __half hv = __float2half_rn(v[e]);
+        if (lo) v[e] -= __half2float(hv);
+        else v[e] = __half2float(hv);
+      }
+      const __half2 p = __floats2half2_rn(v[0], v[1]);
+      w[q] = *reinterpret_cast<const uint32_t*>(&p);
+    }
+  }
+  xf[i] = make_uint4(w[0], w[1], w[2], w[3]);
 }
 
 // Blocks of this kernel the whole GPU holds at once (cached per instantiation).
-template <int NT, bool HS>
+template <int NT, bool HS, bool G1, int B>
 int64_t resident_blocks() {
   static const int64_t n = [] {
     int dev = 0, sms = 0, per_sm = 0;
     QB_CUDA(cudaGetDevice(&dev));
     QB_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS>, kInt4GemvWarps * 32, 0));
+    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1, B>, kInt4GemvWarps * 32, 0));
     return int64_t(std::max(1, sms * per_sm));
   }();
   return n;
 }
 
-template <int NT, bool HS>
+template <int NT, bool HS, bool G1, int B>
 void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   const int64_t total = a.seg[a.nseg - 1].rb_end;
-  // Split a row block's units over 2 or 4 warps (one block, added up in shared memory) as long as all
-  // blocks still fit on the GPU at once: few row blocks (q/k/v, o, down) then keep every SM busy
-  // without a second, mostly empty wave.
-  // QBENCH_INT4_KSPLIT=1|2|4 forces the split (measurements).
+  // Split a row block's units over 2..8 warps of one block (added up in shared memory) while the
+  // launch stays within one wave and each warp keeps at least 2 units: few row blocks (q/k/v, o,
+  // down) then keep every SM busy. QBENCH_INT4_KSPLIT=1|2|4|8 forces the split (measurements).
   static const int forced = [] {
     const char* e = std::getenv("QBENCH_INT4_KSPLIT");
     const int v = e ? std::atoi(e) : 0;
-    return v == 1 || v == 2 || v == 4 ? v : 0;
+    return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
   }();
-  const int64_t cap = resident_blocks<NT, HS>();
+  const int64_t cap_warps = resident_blocks<NT, HS, G1, B>() * kInt4GemvWarps;
   int ks = 1;
   if (forced) {
     ks = forced;
     while (ks > 1 && ks > a.units) ks /= 2;
   } else {
-    for (int k : {4, 2})
-      if (k <= a.units && (total * k + kInt4GemvWarps - 1) / kInt4GemvWarps <= cap) {
-        ks = k;
-        break;
-      }
+    while (ks < kInt4GemvWarps && total * ks * 2 <= cap_warps && a.units >= 4 * ks) ks *= 2;
   }
   const int64_t per_block = kInt4GemvWarps / ks;
   const unsigned blocks = unsigned((total + per_block - 1) / per_block);
-  int4_gemv_kernel<NT, HS><<<blocks, kInt4GemvWarps * 32, 0, s>>>(a, ks);
+  launch_pdl(int4_gemv_kernel<NT, HS, G1, B>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
+}
+
+template <int NT, int B>
+void launch_nb(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
+  const bool g1 = a.g.tile_mask == 7;
+  if (hs) g1 ? launch_t<NT, true, true, B>(a, s) : launch_t<NT, true, false, B>(a, s);
+  else g1 ? launch_t<NT, false, true, B>(a, s) : launch_t<NT, false, false, B>(a, s);
 }
 
 template <int NT>
 void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
-  if (hs) launch_t<NT, true>(a, s);
-  else launch_t<NT, false>(a, s);
+  static const bool batch2 = [] {
+    const char* e = std::getenv("QBENCH_INT4_BATCH");
+    return e && std::atoi(e) == 2;
+  }();
+  if (batch2) launch_nb<NT, 2>(a, hs, s);
+  else launch_nb<NT, 4>(a, hs, s);
 }
 
 }  // namespace
 
 void launch_int4_gemv(const Int4GemvArgs& a, bool half_scales, cudaStream_t s) {
-  if (a.n == 1) launch_nt<1>(a, half_scales, s);
-  else if (a.n <= 4) launch_nt<4>(a, half_scales, s);
+  if (a.n <= 4) launch_nt<4>(a, half_scales, s);
   else launch_nt<8>(a, half_scales, s);
   QB_CUDA_LAUNCH("int4 gemv");
+}
+
+void launch_int4_xfrag(const float* x, const int32_t* perm, int64_t n, int64_t in, int64_t in_pad, uint4* xf,
+                       cudaStream_t s) {
+  const int units = int(in_pad / kInt4Unit), H = int4_xfrag_halves(n);
+  const int64_t threads = int64_t(units) * 4 * H * 32;
+  launch_pdl(xfrag_kernel, dim3(unsigned((threads + 255) / 256)), dim3(256), 0, s, x, perm, int(n), in, units, H, xf);
+  QB_CUDA_LAUNCH("int4 activation fragments");
 }
 
 }  // namespace qbench::cuda

@@ -4,18 +4,28 @@
 // Include from CUDA-aware sources only.
 //
 // Device layout (built on upload from cpu::PackedInt4, act-order already
-// resolved into an input permutation):
-// - inputs padded to in_pad = a multiple of 256 ("units" of 256 inputs),
-//   outputs to a multiple of 4 (a "row block");
-// - codes: uint4 [row_blocks][units][32 lanes]: lane l of unit u holds, for
-//   each of the block's 4 rows r (the uint4's x, y, z, w), one 32-bit word
-//   with the codes of inputs 256·u + 8·l + p in nibble p (p = 0..7). A warp's
-//   16-byte loads are one coalesced 512-byte read, each lane's 8 inputs are
-//   one group, and its 8 activations serve all 4 rows;
-// - scales and zeros per row block and group: 4 × half2 (s, z), one uint4
-//   (when every scale is exactly an F16 value, as GPTQ/AWQ files store them),
-//   else 4 × float2 (two uint4). w = s · (q − z), exact in float32.
-// Group of (permuted) input k: min(k / group_size, groups − 1).
+// resolved into an input permutation), shaped for mma.sync m16n8k16 with the
+// activations as A (16 "token rows": hi and lo FP16 halves of up to 8 tokens)
+// and W as B (8 output rows × 16 inputs), so every tensor-core tile yields the
+// 8 rows' dot products for all tokens at once:
+// - inputs padded to in_pad = a multiple of 128 ("units" of 8 k16 tiles, the
+//   CPU's chunk), outputs to a multiple of 8 (a "row block");
+// - codes: uint4 [row_blocks][units][32 lanes]. Lane l = 4·r + c holds row
+//   8·rb + r; word i of its uint4 holds tiles 2i and 2i+1 of the unit, nibble
+//   p the input 16·(2i + ((p >> 1) & 1)) + 2c + (p >> 2) + 8·(p & 1): nibbles
+//   (0,4) (1,5) are the B fragment of tile 2i, (2,6) (3,7) of tile 2i+1, so two
+//   LOP3s with 0x000F000F / 0x00F000F0 give FP16 pairs. A warp's 16-byte loads
+//   are one coalesced 512-byte read;
+// - scales and zeros per row block and group: 8 × half2 (s, z), 32 bytes (when
+//   every scale is exactly an F16 value, as GPTQ/AWQ files store them), else
+//   8 × float2. Zeros are integers 0..16, so q − z is exact in FP16; the scale
+//   multiplies the tensor core's FP32 sums per group, in FP32;
+// - activations (int4_xfrag): per unit, tile pair i and half h, the 32 lanes'
+//   A fragments as uint4 {a(2i) rows g, a(2i) rows g k+8, a(2i+1) …}: token
+//   row 2t is FP16(x_t), row 2t + 1 is FP16(x_t − FP16(x_t)), so the products
+//   keep ~22 bits of x and sum in FP32 (half 1 holds tokens 4..7).
+// Group of (permuted) input k: min(k / group_size, groups − 1); group sizes are
+// multiples of 16 (pack_int4_for_cpu checks), so a tile lies in one group.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -23,14 +33,16 @@
 
 namespace qbench::cuda {
 
-constexpr int kInt4Unit = 256;       // inputs per unit (32 lanes × 8)
-constexpr int kInt4GemvWarps = 4;    // warps per GEMV block
+constexpr int kInt4Unit = 128;       // inputs per unit (8 tiles of 16)
+constexpr int kInt4Rows = 8;         // output rows per row block (the mma's n)
+constexpr int kInt4GemvWarps = 8;    // warps per GEMV block
 constexpr int kInt4MaxSegments = 4;  // GEMVs over one input merged into one launch
 
 struct Int4Groups {
   int groups = 1;
   int gshift = -1;  // k >> gshift when the group size is a power of two, else k / gsize
   int gsize = 0;
+  int tile_mask = 7;  // tiles of 16 per scale interval − 1 (1, 2, 4 or 8 tiles, all in one group)
 };
 
 // One weight matrix of a (merged) GEMV launch with its epilogue:
@@ -48,24 +60,30 @@ struct Int4Segment {
 struct Int4GemvArgs {
   Int4Segment seg[kInt4MaxSegments];
   int nseg;
-  const float* x;  // [n][xs] activations in the packed (permuted) input order
-  int64_t xs;      // floats per token row of x
-  int64_t kvalid;  // inputs of x that exist (a multiple of 8); the rest count as zero
+  const uint4* xf;  // activation fragments (launch_int4_xfrag) for n tokens
   int units;
   Int4Groups g;
   int n;
 };
 
-// y_s[t, :] = x[t, :] · W_sᵀ for t < n <= 8, in-register dequantisation, FP32 accumulate.
+// y_s[t, :] = x[t, :] · W_sᵀ for t < n <= 8: in-register dequantisation to FP16, tensor-core tiles, FP32 sums.
 void launch_int4_gemv(const Int4GemvArgs& a, bool half_scales, cudaStream_t s);
 
-// out[t][j] = j < in ? x[t][perm ? perm[j] : j] : 0 for j < in_pad (float or half out).
-void launch_int4_permute(const float* x, const int32_t* perm, int64_t n, int64_t in, int64_t in_pad, float* out,
-                         cudaStream_t s);
+// Halves of activation fragments for n tokens: 1 for n <= 4, 2 for n <= 8.
+inline int int4_xfrag_halves(int64_t n) { return n <= 4 ? 1 : 2; }
+// Bytes of the fragments of n tokens over in_pad inputs.
+inline size_t int4_xfrag_bytes(int64_t n, int64_t in_pad) {
+  return size_t(in_pad / kInt4Unit) * 4 * size_t(int4_xfrag_halves(n)) * 32 * 16;
+}
+// x[t][perm ? perm[j] : j] (j < in; 0 beyond, and for t >= n) into the fragment layout above, n <= 8.
+void launch_int4_xfrag(const float* x, const int32_t* perm, int64_t n, int64_t in, int64_t in_pad, uint4* xf,
+                       cudaStream_t s);
+
+// out[t][j] = j < in ? FP16(x[t][perm ? perm[j] : j]) : 0 for j < in_pad (the prefill GEMM's activations).
 void launch_int4_permute_half(const float* x, const int32_t* perm, int64_t n, int64_t in, int64_t in_pad, __half* out,
                               cudaStream_t s);
 
-// Rows [r0, r0 + rows) of W (r0 % 4 == 0) dequantised to FP16, [rows][in_pad], permuted input order.
+// Rows [r0, r0 + rows) of W (r0 % 8 == 0) dequantised to FP16, [rows][in_pad], permuted input order.
 void launch_int4_dequant(const uint4* codes, const void* sz, bool half_scales, int units, Int4Groups g, int64_t r0,
                          int64_t rows, __half* out, cudaStream_t s);
 
@@ -73,9 +91,9 @@ void launch_int4_dequant(const uint4* codes, const void* sz, bool half_scales, i
 void launch_int4_gather(const uint4* codes, const void* sz, bool half_scales, int units, Int4Groups g,
                         const int32_t* perm, const int32_t* ids, int64_t n, int64_t in, float* out, cudaStream_t s);
 
-// Upload repack: CPU words ([out][in_pad_cpu / 8], nibble j of word k = input 16·j + k of a 128-input chunk)
+// Upload repack: CPU words ([out][units · 16], nibble j of word k = input 16·j + k of a 128-input chunk)
 // into the device code layout above.
-void launch_int4_repack(const uint32_t* cpu_words, int64_t out, int64_t in_pad_cpu, int64_t row_blocks, int units,
-                        uint4* codes, cudaStream_t s);
+void launch_int4_repack(const uint32_t* cpu_words, int64_t out, int64_t row_blocks, int units, uint4* codes,
+                        cudaStream_t s);
 
 }  // namespace qbench::cuda

@@ -2,11 +2,11 @@
 // form (act-order resolved into a permutation) into the device layout of
 // int4_kernels_cuda.h: codes, per-group (scale, zero) and the permutation; no
 // FP16/FP32 copy of W stays resident.
-// - n <= 8 tokens: the GEMV (int4_gemv_cuda.cu), queued like the dense GEMV
-//   (gemv_args.h): GEMVs over one input merge into one launch (q/k/v, gate/up),
-//   and bias / residual adds fold into its epilogue (gemv_fusion.h). With
-//   act-order (or an input width the GEMV cannot read directly) the activations
-//   are permuted into a scratch buffer once per forward, not per row.
+// - n <= 8 tokens: the tensor-core GEMV (int4_gemv_cuda.cu), queued like the
+//   dense GEMV (gemv_args.h): GEMVs over one input merge into one launch (q/k/v,
+//   gate/up), and bias / residual adds fold into its epilogue (gemv_fusion.h).
+//   The activations become FP16 hi/lo mma fragments (permuted for act-order)
+//   in a scratch buffer once per input, shared by the merged GEMVs.
 // - n > 8: activations permuted and rounded to FP16 once, W dequantised to FP16
 //   one row tile at a time into a scratch buffer (a tile fits in L2), and one
 //   cuBLAS GEMM per tile (tensor cores, FP32 accumulate and output), as the dense path.
@@ -38,7 +38,7 @@ namespace {
 constexpr int64_t kMaxGemvTokens = 8;
 constexpr size_t kTileBytes = size_t(32) << 20;  // FP16 rows dequantised per prefill GEMM (mostly stays in the 50 MB L2)
 constexpr int64_t kMinTileRows = 2048;
-constexpr uint64_t kGemvKernelTag = 0x1A4B0000;  // | half scales | direct x << 1
+constexpr uint64_t kGemvKernelTag = 0x1A4B0000;  // | half scales
 
 // A queued int4 GEMV launch. merge_state = {tag, x, n, in, GemvArgs*} as for every GEMV (gemv_args.h),
 // so the bias / residual folds of gemv_fusion.h apply; g.W[s] holds segment s's codes.
@@ -46,8 +46,7 @@ struct Int4Launch {
   GemvArgs g;  // first member: merge_state's GemvArgs* points here
   const void* sz[kMaxSegments];
   const int32_t* perm;
-  const float* xs;  // what the kernel reads: x itself or its permuted/padded copy
-  int64_t xstride, kvalid;
+  const uint4* xf;  // the activation fragments the kernel reads
   int units;
   Int4Groups groups;
   bool hs;
@@ -65,12 +64,10 @@ void run_gemv(const Int4Launch& L, cudaStream_t s) {
   int64_t rb = 0;
   for (int i = 0; i < L.g.nseg; ++i) {
     const int64_t rows = L.g.end[i] - (i ? L.g.end[i - 1] : 0);
-    rb += (rows + 3) / 4;
+    rb += (rows + kInt4Rows - 1) / kInt4Rows;
     a.seg[i] = {static_cast<const uint4*>(L.g.W[i]), L.sz[i], L.g.y[i], L.g.bias[i], L.g.resid[i], rows, rb};
   }
-  a.x = L.xs;
-  a.xs = L.xstride;
-  a.kvalid = L.kvalid;
+  a.xf = L.xf;
   a.units = L.units;
   a.g = L.groups;
   a.n = L.g.n;
@@ -108,12 +105,14 @@ class Int4LinearCuda final : public Linear {
  public:
   Int4LinearCuda(const cpu::PackedInt4& p, std::string kind) : Linear(p.in, p.out), kind_(std::move(kind)) {
     if (p.in <= 0 || p.out <= 0 || p.groups <= 0) throw Error("int4 CUDA Linear needs a positive shape");
-    if (p.groups > 1 && (p.group_size <= 0 || p.group_size % 8 != 0))
-      throw Error("int4 CUDA Linear: group size " + std::to_string(p.group_size) + " is not a multiple of 8");
+    if (p.groups > 1 && (p.group_size <= 0 || p.group_size % 16 != 0))
+      throw Error("int4 CUDA Linear: group size " + std::to_string(p.group_size) + " is not a multiple of 16");
     if (p.in > (int64_t(1) << 30)) throw Error("int4 CUDA Linear: input width too large");
     in_pad_ = (in_ + kInt4Unit - 1) / kInt4Unit * kInt4Unit;
+    if (p.in_pad != in_pad_ || p.words_per_row() != in_pad_ / 8)
+      throw Error("int4 CUDA Linear: the CPU packing is not in 128-input chunks");
     units_ = int(in_pad_ / kInt4Unit);
-    row_blocks_ = (out_ + 3) / 4;
+    row_blocks_ = (out_ + kInt4Rows - 1) / kInt4Rows;
     g_.groups = int(p.groups);
     if (p.groups == 1) {
       g_.gsize = int(in_pad_);
@@ -121,6 +120,9 @@ class Int4LinearCuda final : public Linear {
     } else {
       g_.gsize = int(p.group_size);
       g_.gshift = (p.group_size & (p.group_size - 1)) == 0 ? __builtin_ctzll(uint64_t(p.group_size)) : -1;
+      // Scale intervals of 1, 2, 4 or 8 tiles of 16 inputs that never straddle a group.
+      const int64_t tiles = p.group_size / 16;
+      g_.tile_mask = tiles % 8 == 0 ? 7 : tiles % 4 == 0 ? 3 : tiles % 2 == 0 ? 1 : 0;
     }
     // F16 scales (what GPTQ/AWQ files hold) go as half2 (s, z); anything else as float2.
     hs_ = true;
@@ -133,12 +135,12 @@ class Int4LinearCuda final : public Linear {
     const std::string what = "int4 weights [" + std::to_string(out_) + " x " + std::to_string(in_) + "]";
     const size_t cbytes = size_t(row_blocks_) * size_t(units_) * 512;
 
-    // Per row block and group: the 4 rows' (scale, zero); padded rows are zero.
-    const size_t entries = size_t(row_blocks_) * size_t(p.groups) * 4;
+    // Per row block and group: the 8 rows' (scale, zero); padded rows are zero.
+    const size_t entries = size_t(row_blocks_) * size_t(p.groups) * kInt4Rows;
     std::vector<uint32_t> h(hs_ ? entries : 2 * entries, 0);
     for (int64_t o = 0; o < out_; ++o)
       for (int64_t gi = 0; gi < p.groups; ++gi) {
-        const size_t e = size_t((o / 4) * p.groups + gi) * 4 + size_t(o % 4);
+        const size_t e = size_t((o / kInt4Rows) * p.groups + gi) * kInt4Rows + size_t(o % kInt4Rows);
         const float s = p.row_scale(o)[gi], z = p.row_zero(o)[gi];
         if (hs_) {
           h[e] = uint32_t(f32_to_f16(s)) | (uint32_t(f32_to_f16(z)) << 16);
@@ -161,7 +163,7 @@ class Int4LinearCuda final : public Linear {
       const size_t wbytes = size_t(out_) * size_t(p.words_per_row()) * 4;
       tmp = device_alloc(wbytes, "int4 upload staging");
       QB_CUDA(cudaMemcpyAsync(tmp, p.codes.get(), wbytes, cudaMemcpyHostToDevice, stream()));
-      launch_int4_repack(static_cast<const uint32_t*>(tmp), out_, p.in_pad, row_blocks_, units_, codes_, stream());
+      launch_int4_repack(static_cast<const uint32_t*>(tmp), out_, row_blocks_, units_, codes_, stream());
       sync("int4 repack");
       device_free(tmp);
       tmp = nullptr;
@@ -207,9 +209,7 @@ class Int4LinearCuda final : public Linear {
 
   void gemv(const float* x, float* y, int64_t n) const {
     const int32_t* pm = perm();
-    // The kernel reads x in place when no permutation is needed and its 8-input loads are aligned.
-    const bool direct = !pm && in_ % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
-    const uint64_t tag = kGemvKernelTag | (hs_ ? 1 : 0) | (direct ? 2 : 0);
+    const uint64_t tag = kGemvKernelTag | (hs_ ? 1 : 0);
     Launch* last = last_launch();
     if (last && last->merge_tag == &kGemvTag && merge_with(*last, tag, x, y, n)) return;
 
@@ -225,22 +225,14 @@ class Int4LinearCuda final : public Linear {
     L->units = units_;
     L->groups = g_;
     L->hs = hs_;
-    if (direct) {
-      L->xs = x;
-      L->xstride = in_;
-      L->kvalid = in_;
-    } else {
-      // Once per forward (merged GEMVs share it): x in the packed input order, zero-padded to in_pad.
-      float* xp = static_cast<float*>(scratch(Scratch::HalfActivations, size_t(n * in_pad_) * sizeof(float)));
-      const int64_t in = in_, ip = in_pad_;
-      enqueue({key(0x1A4B0200, x, xp, pm, n, in, ip), true,
-               [=](cudaStream_t s) { launch_int4_permute(x, pm, n, in, ip, xp, s); }});
-      L->xs = xp;
-      L->xstride = ip;
-      L->kvalid = ip;
-    }
+    // Once per input (merged GEMVs share it): x permuted, padded and split into FP16 hi/lo fragments.
+    auto* xf = static_cast<uint4*>(scratch(Scratch::HalfActivations, int4_xfrag_bytes(n, in_pad_)));
+    const int64_t in = in_, ip = in_pad_;
+    enqueue({key(0x1A4B0200, x, xf, pm, n, in, ip), true,
+             [=](cudaStream_t s) { launch_int4_xfrag(x, pm, n, in, ip, xf, s); }});
+    L->xf = xf;
     Launch l;
-    l.key = key(tag, x, L->xs, n, in_, codes_, sz_, y, out_);
+    l.key = key(tag, x, L->xf, n, in_, codes_, sz_, y, out_, g_.tile_mask);
     l.merge_tag = &kGemvTag;
     l.merge_state = {tag, kw(x), uint64_t(n), uint64_t(in_), kw(&L->g)};
     l.run = [L](cudaStream_t s) { run_gemv(*L, s); };
@@ -253,7 +245,7 @@ class Int4LinearCuda final : public Linear {
     if (st.size() != 5 || st[0] != tag || st[1] != kw(x) || st[2] != uint64_t(n) || st[3] != uint64_t(in_)) return false;
     auto* L = reinterpret_cast<Int4Launch*>(uintptr_t(st[4]));
     if (L->perm != perm() || L->units != units_ || L->groups.groups != g_.groups || L->groups.gshift != g_.gshift ||
-        L->groups.gsize != g_.gsize || L->hs != hs_)
+        L->groups.gsize != g_.gsize || L->groups.tile_mask != g_.tile_mask || L->hs != hs_)
       return false;
     GemvArgs& a = L->g;
     if (a.nseg >= kMaxSegments) return false;
