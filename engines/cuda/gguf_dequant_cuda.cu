@@ -5,6 +5,7 @@
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/gguf_blocks_cuda.cuh"
 #include "engines/cuda/gguf_kernels_cuda.h"
+#include "engines/cuda/pdl_trigger.cuh"
 
 namespace qbench::cuda {
 
@@ -31,6 +32,7 @@ __device__ __forceinline__ void store16_float(float* dst, const float* f) {
 
 template <GgmlType T>
 __global__ void __launch_bounds__(kThreads) dequant_f16_kernel(Arrays A, int64_t in, int64_t rows, __half* __restrict__ w16) {
+  pdl_enter();
   const int64_t units = in / 32;
   const int64_t idx = int64_t(blockIdx.x) * kThreads + threadIdx.x;
   if (idx >= rows * units) return;
@@ -49,6 +51,7 @@ __global__ void __launch_bounds__(kThreads) dequant_f16_kernel(Arrays A, int64_t
 template <GgmlType T>
 __global__ void __launch_bounds__(kThreads) gather_kernel(Arrays A, int64_t in, const int32_t* __restrict__ ids, int64_t n,
                                                           float* __restrict__ out) {
+  pdl_enter();
   const int64_t units = in / 32;
   const int64_t idx = int64_t(blockIdx.x) * kThreads + threadIdx.x;
   if (idx >= n * units) return;
@@ -67,14 +70,14 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(Arrays A, int64_t in, 
 template <GgmlType T>
 void dequant_t(const Arrays& A, int64_t in, int64_t rows, __half* w16, cudaStream_t s) {
   const int64_t threads = rows * (in / 32);
-  dequant_f16_kernel<T><<<unsigned((threads + kThreads - 1) / kThreads), kThreads, 0, s>>>(A, in, rows, w16);
+  launch_pdl(dequant_f16_kernel<T>, unsigned((threads + kThreads - 1) / kThreads), kThreads, 0, s, A, in, rows, w16);
   QB_CUDA_LAUNCH("gguf dequant f16");
 }
 
 template <GgmlType T>
 void gather_t(const Arrays& A, int64_t in, const int32_t* ids, int64_t n, float* out, cudaStream_t s) {
   const int64_t threads = n * (in / 32);
-  gather_kernel<T><<<unsigned((threads + kThreads - 1) / kThreads), kThreads, 0, s>>>(A, in, ids, n, out);
+  launch_pdl(gather_kernel<T>, unsigned((threads + kThreads - 1) / kThreads), kThreads, 0, s, A, in, ids, n, out);
   QB_CUDA_LAUNCH("gguf gather_rows");
 }
 

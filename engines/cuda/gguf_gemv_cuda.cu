@@ -13,6 +13,7 @@
 #include "engines/cuda/device_math.cuh"
 #include "engines/cuda/gguf_blocks_cuda.cuh"
 #include "engines/cuda/gguf_kernels_cuda.h"
+#include "engines/cuda/pdl_trigger.cuh"
 
 namespace qbench::cuda {
 
@@ -24,6 +25,7 @@ constexpr int R = kGgufRowsPerWarp;
 
 __global__ void __launch_bounds__(256) quantize_runs_kernel(const float* __restrict__ x, int64_t runs, int8_t* __restrict__ xq,
                                                               int2* __restrict__ xs) {
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * 256 + threadIdx.x;
   if (i >= runs) return;
   const XRun r = quant16(x + 16 * i);
@@ -55,6 +57,7 @@ __device__ __forceinline__ Seg segment_of(const GgufGemvArgs& a, int64_t gb) {
 // matrices; without it a warp's prologue and epilogue are spread over more units.
 template <GgmlType T, int NT>
 __global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, int lg) {
+  pdl_enter();
   __shared__ float red[kWarps][R][NT];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int ks = 1 << lg, gpb = kWarps >> lg;
@@ -147,8 +150,7 @@ void launch_t(const GgufGemvArgs& a, cudaStream_t s) {
   constexpr bool kq = T == GgmlType::Q4_K || T == GgmlType::Q5_K || T == GgmlType::Q6_K;
   const int lg = split_for(kq, groups), gpb = kWarps >> lg;
   const unsigned blocks = unsigned((groups + gpb - 1) / gpb);
-  if (a.g.n == 1) gguf_gemv_kernel<T, 1><<<blocks, kWarps * 32, 0, s>>>(a, lg);
-  else gguf_gemv_kernel<T, kGgufMaxGemvTokens><<<blocks, kWarps * 32, 0, s>>>(a, lg);
+  launch_pdl(a.g.n == 1 ? gguf_gemv_kernel<T, 1> : gguf_gemv_kernel<T, kGgufMaxGemvTokens>, blocks, kWarps * 32, 0, s, a, lg);
   QB_CUDA_LAUNCH("gguf gemv");
 }
 
@@ -158,7 +160,7 @@ void set_gguf_gemv_split(int log2_warps_per_group) { g_forced_split = log2_warps
 
 void launch_gguf_quantize(const float* x, int64_t n, int64_t in, int8_t* xq, int2* xs, cudaStream_t s) {
   const int64_t runs = n * in / 16;
-  quantize_runs_kernel<<<unsigned((runs + 255) / 256), 256, 0, s>>>(x, runs, xq, xs);
+  launch_pdl(quantize_runs_kernel, unsigned((runs + 255) / 256), 256, 0, s, x, runs, xq, xs);
   QB_CUDA_LAUNCH("gguf activation quantisation");
 }
 

@@ -9,6 +9,7 @@
 #include "engines/core/error.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
+#include "engines/cuda/pdl.cuh"
 
 namespace qbench::cuda {
 
@@ -147,6 +148,9 @@ void flush() {
   if (graphable) {
     std::vector<uint64_t> sig;
     sig.push_back(Q.used);
+    // Launches through launch_pdl capture with or without programmatic edges: a graph is replayed only
+    // under the setting it was captured with (set_pdl_enabled may change between steps).
+    sig.push_back(pdl_enabled() ? 1 : 0);
     for (auto& l : Q.launches) {
       sig.push_back(l.key.size());
       sig.insert(sig.end(), l.key.begin(), l.key.end());

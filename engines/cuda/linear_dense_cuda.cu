@@ -15,6 +15,7 @@
 #include "engines/cuda/gemv_args.h"
 #include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/launch_queue.h"
+#include "engines/cuda/pdl_trigger.cuh"
 
 namespace qbench {
 
@@ -94,6 +95,7 @@ __device__ __forceinline__ void fma8(const float* w, const float* __restrict__ x
 // VEC: in % 8 == 0, so rows are 16-byte aligned and read 16 bytes per lane.
 template <class T, int NT, bool VEC>
 __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(GemvArgs a, const float* __restrict__ x) {
+  pdl_enter();
   const int lane = threadIdx.x & 31;
   int64_t row = int64_t(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
   int64_t total = a.end[0];
@@ -198,6 +200,7 @@ __device__ __forceinline__ T to_t(float v) {
 // xh[r, k] = x[r, k] rounded (rows >= n: 0); with split, xh[n_pad + r, k] = the rounding's remainder, rounded.
 template <class T>
 __global__ void tc_convert_kernel(const float* __restrict__ x, T* __restrict__ xh, int n, int n_pad, int64_t in, bool split) {
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= int64_t(n_pad) * in) return;
   const int64_t r = i / in;
@@ -219,6 +222,7 @@ struct TcArgs {
 
 template <class T, int NG, bool SPLIT>
 __global__ void __launch_bounds__(kTcWarps * 32, 2) tc_gemm_kernel(TcArgs a, const T* __restrict__ xh) {
+  pdl_enter();
   __shared__ float red[kTcWarps][NG * 4][32];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int mi = warp % a.mb, ki = warp / a.mb;
@@ -335,6 +339,7 @@ __global__ void __launch_bounds__(kTcWarps * 32, 2) tc_gemm_kernel(TcArgs a, con
 
 // Sums the ks partial results of each (token, row) in split order, then y = sum + bias; resid += y.
 __global__ void tc_reduce_kernel(TcArgs a) {
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const int n = a.g.n;
   if (i >= int64_t(n) * a.total_rows) return;
@@ -409,7 +414,7 @@ void run_tc(const GemvArgs& ga, const float* x, T* xh, float* part, cudaStream_t
   const int n = ga.n, ng = n <= 8 ? 1 : n <= 16 ? 2 : n <= 32 ? 4 : 8, n_pad = 8 * ng;
   const bool split = n <= kTcSplitTokens;
   const int64_t cnt = int64_t(n_pad) * ga.in;
-  tc_convert_kernel<T><<<unsigned((cnt + 255) / 256), 256, 0, s>>>(x, xh, n, n_pad, ga.in, split);
+  launch_pdl(tc_convert_kernel<T>, unsigned((cnt + 255) / 256), 256, 0, s, x, xh, n, n_pad, ga.in, split);
   QB_CUDA_LAUNCH("tensor-core GEMM activations");
   TcArgs a{};
   a.g = ga;
@@ -462,17 +467,18 @@ void run_tc(const GemvArgs& ga, const float* x, T* xh, float* part, cudaStream_t
   }
   a.mb = kTcWarps / a.kw;
   const dim3 grid(unsigned((tiles + a.mb - 1) / a.mb), unsigned(a.ks));
-  kern<<<grid, dim3(kTcWarps * 32), 0, s>>>(a, xh);
+  launch_pdl(kern, grid, dim3(kTcWarps * 32), 0, s, a, xh);
   QB_CUDA_LAUNCH("tensor-core GEMM");
   if (a.ks > 1) {
     const int64_t cnt2 = int64_t(n) * a.total_rows;
-    tc_reduce_kernel<<<unsigned((cnt2 + 255) / 256), 256, 0, s>>>(a);
+    launch_pdl(tc_reduce_kernel, unsigned((cnt2 + 255) / 256), 256, 0, s, a);
     QB_CUDA_LAUNCH("tensor-core GEMM split-k reduce");
   }
 }
 
 template <class T>
 __global__ void to_type_kernel(const float* __restrict__ x, T* __restrict__ y, int64_t n) {
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
     if constexpr (std::is_same_v<T, __half>) y[i] = __float2half_rn(x[i]);
@@ -483,6 +489,7 @@ __global__ void to_type_kernel(const float* __restrict__ x, T* __restrict__ y, i
 template <class T>
 __global__ void gather_kernel(const T* __restrict__ W, const int32_t* __restrict__ ids, float* __restrict__ out, int64_t in,
                               int64_t n) {
+  pdl_enter();
   const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= n * in) return;
   const int64_t r = t / in, c = t % in;
@@ -531,7 +538,7 @@ class DenseLinearCuda final : public Linear {
       T* xh = static_cast<T*>(scratch(Scratch::HalfActivations, size_t(n * in_) * sizeof(T)));
       const int64_t cnt = n * in_;
       enqueue({key(0x300, x, xh, cnt, sizeof(T)), true, [=](cudaStream_t s) {
-                 to_type_kernel<T><<<unsigned((cnt + 255) / 256), 256, 0, s>>>(x, xh, cnt);
+                 launch_pdl(to_type_kernel<T>, unsigned((cnt + 255) / 256), 256, 0, s, x, xh, cnt);
                  QB_CUDA_LAUNCH("activation conversion");
                }});
       xb = xh;
@@ -556,7 +563,7 @@ class DenseLinearCuda final : public Linear {
     const T* w = w_;
     const int64_t in = in_;
     enqueue({key(0x302, w, d, out, in, n, sizeof(T)), true, [=](cudaStream_t s) {
-               gather_kernel<T><<<unsigned((n * in + 255) / 256), 256, 0, s>>>(w, d, out, in, n);
+               launch_pdl(gather_kernel<T>, unsigned((n * in + 255) / 256), 256, 0, s, w, d, out, in, n);
                QB_CUDA_LAUNCH("gather_rows");
              }});
   }
@@ -619,13 +626,10 @@ class DenseLinearCuda final : public Linear {
     l.run = [args, x, vec](cudaStream_t s) {
       const GemvArgs& a = *args;
       const unsigned blocks = unsigned((a.end[a.nseg - 1] + kGemvWarps - 1) / kGemvWarps);
-      if (a.n == 1) {
-        if (vec) gemv_kernel<T, 1, true><<<blocks, kGemvWarps * 32, 0, s>>>(a, x);
-        else gemv_kernel<T, 1, false><<<blocks, kGemvWarps * 32, 0, s>>>(a, x);
-      } else {
-        if (vec) gemv_kernel<T, kMaxGemvTokens, true><<<blocks, kGemvWarps * 32, 0, s>>>(a, x);
-        else gemv_kernel<T, kMaxGemvTokens, false><<<blocks, kGemvWarps * 32, 0, s>>>(a, x);
-      }
+      void (*k)(GemvArgs, const float*) = a.n == 1 ? (vec ? gemv_kernel<T, 1, true> : gemv_kernel<T, 1, false>)
+                                                   : (vec ? gemv_kernel<T, kMaxGemvTokens, true>
+                                                          : gemv_kernel<T, kMaxGemvTokens, false>);
+      launch_pdl(k, blocks, kGemvWarps * 32, 0, s, a, x);
       QB_CUDA_LAUNCH("gemv");
     };
     enqueue(std::move(l));

@@ -22,6 +22,7 @@
 #include "engines/cuda/gguf_kernels_cuda.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/linear_dense_cuda.h"
+#include "engines/cuda/pdl_trigger.cuh"
 
 namespace qbench {
 
@@ -56,6 +57,7 @@ bool overlaps(const void* p, size_t pb, const void* q, size_t qb) {
 }
 
 __global__ void to_half_kernel(const float* __restrict__ x, __half* __restrict__ y, int64_t n) {
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) y[i] = __float2half_rn(x[i]);
 }
@@ -114,7 +116,7 @@ class GgufLinearCuda final : public Linear {
     auto* wh = reinterpret_cast<__half*>(sc + xbytes);
     const int64_t cnt = n * in;
     enqueue({key(0x610, x, xh, cnt), true, [=](cudaStream_t s) {
-               to_half_kernel<<<unsigned((cnt + 255) / 256), 256, 0, s>>>(x, xh, cnt);
+               launch_pdl(to_half_kernel, unsigned((cnt + 255) / 256), 256, 0, s, x, xh, cnt);
                QB_CUDA_LAUNCH("activation conversion");
              }});
     const GgmlType t = type_;
