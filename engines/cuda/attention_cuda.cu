@@ -10,6 +10,7 @@
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
 #include "engines/cuda/launch_queue.h"
+#include "engines/cuda/pdl_trigger.cuh"
 
 namespace qbench::cuda {
 
@@ -29,14 +30,36 @@ struct PagedKv {
   int64_t block_tokens, row_elems;
 };
 
+// Merges the splits of (row, head) rh: out = sum_s acc_s e^(m_s-M) / sum_s l_s e^(m_s-M). The partials were
+// written by other blocks of the same grid: read through L2 (__ldcg), never a possibly stale L1 line.
+__device__ __forceinline__ void combine_splits(const float* p, float* out, int splits, int D) {
+  float M = -INFINITY;
+  for (int s = 0; s < splits; ++s) M = fmaxf(M, __ldcg(p + s * (D + 2)));
+  float L = 0.f;
+  for (int s = 0; s < splits; ++s) {
+    const float ms = __ldcg(p + s * (D + 2));
+    if (ms != -INFINITY) L += __ldcg(p + s * (D + 2) + 1) * expf(ms - M);
+  }
+  for (int i = threadIdx.x; i < D; i += blockDim.x) {
+    float o = 0.f;
+    for (int s = 0; s < splits; ++s) {
+      const float ms = __ldcg(p + s * (D + 2));
+      if (ms != -INFINITY) o += __ldcg(p + s * (D + 2) + 2 + i) * expf(ms - M);
+    }
+    out[i] = o / L;
+  }
+}
+
 // One block per (query row, head) and split of the context. Each warp runs an
 // online softmax over its keys with E = ceil(head_dim/32) elements per lane,
 // then the warps merge through shared memory. With partials == nullptr the
-// block writes the normalised output; else (max, sum, unnormalised acc).
+// block writes the normalised output; else (max, sum, unnormalised acc), and the last block of a
+// (row, head) to finish (counted in done[rh], which it resets to 0 for the next launch) merges the splits.
 template <class T, int E>
 __global__ void attention_kernel(PagedKv kv, const float* __restrict__ q, float* __restrict__ out,
-                                 float* __restrict__ partials, int n_heads, int group, int D,
+                                 float* partials, int* __restrict__ done, int n_heads, int group, int D,
                                  const int32_t* __restrict__ pos0p, int rows, float scale) {
+  pdl_enter();
   const int rh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
   const int r = rh / n_heads, h = rh % n_heads, kvh = h / group;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -142,27 +165,38 @@ __global__ void attention_kernel(PagedKv kv, const float* __restrict__ q, float*
     partials[(int64_t(rh) * splits + split) * (D + 2)] = M;
     partials[(int64_t(rh) * splits + split) * (D + 2) + 1] = L;
   }
+  if (!partials) return;
+  // Last block of this (row, head) merges (threadFenceReduction pattern): every thread's partials are
+  // visible device-wide before its block is counted.
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    last = atomicAdd(done + rh, 1) == splits - 1;
+    if (last) done[rh] = 0;  // the next launch (graph replay) starts from 0; it runs after this grid
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  combine_splits(partials + int64_t(rh) * splits * (D + 2), out + int64_t(rh) * D, splits, D);
 }
 
-// Merges the splits of each (row, head): out = sum_s acc_s e^(m_s-M) / sum_s l_s e^(m_s-M).
-__global__ void attention_combine(const float* __restrict__ partials, float* __restrict__ out, int splits, int D) {
-  const int rh = blockIdx.x;
-  const float* p = partials + int64_t(rh) * splits * (D + 2);
-  float M = -INFINITY;
-  for (int s = 0; s < splits; ++s) M = fmaxf(M, p[s * (D + 2)]);
-  float L = 0.f;
-  for (int s = 0; s < splits; ++s) {
-    const float ms = p[s * (D + 2)];
-    if (ms != -INFINITY) L += p[s * (D + 2) + 1] * expf(ms - M);
+// Per-(row, head) counters of finished splits (attention_kernel): zero between launches, since the last block
+// of each resets its own. Grow-only; a new buffer is zeroed on the stream before any launch that uses it
+// (device_free runs the queued launches that use the old one first).
+int* split_counters(int64_t n) {
+  static int* buf = nullptr;
+  static int64_t cap = 0;
+  if (n > cap) {
+    device_free(buf);
+    buf = nullptr;
+    cap = 0;
+    const int64_t want = std::max<int64_t>(n, 4096);
+    buf = static_cast<int*>(device_alloc(size_t(want) * sizeof(int), "attention split counters"));
+    QB_CUDA(cudaMemsetAsync(buf, 0, size_t(want) * sizeof(int), stream()));
+    cap = want;
   }
-  for (int i = threadIdx.x; i < D; i += blockDim.x) {
-    float o = 0.f;
-    for (int s = 0; s < splits; ++s) {
-      const float ms = p[s * (D + 2)];
-      if (ms != -INFINITY) o += p[s * (D + 2) + 2 + i] * expf(ms - M);
-    }
-    out[int64_t(rh) * D + i] = o / L;
-  }
+  return buf;
 }
 
 template <class T, int E>
@@ -175,17 +209,17 @@ void launch(const PagedKv& kv, const float* q, float* out, int64_t rows, int n_h
   if (rows <= 4) splits = std::clamp<int64_t>((capacity + kSplitKeys - 1) / kSplitKeys, 1, kMaxSplits);
   const dim3 grid(unsigned(rows * n_heads), unsigned(splits));
   float* part = nullptr;
-  if (splits > 1)
+  int* done = nullptr;
+  if (splits > 1) {
     part = static_cast<float*>(scratch(Scratch::AttentionPartials, size_t(rows * n_heads * splits * (D + 2)) * sizeof(float)));
-  enqueue({key(0x200, kv.k, kv.v, kv.table, kv.block_elems, kv.block_tokens, kv.row_elems, q, out, part, rows, n_heads,
-               group, D, pos0, splits, E, sizeof(T)),
+    done = split_counters(rows * n_heads);
+  }
+  enqueue({key(0x200, kv.k, kv.v, kv.table, kv.block_elems, kv.block_tokens, kv.row_elems, q, out, part, done, rows,
+               n_heads, group, D, pos0, splits, E, sizeof(T)),
            true, [=](cudaStream_t s) {
-             attention_kernel<T, E><<<grid, kWarps * 32, 0, s>>>(kv, q, out, part, n_heads, group, D, pos0, int(rows), scale);
+             launch_pdl(attention_kernel<T, E>, grid, kWarps * 32, 0, s, kv, q, out, part, done, n_heads, group, D, pos0,
+                        int(rows), scale);
              QB_CUDA_LAUNCH("attention");
-             if (part) {
-               attention_combine<<<unsigned(rows * n_heads), 128, 0, s>>>(part, out, int(splits), D);
-               QB_CUDA_LAUNCH("attention combine");
-             }
            }});
 }
 
@@ -249,6 +283,7 @@ template <class T>
 __global__ void kv_store_rows_kernel(T* __restrict__ kb, T* __restrict__ vb, const int32_t* __restrict__ slots,
                                      int64_t row_elems, const float* __restrict__ k, const float* __restrict__ v,
                                      int64_t rows) {
+  pdl_enter();
   const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= rows * row_elems) return;
   const int64_t off = int64_t(slots[t / row_elems]) * row_elems + t % row_elems;
@@ -266,6 +301,7 @@ __global__ void __launch_bounds__(kBatchThreads) attention_batch_kernel(
     BatchKv kv, const int4* __restrict__ tasks, const int4* __restrict__ seqs, const int32_t* __restrict__ tables,
     const float* __restrict__ q, float* __restrict__ out, float* __restrict__ part, int n_heads, int group, int Drt,
     int max_split, float scale) {
+  pdl_enter();
   const int D = DT ? DT : Drt;
   extern __shared__ float sm[];
   float* qs = sm;                      // [group][D], pre-scaled
@@ -377,6 +413,7 @@ __global__ void __launch_bounds__(kBatchThreads) attention_batch_kernel(
 // Rows split over several tasks: c = (stacked row, first task, splits); one block per (c, head).
 __global__ void attention_batch_combine(const int4* __restrict__ rows, const float* __restrict__ part,
                                         float* __restrict__ out, int n_heads, int D) {
+  pdl_enter();
   const int4 c = rows[blockIdx.x];
   const int h = blockIdx.y;
   auto P = [&](int s) { return part + (int64_t(c.y + s) * n_heads + h) * (D + 2); };
@@ -416,11 +453,12 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
   enqueue({key(0x210, kv.k, kv.v, kv.block_tokens, kv.row_elems, tasks, seqs, tables, q, out, part, comb, n_tasks,
                n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT),
            true, [=](cudaStream_t s) {
-             attention_batch_kernel<T, DT><<<dim3(unsigned(n_tasks), unsigned(kvh)), kBatchThreads, smem, s>>>(
-                 kv, tasks, seqs, tables, q, out, part, n_heads, group, D, max_split, scale);
+             launch_pdl(attention_batch_kernel<T, DT>, dim3(unsigned(n_tasks), unsigned(kvh)), kBatchThreads, smem, s, kv,
+                        tasks, seqs, tables, q, out, part, n_heads, group, D, max_split, scale);
              QB_CUDA_LAUNCH("attention (batched)");
              if (n_comb) {
-               attention_batch_combine<<<dim3(unsigned(n_comb), unsigned(n_heads)), 128, 0, s>>>(comb, part, out, n_heads, D);
+               launch_pdl(attention_batch_combine, dim3(unsigned(n_comb), unsigned(n_heads)), 128, 0, s, comb, part, out,
+                          n_heads, D);
                QB_CUDA_LAUNCH("attention combine (batched)");
              }
            }});
@@ -580,11 +618,11 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   enqueue({key(0x211, kb, vb, slots, re, k, v, total_rows, f32), true, [=](cudaStream_t s) {
              const unsigned blocks = unsigned((n + 255) / 256);
              if (f32)
-               kv_store_rows_kernel<float><<<blocks, 256, 0, s>>>(static_cast<float*>(kb), static_cast<float*>(vb), slots,
-                                                                 re, k, v, total_rows);
+               launch_pdl(kv_store_rows_kernel<float>, blocks, 256, 0, s, static_cast<float*>(kb), static_cast<float*>(vb),
+                          slots, re, k, v, total_rows);
              else
-               kv_store_rows_kernel<__half><<<blocks, 256, 0, s>>>(static_cast<__half*>(kb), static_cast<__half*>(vb),
-                                                                  slots, re, k, v, total_rows);
+               launch_pdl(kv_store_rows_kernel<__half>, blocks, 256, 0, s, static_cast<__half*>(kb),
+                          static_cast<__half*>(vb), slots, re, k, v, total_rows);
              QB_CUDA_LAUNCH("kv_store (batched)");
            }});
 

@@ -14,6 +14,7 @@
 #include "engines/cuda/device_math.cuh"
 #include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/launch_queue.h"
+#include "engines/cuda/pdl_trigger.cuh"
 
 namespace qbench {
 
@@ -34,6 +35,7 @@ constexpr size_t kStagedUploadMax = 64 * 1024;
 
 __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y,
                                int64_t dim, float eps) {
+  pdl_enter();
   const float* xr = x + int64_t(blockIdx.x) * dim;
   float* yr = y + int64_t(blockIdx.x) * dim;
   float ss = 0.f;
@@ -47,6 +49,7 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restr
 // float4 in registers between the sum of squares and the scaling, so x is read once.
 __global__ void rmsnorm_vec_kernel(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y,
                                    int64_t dim, float eps) {
+  pdl_enter();
   const float4* xr = reinterpret_cast<const float4*>(x + int64_t(blockIdx.x) * dim);
   float4* yr = reinterpret_cast<float4*>(y + int64_t(blockIdx.x) * dim);
   const float4* w4 = reinterpret_cast<const float4*>(w);
@@ -68,20 +71,47 @@ __global__ void rmsnorm_vec_kernel(const float* __restrict__ x, const float* __r
 }
 
 __global__ void add_bias_kernel(float* y, const float* __restrict__ b, int64_t rows, int64_t dim) {
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < rows * dim) y[i] += b[i % dim];
 }
 
-// One or two arrays x_a [rows, nh_a, head_dim] (q and k) in one launch.
+// One or two arrays x_a [rows, nh_a, head_dim] (q and k) in one launch; optionally the kv_store that
+// follows rope(k) folded in (kv != 0): the rotated k and the v rows go straight into the paged cache.
 struct RopeArgs {
   float* x[2];
   int64_t nh[2];
   int count;
+  int kv;  // 0: no store; 1: F32 cache; 2: F16 cache
+  void* kb;
+  void* vb;
+  const int32_t* table;  // staged block table
+  const int32_t* pos0;   // staged: row r goes to position *pos0 + r (as kv_store_kernel)
+  const float* v;        // [rows, nh[1] * head_dim]
+  int64_t block_tokens;
 };
+
+template <class T>
+__device__ __forceinline__ T from_f32(float v);
+template <>
+__device__ __forceinline__ float from_f32<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
+
+template <class T>
+__device__ __forceinline__ void store_kv_pair(const RopeArgs& a, int64_t off, int64_t vi, int64_t half, float k0, float k1) {
+  T* kb = static_cast<T*>(a.kb);
+  T* vb = static_cast<T*>(a.vb);
+  kb[off] = from_f32<T>(k0);
+  kb[off + half] = from_f32<T>(k1);
+  vb[off] = from_f32<T>(a.v[vi]);
+  vb[off + half] = from_f32<T>(a.v[vi + half]);
+}
 
 // One thread per (row, head, i < half) over both arrays: rotate_half over the whole head, as the CPU does.
 __global__ void rope_kernel(RopeArgs a, int64_t rows, int64_t head_dim, const int32_t* __restrict__ pos,
                             const float* __restrict__ inv_freq) {
+  pdl_enter();
   const int64_t half = head_dim / 2;
   const int64_t heads = a.nh[0] + (a.count > 1 ? a.nh[1] : 0);
   const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -92,24 +122,27 @@ __global__ void rope_kernel(RopeArgs a, int64_t rows, int64_t head_dim, const in
   const float ang = float(pos[r]) * inv_freq[i];
   const float c = cosf(ang), s = sinf(ang);
   const float p = v[i], q = v[i + half];
-  v[i] = p * c - q * s;
-  v[i + half] = q * c + p * s;
+  const float r0 = p * c - q * s, r1 = q * c + p * s;
+  v[i] = r0;
+  v[i + half] = r1;
+  if (second && a.kv) {
+    const int64_t row_elems = a.nh[1] * head_dim, e = (h - a.nh[0]) * head_dim + i;
+    const int64_t pp = int64_t(*a.pos0) + r;
+    const int64_t off =
+        int64_t(a.table[pp / a.block_tokens]) * a.block_tokens * row_elems + (pp % a.block_tokens) * row_elems + e;
+    if (a.kv == 1) store_kv_pair<float>(a, off, r * row_elems + e, half, r0, r1);
+    else store_kv_pair<__half>(a, off, r * row_elems + e, half, r0, r1);
+  }
 }
 
 const char kRopeTag = 0;
-
-template <class T>
-__device__ __forceinline__ T from_f32(float v);
-template <>
-__device__ __forceinline__ float from_f32<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
 
 // Row r of k/v goes to position pos0 + r: block table[p / bt], slot p % bt.
 template <class T>
 __global__ void kv_store_kernel(T* kbase, T* vbase, const int32_t* __restrict__ table, int64_t block_tokens,
                                 int64_t row_elems, const int32_t* __restrict__ pos0, const float* __restrict__ k,
                                 const float* __restrict__ v, int64_t rows) {
+  pdl_enter();
   const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= rows * row_elems) return;
   const int64_t r = t / row_elems, e = t % row_elems, p = int64_t(*pos0) + r;
@@ -119,6 +152,7 @@ __global__ void kv_store_kernel(T* kbase, T* vbase, const int32_t* __restrict__ 
 }
 
 __global__ void silu_mul_kernel(const float* gate, const float* up, float* out, int64_t n) {
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) {
     const float g = gate[i];
@@ -128,6 +162,7 @@ __global__ void silu_mul_kernel(const float* gate, const float* up, float* out, 
 
 // One block per row: the largest value's index, lowest index on ties (as argmax() on the host).
 __global__ void argmax_rows_kernel(const float* __restrict__ x, int64_t n, int32_t* __restrict__ out) {
+  pdl_enter();
   const float* xr = x + int64_t(blockIdx.x) * n;
   float bv = -INFINITY;
   int64_t bi = -1;
@@ -175,6 +210,7 @@ __global__ void argmax_rows_kernel(const float* __restrict__ x, int64_t n, int32
 }
 
 __global__ void add_kernel(float* y, const float* x, int64_t n) {
+  pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) y[i] += x[i];
 }
@@ -217,8 +253,8 @@ class CudaOps final : public Ops {
     // Vector path: two float4 per thread; 32..1024 threads as the row needs.
     const int threads = vec ? int(std::clamp<int64_t>((dim / 4 + 1) / 2 + 31, 32, 1024) / 32 * 32) : 256;
     enqueue({key(kRmsnorm, kw(x), kw(w), kw(y), rows, dim, fbits(eps), vec), true, [=](cudaStream_t s) {
-               if (vec) rmsnorm_vec_kernel<<<unsigned(rows), threads, 0, s>>>(x, w, y, dim, eps);
-               else rmsnorm_kernel<<<unsigned(rows), threads, 0, s>>>(x, w, y, dim, eps);
+               if (vec) launch_pdl(rmsnorm_vec_kernel, unsigned(rows), threads, 0, s, x, w, y, dim, eps);
+               else launch_pdl(rmsnorm_kernel, unsigned(rows), threads, 0, s, x, w, y, dim, eps);
                QB_CUDA_LAUNCH("rmsnorm");
              }});
   }
@@ -227,7 +263,7 @@ class CudaOps final : public Ops {
     if (rows * dim <= 0) return;
     if (gemv_fold_bias(y, b, rows, dim)) return;  // into the GEMV that produced y
     enqueue({key(kAddBias, kw(y), kw(b), rows, dim), true, [=](cudaStream_t s) {
-               add_bias_kernel<<<blocks_for(rows * dim, 256), 256, 0, s>>>(y, b, rows, dim);
+               launch_pdl(add_bias_kernel, blocks_for(rows * dim, 256), 256, 0, s, y, b, rows, dim);
                QB_CUDA_LAUNCH("add_bias");
              }});
   }
@@ -262,7 +298,7 @@ class CudaOps final : public Ops {
     l.run = [args, rows, head_dim, pos, inv](cudaStream_t s) {
       const RopeArgs& a = *args;
       const int64_t total = rows * (a.nh[0] + (a.count > 1 ? a.nh[1] : 0)) * (head_dim / 2);
-      rope_kernel<<<blocks_for(total, 256), 256, 0, s>>>(a, rows, head_dim, pos, inv);
+      launch_pdl(rope_kernel, blocks_for(total, 256), 256, 0, s, a, rows, head_dim, pos, inv);
       QB_CUDA_LAUNCH("rope");
     };
     enqueue(std::move(l));
@@ -279,14 +315,15 @@ class CudaOps final : public Ops {
     const bool f32 = kv.type() == KvType::F32;
     void* kb = kv.pool().block_data(layer, 0, 0);
     void* vb = kv.pool().block_data(layer, 1, 0);
+    if (fold_kv_store(kb, vb, table, bt, re, pos0_dev, k, v, rows, f32)) return;
     enqueue({key(kKvStore, kw(kb), kw(vb), kw(table), bt, re, kw(pos0_dev), kw(k), kw(v), rows, f32), true,
              [=](cudaStream_t s) {
                if (f32)
-                 kv_store_kernel<float><<<blocks_for(n, 256), 256, 0, s>>>(static_cast<float*>(kb), static_cast<float*>(vb),
-                                                                           table, bt, re, pos0_dev, k, v, rows);
+                 launch_pdl(kv_store_kernel<float>, blocks_for(n, 256), 256, 0, s, static_cast<float*>(kb),
+                            static_cast<float*>(vb), table, bt, re, pos0_dev, k, v, rows);
                else
-                 kv_store_kernel<__half><<<blocks_for(n, 256), 256, 0, s>>>(static_cast<__half*>(kb), static_cast<__half*>(vb),
-                                                                            table, bt, re, pos0_dev, k, v, rows);
+                 launch_pdl(kv_store_kernel<__half>, blocks_for(n, 256), 256, 0, s, static_cast<__half*>(kb),
+                            static_cast<__half*>(vb), table, bt, re, pos0_dev, k, v, rows);
                QB_CUDA_LAUNCH("kv_store");
              }});
   }
@@ -315,7 +352,7 @@ class CudaOps final : public Ops {
     }
     int32_t* o = argmax_;
     enqueue({key(kArgmax, kw(x), rows, n, kw(o)), true, [=](cudaStream_t s) {
-               argmax_rows_kernel<<<unsigned(rows), 1024, 0, s>>>(x, n, o);
+               launch_pdl(argmax_rows_kernel, unsigned(rows), 1024, 0, s, x, n, o);
                QB_CUDA_LAUNCH("argmax_rows");
              }});
     download(host_out, o, size_t(rows) * sizeof(int32_t));
@@ -324,7 +361,7 @@ class CudaOps final : public Ops {
   void silu_mul(const float* gate, const float* up, float* out, int64_t n) override {
     if (n <= 0) return;
     enqueue({key(kSiluMul, kw(gate), kw(up), kw(out), n), true, [=](cudaStream_t s) {
-               silu_mul_kernel<<<blocks_for(n, 256), 256, 0, s>>>(gate, up, out, n);
+               launch_pdl(silu_mul_kernel, blocks_for(n, 256), 256, 0, s, gate, up, out, n);
                QB_CUDA_LAUNCH("silu_mul");
              }});
   }
@@ -333,12 +370,42 @@ class CudaOps final : public Ops {
     if (n <= 0) return;
     if (gemv_fold_residual(y, x, n)) return;  // the residual add into the GEMV that produced x
     enqueue({key(kAdd, kw(y), kw(x), n), true, [=](cudaStream_t s) {
-               add_kernel<<<blocks_for(n, 256), 256, 0, s>>>(y, x, n);
+               launch_pdl(add_kernel, blocks_for(n, 256), 256, 0, s, y, x, n);
                QB_CUDA_LAUNCH("add");
              }});
   }
 
  private:
+  // kv_store right after rope(q)+rope(k) over the same k rows joins that launch: the rope kernel writes the
+  // rotated k (the value kv_store would read back) and v into the cache. Same values, one launch fewer.
+  bool fold_kv_store(void* kb, void* vb, const int32_t* table, int64_t bt, int64_t re, const int32_t* pos0_dev,
+                     const float* k, const float* v, int64_t rows, bool f32) {
+    Launch* last = last_launch();
+    if (!last || last->merge_tag != &kRopeTag || last->merge_state[0] != uint64_t(rows)) return false;
+    auto* a = reinterpret_cast<RopeArgs*>(uintptr_t(last->merge_state[4]));
+    const int64_t head_dim = int64_t(last->merge_state[1]);
+    if (a->count != 2 || a->kv || a->x[1] != k || a->nh[1] * head_dim != re || head_dim % 2) return false;
+    // v is read while other threads rotate q and k in place: it must be neither.
+    const size_t vb_bytes = size_t(rows * re) * sizeof(float);
+    auto overlaps = [](const void* p, size_t pb, const void* q, size_t qb) {
+      const auto *a0 = static_cast<const uint8_t*>(p), *b0 = static_cast<const uint8_t*>(q);
+      return a0 < b0 + qb && b0 < a0 + pb;
+    };
+    if (overlaps(v, vb_bytes, a->x[0], size_t(rows * a->nh[0] * head_dim) * sizeof(float)) ||
+        overlaps(v, vb_bytes, a->x[1], vb_bytes))
+      return false;
+    a->kv = f32 ? 1 : 2;
+    a->kb = kb;
+    a->vb = vb;
+    a->table = table;
+    a->pos0 = pos0_dev;
+    a->v = v;
+    a->block_tokens = bt;
+    last->key.insert(last->key.end(), {kKvStore, kw(kb), kw(vb), kw(table), uint64_t(bt), kw(pos0_dev), kw(v), f32});
+    last->merge_tag = nullptr;  // complete: nothing more joins it
+    return true;
+  }
+
   // inv_freq = 1 / theta^(2i/d) computed on the host exactly as the CPU does, uploaded once per (theta, d).
   const float* inv_freq(double theta, int64_t head_dim) {
     auto key = std::make_pair(theta, head_dim);
