@@ -28,8 +28,8 @@ __device__ __forceinline__ void pdl_wait() {
 
 // True unless QBENCH_CUDA_PDL=0 or the device is older than sm_90 (cuda_context.cu).
 bool pdl_enabled();
-// Tests switch it (on is ignored before sm_90). Graphs captured before keep what they were captured with:
-// launch keys do not include it, so switch only between forwards of different shapes or with graphs off.
+// Tests switch it (on is ignored before sm_90). The graph cache key holds it (launch_queue.cu), so a graph
+// captured under one setting is never replayed under the other.
 void set_pdl_enabled(bool on);
 
 template <class... KArgs, class... Args>
