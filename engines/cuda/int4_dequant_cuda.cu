@@ -22,24 +22,22 @@ __global__ void permute_half_kernel(const float* __restrict__ x, const int32_t* 
   out[i] = __float2half_rn(v);
 }
 
-// One thread per (row block, unit, lane): its row's 32 codes → 16 FP16 pairs (inputs k, k + 1 lie in
-// nibbles p and p + 4 of one word).
-__global__ void dequant_kernel(const uint4* __restrict__ codes, const void* __restrict__ sz, bool hs, int units,
-                               Int4Groups g, int64_t rb0, int64_t nrb, int64_t r0, int64_t rows,
-                               __half* __restrict__ out) {
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= nrb * units * 32) return;
-  const int lane = int(i & 31);
-  const int64_t rest = i >> 5;
-  const int u = int(rest % units);
-  const int64_t rb = rb0 + rest / units;
+// One warp per (row block, unit): each lane dequantises its row's 32 codes into a shared 8 × 128 tile
+// (row stride padded to 136 halves: the lanes' 4-byte writes hit 32 different banks), then the warp
+// writes the tile out in 16-byte pieces, 256 contiguous bytes per row.
+constexpr int kDqStride = kInt4Unit + 8;
+__global__ void __launch_bounds__(256) dequant_kernel(const uint4* __restrict__ codes, const void* __restrict__ sz,
+                                                      bool hs, int units, Int4Groups g, int64_t rb0, int64_t nrb,
+                                                      int64_t r0, int64_t rows, __half* __restrict__ out) {
+  __shared__ __align__(16) __half tile[8][kInt4Rows][kDqStride];
+  const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
+  const int64_t wi = int64_t(blockIdx.x) * 8 + wib;
+  if (wi >= nrb * units) return;
+  const int u = int(wi % units);
+  const int64_t rb = rb0 + wi / units;
   const int r = lane >> 2, c = lane & 3;
-  const int64_t row = rb * kInt4Rows + r - r0;
-  if (row < 0 || row >= rows) return;
   const uint4 cw = __ldg(codes + (rb * units + u) * 32 + lane);
   const uint32_t words[4] = {cw.x, cw.y, cw.z, cw.w};
-  const int64_t in_pad = int64_t(units) * kInt4Unit;
-  __half* dst = out + row * in_pad + int64_t(u) * kInt4Unit;
 #pragma unroll
   for (int w = 0; w < 4; ++w)
 #pragma unroll
@@ -47,8 +45,18 @@ __global__ void dequant_kernel(const uint4* __restrict__ codes, const void* __re
       const int k = int4_code_input(w, p, c);
       const float2 f = int4_sz(sz, hs, (rb * g.groups + group_of(u * kInt4Unit + k, g)) * kInt4Rows + r);
       const float q0 = float((words[w] >> (4 * p)) & 0xFu), q1 = float((words[w] >> (4 * p + 16)) & 0xFu);
-      *reinterpret_cast<__half2*>(dst + k) = __floats2half2_rn(f.x * (q0 - f.y), f.x * (q1 - f.y));
+      *reinterpret_cast<__half2*>(&tile[wib][r][k]) = __floats2half2_rn(f.x * (q0 - f.y), f.x * (q1 - f.y));
     }
+  __syncwarp();
+  const int64_t in_pad = int64_t(units) * kInt4Unit;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const int idx = lane + 32 * j, rr = idx >> 4, piece = idx & 15;
+    const int64_t row = rb * kInt4Rows + rr - r0;
+    if (row < 0 || row >= rows) continue;
+    *reinterpret_cast<uint4*>(out + row * in_pad + int64_t(u) * kInt4Unit + piece * 8) =
+        *reinterpret_cast<const uint4*>(&tile[wib][rr][piece * 8]);
+  }
 }
 
 __global__ void gather_kernel(const uint4* __restrict__ codes, const void* __restrict__ sz, bool hs, int units,
@@ -100,7 +108,7 @@ void launch_int4_permute_half(const float* x, const int32_t* perm, int64_t n, in
 void launch_int4_dequant(const uint4* codes, const void* sz, bool half_scales, int units, Int4Groups g, int64_t r0,
                          int64_t rows, __half* out, cudaStream_t s) {
   const int64_t rb0 = r0 / kInt4Rows, nrb = (rows + kInt4Rows - 1) / kInt4Rows;
-  dequant_kernel<<<blocks_for(nrb * units * 32, 256), 256, 0, s>>>(codes, sz, half_scales, units, g, rb0, nrb, r0, rows,
+  dequant_kernel<<<blocks_for(nrb * units, 8), 256, 0, s>>>(codes, sz, half_scales, units, g, rb0, nrb, r0, rows,
                                                                     out);
   QB_CUDA_LAUNCH("int4 dequant");
 }

@@ -31,9 +31,11 @@ namespace qbench::cuda {
 
 namespace {
 
-// Units whose codes a lane loads before computing, and the blocks per SM the register budget is cut for:
-// batch 1 / 5 blocks (48 registers), 2 / 4 (64), 4 / 3 (80). QBENCH_INT4_BATCH=1|2|4 picks one (default 2).
-constexpr int occupancy(int nt, int batch) { return nt > 4 ? 2 : batch == 4 ? 3 : batch == 2 ? 4 : 5; }
+// Units whose codes a lane loads before computing (kBatch), and the blocks per SM the register budget is
+// cut for at n <= 4 (kOcc; 2 at n <= 8): batch 1 / 5 blocks (48 registers) by default; QBENCH_INT4_BATCH=
+// 1|2|4 and QBENCH_INT4_BLOCKS=5|6 (batch 1 only) pick others for measurements. On the H100 more resident
+// warps beat deeper batches: 3.59 / 3.84 / 4.10 ms per 7B decode step for batch 1 / 2 / 4 (docs/cuda.md).
+constexpr int occupancy(int nt, int occ) { return nt > 4 ? 2 : occ; }
 
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
 
@@ -52,8 +54,8 @@ __device__ __forceinline__ void load_xfrag(const uint4* __restrict__ xf, int u, 
   }
 }
 
-template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int kBatch>
-__global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT, kBatch)) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
+template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int kBatch, int kOcc>
+__global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT, kOcc)) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
   pdl_enter();
   __shared__ float part[kInt4GemvWarps][8][kInt4Rows];  // [warp][token][row] of split-K partial sums
   const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
@@ -225,19 +227,19 @@ __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restr
 }
 
 // Blocks of this kernel the whole GPU holds at once (cached per instantiation).
-template <int NT, bool HS, bool G1, int B>
+template <int NT, bool HS, bool G1, int B, int O>
 int64_t resident_blocks() {
   static const int64_t n = [] {
     int dev = 0, sms = 0, per_sm = 0;
     QB_CUDA(cudaGetDevice(&dev));
     QB_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1, B>, kInt4GemvWarps * 32, 0));
+    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1, B, O>, kInt4GemvWarps * 32, 0));
     return int64_t(std::max(1, sms * per_sm));
   }();
   return n;
 }
 
-template <int NT, bool HS, bool G1, int B>
+template <int NT, bool HS, bool G1, int B, int O>
 void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   const int64_t total = a.seg[a.nseg - 1].rb_end;
   // Split a row block's units over 2..8 warps of one block (added up in shared memory) while the
@@ -248,7 +250,7 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
     const int v = e ? std::atoi(e) : 0;
     return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
   }();
-  const int64_t cap_warps = resident_blocks<NT, HS, G1, B>() * kInt4GemvWarps;
+  const int64_t cap_warps = resident_blocks<NT, HS, G1, B, O>() * kInt4GemvWarps;
   int ks = 1;
   if (forced) {
     ks = forced;
@@ -258,26 +260,30 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   }
   const int64_t per_block = kInt4GemvWarps / ks;
   const unsigned blocks = unsigned((total + per_block - 1) / per_block);
-  launch_pdl(int4_gemv_kernel<NT, HS, G1, B>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
+  launch_pdl(int4_gemv_kernel<NT, HS, G1, B, O>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
 }
 
-template <int NT, int B>
+template <int NT, int B, int O>
 void launch_nb(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
   const bool g1 = a.g.tile_mask == 7;
-  if (hs) g1 ? launch_t<NT, true, true, B>(a, s) : launch_t<NT, true, false, B>(a, s);
-  else g1 ? launch_t<NT, false, true, B>(a, s) : launch_t<NT, false, false, B>(a, s);
+  if (hs) g1 ? launch_t<NT, true, true, B, O>(a, s) : launch_t<NT, true, false, B, O>(a, s);
+  else g1 ? launch_t<NT, false, true, B, O>(a, s) : launch_t<NT, false, false, B, O>(a, s);
 }
 
 template <int NT>
 void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
-  static const int batch = [] {
-    const char* e = std::getenv("QBENCH_INT4_BATCH");
-    const int v = e ? std::atoi(e) : 0;
-    return v == 1 || v == 4 ? v : 2;
+  static const int variant = [] {
+    const char* b = std::getenv("QBENCH_INT4_BATCH");
+    const char* o = std::getenv("QBENCH_INT4_BLOCKS");
+    const int bv = b ? std::atoi(b) : 1;
+    return bv == 2 || bv == 4 ? bv : (o && std::atoi(o) == 6 ? 6 : 1);
   }();
-  if (batch == 1) launch_nb<NT, 1>(a, hs, s);
-  else if (batch == 4) launch_nb<NT, 4>(a, hs, s);
-  else launch_nb<NT, 2>(a, hs, s);
+  switch (variant) {
+    case 2: launch_nb<NT, 2, 4>(a, hs, s); break;
+    case 4: launch_nb<NT, 4, 3>(a, hs, s); break;
+    case 6: launch_nb<NT, 1, 6>(a, hs, s); break;
+    default: launch_nb<NT, 1, 5>(a, hs, s);
+  }
 }
 
 }  // namespace
