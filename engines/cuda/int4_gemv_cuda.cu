@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/int4_device.cuh"
@@ -54,7 +55,47 @@ __device__ __forceinline__ void load_xfrag(const uint4* __restrict__ xf, int u, 
   }
 }
 
-template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int kBatch, int kOcc>
+// One unit: 8 tiles of dequantised codes × activation fragments into acc (scales applied per interval).
+template <int NT, bool HS, bool G1>
+__device__ __forceinline__ void unit_math(const uint4& cw, Int4LaneSz s, const Int4GemvArgs& a, const void* sz,
+                                          int64_t sz_row, int u, int lane, int g, int c, float (&acc)[4]) {
+  const Int4Groups& gr = a.g;
+  uint4 xa[4], xb[4];  // L1/L2 hits: other warps cover their latency
+  load_xfrag<NT>(a.xf, u, lane, a.n, xa, xb);
+  const uint32_t words[4] = {cw.x, cw.y, cw.z, cw.w};
+  float d[4] = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+  for (int t = 0; t < 8; ++t) {
+    if constexpr (!G1) {
+      if ((t & gr.tile_mask) == 0) {  // a new scale interval: its group's constants
+        Int4RawSz<HS> r;
+        r.load(sz, sz_row + int64_t(group_of(u * kInt4Unit + 16 * t, gr)) * kInt4Rows, g, c);
+        s = lane_sz<HS>(r);
+      }
+    }
+    const uint32_t w = (t & 1) ? words[t >> 1] >> 8 : words[t >> 1];
+    uint32_t b0, b1;
+    int4_bfrag(w, s, b0, b1);
+    const uint4& A = xa[t >> 1];
+    const uint4& B = xb[t >> 1];
+    if (t & 1) mma_16816(d, A.z, B.z, A.w, B.w, b0, b1);
+    else mma_16816(d, A.x, B.x, A.y, B.y, b0, b1);
+    if ((G1 && t == 7) || (!G1 && ((t + 1) & gr.tile_mask) == 0)) {
+      acc[0] = __fmaf_rn(s.s0, d[0], acc[0]);
+      acc[1] = __fmaf_rn(s.s1, d[1], acc[1]);
+      if constexpr (NT > 4) {
+        acc[2] = __fmaf_rn(s.s0, d[2], acc[2]);
+        acc[3] = __fmaf_rn(s.s1, d[3], acc[3]);
+      }
+      d[0] = d[1] = d[2] = d[3] = 0.f;
+    }
+  }
+}
+
+// kBatch units per load batch; ROLL: a rolling window instead (unit u + kBatch is loaded into the
+// registers of unit u just before u is computed, so kBatch loads stay in flight all the time; one group
+// per unit only, else batches).
+template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int kBatch, int kOcc, bool ROLL>
 __global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT, kOcc)) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
   pdl_enter();
   __shared__ float part[kInt4GemvWarps][8][kInt4Rows];  // [warp][token][row] of split-K partial sums
@@ -81,7 +122,7 @@ __global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT, kOcc)) int4
     }
   const int64_t rb_global = rb;
   rb -= base;
-  const int n = a.n, units = a.units;
+  const int units = a.units;
   const Int4Groups gr = a.g;
 
   // acc[0..1]: token row g, output rows 2c, 2c + 1; acc[2..3]: token row g + 8 (NT > 4 only).
@@ -91,54 +132,43 @@ __global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT, kOcc)) int4
     const int u0 = kp * per + min(kp, rem), u1 = u0 + per + (kp < rem ? 1 : 0);
     const uint4* cp = codes + rb * units * 32 + lane;
     const int64_t sz_row = rb * gr.groups * kInt4Rows;  // entries of this row block's first group
-    for (int ub = u0; ub < u1; ub += kBatch) {
-      uint4 cw[kBatch];
-      Int4RawSz<HS> raw[kBatch];
+    uint4 cw[kBatch];
+    Int4RawSz<HS> raw[kBatch];
+    auto load = [&](int j, int u) {
+      cw[j] = __ldcs(cp + int64_t(u) * 32);
+      if constexpr (ONE_GROUP_PER_UNIT) raw[j].load(sz, sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows, g, c);
+    };
+    if constexpr (ROLL && ONE_GROUP_PER_UNIT) {
 #pragma unroll
       for (int j = 0; j < kBatch; ++j)
-        if (ub + j < u1) {
-          cw[j] = __ldcs(cp + int64_t(ub + j) * 32);
-          if constexpr (ONE_GROUP_PER_UNIT)
-            raw[j].load(sz, sz_row + int64_t(group_of((ub + j) * kInt4Unit, gr)) * kInt4Rows, g, c);
+        if (u0 + j < u1) load(j, u0 + j);
+      for (int ub = u0; ub < u1; ub += kBatch) {
+#pragma unroll
+        for (int j = 0; j < kBatch; ++j) {
+          const int u = ub + j;
+          if (u >= u1) break;
+          const uint4 cu = cw[j];
+          const Int4LaneSz s = lane_sz<HS>(raw[j]);
+          if (u + kBatch < u1) load(j, u + kBatch);
+          if (u + 2 * kBatch < u1) prefetch_l2(cp + int64_t(u + 2 * kBatch) * 32);
+          unit_math<NT, HS, true>(cu, s, a, sz, sz_row, u, lane, g, c, acc);
         }
+      }
+    } else {
+      for (int ub = u0; ub < u1; ub += kBatch) {
 #pragma unroll
-      for (int j = 0; j < kBatch; ++j)
-        if (ub + kBatch + j < u1) prefetch_l2(cp + int64_t(ub + kBatch + j) * 32);
+        for (int j = 0; j < kBatch; ++j)
+          if (ub + j < u1) load(j, ub + j);
 #pragma unroll
-      for (int j = 0; j < kBatch; ++j) {
-        const int u = ub + j;
-        if (u >= u1) break;
-        uint4 xa[4], xb[4];  // L1/L2 hits: other warps cover their latency
-        load_xfrag<NT>(a.xf, u, lane, n, xa, xb);
-        const uint32_t words[4] = {cw[j].x, cw[j].y, cw[j].z, cw[j].w};
-        Int4LaneSz s{};
-        if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw[j]);
-        float d[4] = {0.f, 0.f, 0.f, 0.f};
+        for (int j = 0; j < kBatch; ++j)
+          if (ub + kBatch + j < u1) prefetch_l2(cp + int64_t(ub + kBatch + j) * 32);
 #pragma unroll
-        for (int t = 0; t < 8; ++t) {
-          if constexpr (!ONE_GROUP_PER_UNIT) {
-            if ((t & gr.tile_mask) == 0) {  // a new scale interval: its group's constants
-              Int4RawSz<HS> r;
-              r.load(sz, sz_row + int64_t(group_of(u * kInt4Unit + 16 * t, gr)) * kInt4Rows, g, c);
-              s = lane_sz<HS>(r);
-            }
-          }
-          const uint32_t w = (t & 1) ? words[t >> 1] >> 8 : words[t >> 1];
-          uint32_t b0, b1;
-          int4_bfrag(w, s, b0, b1);
-          const uint4& A = xa[t >> 1];
-          const uint4& B = xb[t >> 1];
-          if (t & 1) mma_16816(d, A.z, B.z, A.w, B.w, b0, b1);
-          else mma_16816(d, A.x, B.x, A.y, B.y, b0, b1);
-          if ((ONE_GROUP_PER_UNIT && t == 7) || (!ONE_GROUP_PER_UNIT && ((t + 1) & gr.tile_mask) == 0)) {
-            acc[0] = __fmaf_rn(s.s0, d[0], acc[0]);
-            acc[1] = __fmaf_rn(s.s1, d[1], acc[1]);
-            if constexpr (NT > 4) {
-              acc[2] = __fmaf_rn(s.s0, d[2], acc[2]);
-              acc[3] = __fmaf_rn(s.s1, d[3], acc[3]);
-            }
-            d[0] = d[1] = d[2] = d[3] = 0.f;
-          }
+        for (int j = 0; j < kBatch; ++j) {
+          const int u = ub + j;
+          if (u >= u1) break;
+          Int4LaneSz s{};
+          if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw[j]);
+          unit_math<NT, HS, ONE_GROUP_PER_UNIT>(cw[j], s, a, sz, sz_row, u, lane, g, c, acc);
         }
       }
     }
@@ -183,7 +213,7 @@ __global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT, kOcc)) int4
   for (int i = 0; i < 4; ++i) {
     const int t = t0 + (i >= 2 ? 4 : 0);
     const int64_t row = rb * kInt4Rows + 2 * c + (i & 1);
-    if (t >= n || row >= rows) continue;
+    if (t >= a.n || row >= rows) continue;
     float v = acc[i];
     if (bias) v += bias[row];
     const int64_t o = int64_t(t) * rows + row;
@@ -227,19 +257,19 @@ __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restr
 }
 
 // Blocks of this kernel the whole GPU holds at once (cached per instantiation).
-template <int NT, bool HS, bool G1, int B, int O>
+template <int NT, bool HS, bool G1, int B, int O, bool R>
 int64_t resident_blocks() {
   static const int64_t n = [] {
     int dev = 0, sms = 0, per_sm = 0;
     QB_CUDA(cudaGetDevice(&dev));
     QB_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1, B, O>, kInt4GemvWarps * 32, 0));
+    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1, B, O, R>, kInt4GemvWarps * 32, 0));
     return int64_t(std::max(1, sms * per_sm));
   }();
   return n;
 }
 
-template <int NT, bool HS, bool G1, int B, int O>
+template <int NT, bool HS, bool G1, int B, int O, bool R>
 void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   const int64_t total = a.seg[a.nseg - 1].rb_end;
   // Split a row block's units over 2..8 warps of one block (added up in shared memory) while the
@@ -250,7 +280,7 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
     const int v = e ? std::atoi(e) : 0;
     return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
   }();
-  const int64_t cap_warps = resident_blocks<NT, HS, G1, B, O>() * kInt4GemvWarps;
+  const int64_t cap_warps = resident_blocks<NT, HS, G1, B, O, R>() * kInt4GemvWarps;
   int ks = 1;
   if (forced) {
     ks = forced;
@@ -260,29 +290,30 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   }
   const int64_t per_block = kInt4GemvWarps / ks;
   const unsigned blocks = unsigned((total + per_block - 1) / per_block);
-  launch_pdl(int4_gemv_kernel<NT, HS, G1, B, O>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
+  launch_pdl(int4_gemv_kernel<NT, HS, G1, B, O, R>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
 }
 
-template <int NT, int B, int O>
+template <int NT, int B, int O, bool R>
 void launch_nb(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
   const bool g1 = a.g.tile_mask == 7;
-  if (hs) g1 ? launch_t<NT, true, true, B, O>(a, s) : launch_t<NT, true, false, B, O>(a, s);
-  else g1 ? launch_t<NT, false, true, B, O>(a, s) : launch_t<NT, false, false, B, O>(a, s);
+  if (hs) g1 ? launch_t<NT, true, true, B, O, R>(a, s) : launch_t<NT, true, false, B, O, R>(a, s);
+  else g1 ? launch_t<NT, false, true, B, O, R>(a, s) : launch_t<NT, false, false, B, O, R>(a, s);
 }
 
 template <int NT>
 void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
   static const int variant = [] {
-    const char* b = std::getenv("QBENCH_INT4_BATCH");
-    const char* o = std::getenv("QBENCH_INT4_BLOCKS");
-    const int bv = b ? std::atoi(b) : 1;
-    return bv == 2 || bv == 4 ? bv : (o && std::atoi(o) == 6 ? 6 : 1);
+    const char* e = std::getenv("QBENCH_INT4_KERNEL");
+    const std::string v = e ? e : "";
+    return v == "r3" ? 3 : v == "r4" ? 4 : v == "b4" ? 14 : v == "b1o6" ? 16 : v == "b1o8" ? 18 : 1;
   }();
   switch (variant) {
-    case 2: launch_nb<NT, 2, 4>(a, hs, s); break;
-    case 4: launch_nb<NT, 4, 3>(a, hs, s); break;
-    case 6: launch_nb<NT, 1, 6>(a, hs, s); break;
-    default: launch_nb<NT, 1, 5>(a, hs, s);
+    case 3: launch_nb<NT, 3, 4, true>(a, hs, s); break;
+    case 4: launch_nb<NT, 4, 3, true>(a, hs, s); break;
+    case 14: launch_nb<NT, 4, 3, false>(a, hs, s); break;
+    case 16: launch_nb<NT, 1, 6, false>(a, hs, s); break;
+    case 18: launch_nb<NT, 1, 8, false>(a, hs, s); break;
+    default: launch_nb<NT, 1, 5, false>(a, hs, s);
   }
 }
 
