@@ -13,16 +13,15 @@
 //
 // A warp owns one row block (8 rows) or a 1/2…1/8 share of its units (split-K,
 // added up in shared memory), chosen so that the launch fills the GPU with one
-// wave. Per batch of units a lane issues its code loads (16 bytes each,
-// evict-first) and their scale/zero loads before any arithmetic, and asks L2 to
-// prefetch the next batch's codes. (A per-warp cp.async ring with 5-7 units in
-// flight and persistent blocks was tried and measured no faster on the H100:
-// docs/cuda.md.)
+// wave. A lane loads one unit's codes (16 bytes, evict-first) and scales at a
+// time and asks L2 to prefetch the next unit's codes; what the H100 rewarded
+// was resident warps (48 registers, 5 blocks per SM), not deeper per-warp
+// pipelines: a per-warp cp.async ring with 5-7 units in flight (persistent
+// blocks) and rolling register windows were slower (docs/cuda.md).
 #include "engines/cuda/int4_kernels_cuda.h"
 
 #include <algorithm>
 #include <cstdlib>
-#include <string>
 
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/int4_device.cuh"
@@ -32,11 +31,14 @@ namespace qbench::cuda {
 
 namespace {
 
-// Units whose codes a lane loads before computing (kBatch), and the blocks per SM the register budget is
-// cut for at n <= 4 (kOcc; 2 at n <= 8): batch 1 / 5 blocks (48 registers) by default; QBENCH_INT4_BATCH=
-// 1|2|4 and QBENCH_INT4_BLOCKS=5|6 (batch 1 only) pick others for measurements. On the H100 more resident
-// warps beat deeper batches: 3.59 / 3.84 / 4.10 ms per 7B decode step for batch 1 / 2 / 4 (docs/cuda.md).
-constexpr int occupancy(int nt, int occ) { return nt > 4 ? 2 : occ; }
+// Units whose codes a lane loads before computing (kBatch) and the blocks per SM the registers are cut
+// for at n <= 4 (kOcc; 2 at n <= 8). On the H100 more resident warps beat deeper load batches: per 7B
+// decode step 3.60 ms for batch 1 / 5 blocks (48 registers), 4.08 for batch 4 / 3 blocks, 3.78 for batch 1
+// / 6 blocks (40 registers, spills), and a rolling window of 3-4 units in flight was slower still
+// (4.7-5.4 ms; the variants are in commit 63d00a0, docs/cuda.md).
+constexpr int kBatch = 1;
+constexpr int kOcc = 5;
+constexpr int occupancy(int nt) { return nt > 4 ? 2 : kOcc; }
 
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
 
@@ -92,11 +94,8 @@ __device__ __forceinline__ void unit_math(const uint4& cw, Int4LaneSz s, const I
   }
 }
 
-// kBatch units per load batch; ROLL: a rolling window instead (unit u + kBatch is loaded into the
-// registers of unit u just before u is computed, so kBatch loads stay in flight all the time; one group
-// per unit only, else batches).
-template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int kBatch, int kOcc, bool ROLL>
-__global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT, kOcc)) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
+template <int NT, bool HS, bool ONE_GROUP_PER_UNIT>
+__global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT)) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
   pdl_enter();
   __shared__ float part[kInt4GemvWarps][8][kInt4Rows];  // [warp][token][row] of split-K partial sums
   const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
@@ -138,38 +137,20 @@ __global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT, kOcc)) int4
       cw[j] = __ldcs(cp + int64_t(u) * 32);
       if constexpr (ONE_GROUP_PER_UNIT) raw[j].load(sz, sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows, g, c);
     };
-    if constexpr (ROLL && ONE_GROUP_PER_UNIT) {
+    for (int ub = u0; ub < u1; ub += kBatch) {
 #pragma unroll
       for (int j = 0; j < kBatch; ++j)
-        if (u0 + j < u1) load(j, u0 + j);
-      for (int ub = u0; ub < u1; ub += kBatch) {
+        if (ub + j < u1) load(j, ub + j);
 #pragma unroll
-        for (int j = 0; j < kBatch; ++j) {
-          const int u = ub + j;
-          if (u >= u1) break;
-          const uint4 cu = cw[j];
-          const Int4LaneSz s = lane_sz<HS>(raw[j]);
-          if (u + kBatch < u1) load(j, u + kBatch);
-          if (u + 2 * kBatch < u1) prefetch_l2(cp + int64_t(u + 2 * kBatch) * 32);
-          unit_math<NT, HS, true>(cu, s, a, sz, sz_row, u, lane, g, c, acc);
-        }
-      }
-    } else {
-      for (int ub = u0; ub < u1; ub += kBatch) {
+      for (int j = 0; j < kBatch; ++j)
+        if (ub + kBatch + j < u1) prefetch_l2(cp + int64_t(ub + kBatch + j) * 32);
 #pragma unroll
-        for (int j = 0; j < kBatch; ++j)
-          if (ub + j < u1) load(j, ub + j);
-#pragma unroll
-        for (int j = 0; j < kBatch; ++j)
-          if (ub + kBatch + j < u1) prefetch_l2(cp + int64_t(ub + kBatch + j) * 32);
-#pragma unroll
-        for (int j = 0; j < kBatch; ++j) {
-          const int u = ub + j;
-          if (u >= u1) break;
-          Int4LaneSz s{};
-          if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw[j]);
-          unit_math<NT, HS, ONE_GROUP_PER_UNIT>(cw[j], s, a, sz, sz_row, u, lane, g, c, acc);
-        }
+      for (int j = 0; j < kBatch; ++j) {
+        const int u = ub + j;
+        if (u >= u1) break;
+        Int4LaneSz s{};
+        if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw[j]);
+        unit_math<NT, HS, ONE_GROUP_PER_UNIT>(cw[j], s, a, sz, sz_row, u, lane, g, c, acc);
       }
     }
   }
@@ -257,19 +238,19 @@ __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restr
 }
 
 // Blocks of this kernel the whole GPU holds at once (cached per instantiation).
-template <int NT, bool HS, bool G1, int B, int O, bool R>
+template <int NT, bool HS, bool G1>
 int64_t resident_blocks() {
   static const int64_t n = [] {
     int dev = 0, sms = 0, per_sm = 0;
     QB_CUDA(cudaGetDevice(&dev));
     QB_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1, B, O, R>, kInt4GemvWarps * 32, 0));
+    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1>, kInt4GemvWarps * 32, 0));
     return int64_t(std::max(1, sms * per_sm));
   }();
   return n;
 }
 
-template <int NT, bool HS, bool G1, int B, int O, bool R>
+template <int NT, bool HS, bool G1>
 void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   const int64_t total = a.seg[a.nseg - 1].rb_end;
   // Split a row block's units over 2..8 warps of one block (added up in shared memory) while the
@@ -280,7 +261,7 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
     const int v = e ? std::atoi(e) : 0;
     return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
   }();
-  const int64_t cap_warps = resident_blocks<NT, HS, G1, B, O, R>() * kInt4GemvWarps;
+  const int64_t cap_warps = resident_blocks<NT, HS, G1>() * kInt4GemvWarps;
   int ks = 1;
   if (forced) {
     ks = forced;
@@ -290,31 +271,14 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   }
   const int64_t per_block = kInt4GemvWarps / ks;
   const unsigned blocks = unsigned((total + per_block - 1) / per_block);
-  launch_pdl(int4_gemv_kernel<NT, HS, G1, B, O, R>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
-}
-
-template <int NT, int B, int O, bool R>
-void launch_nb(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
-  const bool g1 = a.g.tile_mask == 7;
-  if (hs) g1 ? launch_t<NT, true, true, B, O, R>(a, s) : launch_t<NT, true, false, B, O, R>(a, s);
-  else g1 ? launch_t<NT, false, true, B, O, R>(a, s) : launch_t<NT, false, false, B, O, R>(a, s);
+  launch_pdl(int4_gemv_kernel<NT, HS, G1>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
 }
 
 template <int NT>
 void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
-  static const int variant = [] {
-    const char* e = std::getenv("QBENCH_INT4_KERNEL");
-    const std::string v = e ? e : "";
-    return v == "r3" ? 3 : v == "r4" ? 4 : v == "b4" ? 14 : v == "b1o6" ? 16 : v == "b1o8" ? 18 : 1;
-  }();
-  switch (variant) {
-    case 3: launch_nb<NT, 3, 4, true>(a, hs, s); break;
-    case 4: launch_nb<NT, 4, 3, true>(a, hs, s); break;
-    case 14: launch_nb<NT, 4, 3, false>(a, hs, s); break;
-    case 16: launch_nb<NT, 1, 6, false>(a, hs, s); break;
-    case 18: launch_nb<NT, 1, 8, false>(a, hs, s); break;
-    default: launch_nb<NT, 1, 5, false>(a, hs, s);
-  }
+  const bool g1 = a.g.tile_mask == 7;
+  if (hs) g1 ? launch_t<NT, true, true>(a, s) : launch_t<NT, true, false>(a, s);
+  else g1 ? launch_t<NT, false, true>(a, s) : launch_t<NT, false, false>(a, s);
 }
 
 }  // namespace
