@@ -104,14 +104,21 @@ TEST_CASE("fp16 on cuda: decode logits equal the CPU backend's", "[cuda][referen
   }
 }
 
+namespace {
+// The fixture's 200 random token ids (reference_sequences "rand200").
+std::vector<int32_t> rand200_ids() {
+  const auto seqs = reference_sequences();
+  auto it = std::find_if(seqs.begin(), seqs.end(), [](auto& s) { return s.name == "rand200"; });
+  REQUIRE(it != seqs.end());
+  return it->ids;
+}
+}  // namespace
+
 TEST_CASE("fp16 on cuda: decode steps replayed through a CUDA graph equal direct launches", "[cuda][reference]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/hf-fp16/model.safetensors")) return;
   auto g = load_tiny("cuda");
   const int64_t V = g->config().vocab_size;
-  const auto& seqs = reference_sequences();
-  auto it = std::find_if(seqs.begin(), seqs.end(), [](auto& s) { return s.name == "rand200"; });
-  REQUIRE(it != seqs.end());
-  const auto& ids = it->ids;
+  const std::vector<int32_t> ids = rand200_ids();
   // Prefill half, then decode token by token (positions, block table and token ids change every step).
   auto run = [&](bool graphs, KvType kv) {
     cuda::set_graphs_enabled(graphs);
@@ -148,10 +155,7 @@ TEST_CASE("fp16 on cuda: programmatic dependent launch gives the same logits and
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/hf-fp16/model.safetensors")) return;
   auto g = load_tiny("cuda");
   const int64_t V = g->config().vocab_size;
-  const auto& seqs = reference_sequences();
-  auto it = std::find_if(seqs.begin(), seqs.end(), [](auto& s) { return s.name == "rand200"; });
-  REQUIRE(it != seqs.end());
-  const auto& ids = it->ids;
+  const std::vector<int32_t> ids = rand200_ids();
   const int greedy_steps = 24;
   struct Out {
     std::vector<float> logits;   // prefill's last row, then every decode step's
