@@ -5,8 +5,8 @@
 # checkpoint generated there and the seed table's latency workload on it.
 #
 # usage (repo root, on the GPU machine): bash bench/cuda_device_run.sh [OUT_DIR] [steps]
-#   steps: any of build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs,decode,profile,formats,cpubench (default: all
-#   but cpubench and throughput)
+#   steps: any of build,tests,sanitize,roofline,stream,gemv,bench7b,bench7b-nographs,decode,profile,formats,cpubench
+#   (default: all but stream, cpubench and throughput)
 #   GEN_TOKENS / REPS (default 256 / 5) size the latency runs.
 #   FORMATS (default gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0): the quantized 7B files the
 #   `formats` step generates on the device (synthetic, real size and type mix) and runs the latency workload on.
@@ -74,6 +74,12 @@ fi
 if has roofline; then
   log "roofline"
   "$BUILD/bench/bench_cuda_roofline" --gib 4 --gemm 8192 | tee "$OUT_DIR/roofline.json"
+fi
+
+if has stream; then
+  log "streaming-read patterns (launch size, warp/persistent/cp.async ring)"
+  ninja -C "$BUILD" -j"$JOBS" bench_cuda_stream >/tmp/build-stream.log 2>&1 || { grep -E "error|FAILED" -A5 /tmp/build-stream.log | head -20; }
+  "$BUILD/bench/bench_cuda_stream" | tee "$OUT_DIR/stream.txt"
 fi
 
 if has gemv; then
