@@ -10,7 +10,7 @@
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
 #include "engines/cuda/launch_queue.h"
-#include "engines/cuda/pdl_trigger.cuh"
+#include "engines/cuda/pdl.cuh"
 
 namespace qbench::cuda {
 
@@ -428,16 +428,6 @@ __global__ void attention_batch_combine(const int4* __restrict__ rows, const flo
       if (P(s)[0] != -INFINITY) o += P(s)[2 + i] * expf(P(s)[0] - M);
     out[(int64_t(c.x) * n_heads + h) * D + i] = o / L;
   }
-}
-
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, v = 0;
-    QB_CUDA(cudaGetDevice(&dev));
-    QB_CUDA(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev));
-    return v;
-  }();
-  return n;
 }
 
 template <class T, int DT>

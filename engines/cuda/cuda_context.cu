@@ -73,30 +73,37 @@ void ensure_device() {
 namespace {
 // -1: not decided yet; 0/1 afterwards (set_pdl_enabled overrides).
 int g_pdl = -1;
+
+// PDL needs sm_90; 0 where the device cannot be asked.
+bool device_has_pdl() {
+  int dev = 0, major = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  return major >= 9;
+}
 }  // namespace
 
 bool pdl_enabled() {
   if (g_pdl < 0) {
     const char* e = std::getenv("QBENCH_CUDA_PDL");
-    int dev = 0, major = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
-      (void)cudaGetLastError();
-      major = 0;
-    }
-    g_pdl = (e && std::strcmp(e, "0") == 0) || major < 9 ? 0 : 1;
+    g_pdl = !(e && std::strcmp(e, "0") == 0) && device_has_pdl() ? 1 : 0;
   }
   return g_pdl == 1;
 }
 
-void set_pdl_enabled(bool on) {
-  int dev = 0, major = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
-    (void)cudaGetLastError();
-    major = 0;
-  }
-  g_pdl = on && major >= 9 ? 1 : 0;
+void set_pdl_enabled(bool on) { g_pdl = on && device_has_pdl() ? 1 : 0; }
+
+int sm_count() {
+  static const int n = [] {
+    int dev = 0, v = 0;
+    QB_CUDA(cudaGetDevice(&dev));
+    QB_CUDA(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev));
+    return v;
+  }();
+  return n;
 }
 
 cudaStream_t stream() {

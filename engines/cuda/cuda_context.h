@@ -28,6 +28,9 @@ void* scratch(Scratch slot, size_t bytes);
 // Bytes held as engine workspace (scratch buffers + cuBLAS workspace).
 uint64_t workspace_bytes();
 
+// Streaming multiprocessors of the device (cached).
+int sm_count();
+
 // cudaMemGetInfo: free and total bytes of the device.
 void mem_info(uint64_t* free_bytes, uint64_t* total_bytes);
 

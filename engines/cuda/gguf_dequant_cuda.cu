@@ -5,7 +5,7 @@
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/gguf_blocks_cuda.cuh"
 #include "engines/cuda/gguf_kernels_cuda.h"
-#include "engines/cuda/pdl_trigger.cuh"
+#include "engines/cuda/pdl.cuh"
 
 namespace qbench::cuda {
 

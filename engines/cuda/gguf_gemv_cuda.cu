@@ -10,10 +10,11 @@
 // bias and the residual that gemv_fusion.h folded in.
 #include "engines/core/error.h"
 #include "engines/cuda/cuda_check.h"
+#include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
 #include "engines/cuda/gguf_blocks_cuda.cuh"
 #include "engines/cuda/gguf_kernels_cuda.h"
-#include "engines/cuda/pdl_trigger.cuh"
+#include "engines/cuda/pdl.cuh"
 
 namespace qbench::cuda {
 
@@ -133,12 +134,7 @@ int g_forced_split = -1;
 int split_for(bool kquant, int64_t groups) {
   if (g_forced_split >= 0) return g_forced_split;
   if (!kquant) return 2;
-  static const int sms = [] {
-    int d = 0, v = 0;
-    if (cudaGetDevice(&d) != cudaSuccess || cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, d) != cudaSuccess)
-      return 132;
-    return v;
-  }();
+  const int sms = sm_count();
   int lg = 0;
   while (lg < 2 && groups * (int64_t(1) << lg) < int64_t(16) * sms) ++lg;
   return lg;

@@ -46,12 +46,6 @@ struct Int4LaneSz {
   uint32_t zlo, zhi;  // half2 (1024 + z), half2 −(64 + z)
   float s0, s1;
 };
-// Address of (s, z) entry e (half2 or float2 entries).
-__device__ __forceinline__ const void* sz_base(const void* sz, int64_t e, bool hs) {
-  return hs ? static_cast<const void*>(static_cast<const uint32_t*>(sz) + e)
-            : static_cast<const void*>(static_cast<const float2*>(sz) + e);
-}
-
 template <bool HS>
 struct Int4RawSz;
 template <>
@@ -61,11 +55,6 @@ struct Int4RawSz<true> {
   __device__ __forceinline__ void load(const void* base, int64_t e, int g, int c) {
     z = __ldcs(static_cast<const unsigned int*>(base) + e + g);
     s = __ldcs(reinterpret_cast<const uint2*>(static_cast<const uint32_t*>(base) + e + 2 * c));
-  }
-  // From a copy of the group's 8 entries in shared memory.
-  __device__ __forceinline__ void from_smem(const uint4* p, int g, int c) {
-    z = reinterpret_cast<const uint32_t*>(p)[g];
-    s = reinterpret_cast<const uint2*>(p)[c];
   }
   __device__ __forceinline__ float zero() const { return __high2float(*reinterpret_cast<const __half2*>(&z)); }
   __device__ __forceinline__ float scale0() const { return __low2float(*reinterpret_cast<const __half2*>(&s.x)); }
@@ -78,10 +67,6 @@ struct Int4RawSz<false> {
   __device__ __forceinline__ void load(const void* base, int64_t e, int g, int c) {
     z = __ldcs(static_cast<const float2*>(base) + e + g);
     s = __ldcs(reinterpret_cast<const float4*>(static_cast<const float2*>(base) + e + 2 * c));
-  }
-  __device__ __forceinline__ void from_smem(const uint4* p, int g, int c) {
-    z = reinterpret_cast<const float2*>(p)[g];
-    s = reinterpret_cast<const float4*>(p)[c];
   }
   __device__ __forceinline__ float zero() const { return z.y; }
   __device__ __forceinline__ float scale0() const { return s.x; }

@@ -2,10 +2,11 @@
 // on the tensor cores.
 //
 // Arithmetic: dequantising to FP32 and multiplying there cost ~4.4
-// instructions per weight (the previous kernel). Here a lane turns 8 codes into
+// instructions per weight (the previous kernel, counted the same way). Here a lane turns 8 codes into
 // four FP16 pairs q − z with 4 LOP3 + 4 half2 operations (exact: 1024 + q is an
 // FP16 value), and one mma.sync m16n8k16 multiplies 8 rows × 16 inputs for all
-// tokens: ~1.3 instructions per weight. The activations are the mma's A
+// tokens: ~1.4 instructions per weight in the tile loop, ~2 with the per-unit
+// loads and scales (both counted from the source, not profiled). The activations are the mma's A
 // operand, 16 "token rows" holding FP16 hi and lo halves of each token (built
 // once per input by launch_int4_xfrag), so the products keep ~22 bits of x;
 // the tensor core sums in FP32 and the group's scale multiplies those sums in
@@ -24,21 +25,19 @@
 #include <cstdlib>
 
 #include "engines/cuda/cuda_check.h"
+#include "engines/cuda/cuda_context.h"
 #include "engines/cuda/int4_device.cuh"
-#include "engines/cuda/pdl_trigger.cuh"
+#include "engines/cuda/pdl.cuh"
 
 namespace qbench::cuda {
 
 namespace {
 
-// Units whose codes a lane loads before computing (kBatch) and the blocks per SM the registers are cut
-// for at n <= 4 (kOcc; 2 at n <= 8). On the H100 more resident warps beat deeper load batches: per 7B
-// decode step 3.60 ms for batch 1 / 5 blocks (48 registers), 4.08 for batch 4 / 3 blocks, 3.78 for batch 1
-// / 6 blocks (40 registers, spills), and a rolling window of 3-4 units in flight was slower still
-// (4.7-5.4 ms; the variants are in commit 63d00a0, docs/cuda.md).
-constexpr int kBatch = 1;
-constexpr int kOcc = 5;
-constexpr int occupancy(int nt) { return nt > 4 ? 2 : kOcc; }
+// Blocks per SM the registers are cut for at n <= 4 (2 at n <= 8). On the H100 more resident warps beat
+// deeper load batches: per 7B decode step 3.60 ms for one unit at a time / 5 blocks (48 registers), 4.08 for
+// batches of 4 units / 3 blocks, 3.78 for one unit / 6 blocks (40 registers, spills), and a rolling window
+// of 3-4 units in flight was slower still (4.7-5.4 ms; the variants are in commit 63d00a0, docs/cuda.md).
+constexpr int occupancy(int nt) { return nt > 4 ? 2 : 5; }
 
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
 
@@ -131,27 +130,14 @@ __global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT)) int4_gemv_
     const int u0 = kp * per + min(kp, rem), u1 = u0 + per + (kp < rem ? 1 : 0);
     const uint4* cp = codes + rb * units * 32 + lane;
     const int64_t sz_row = rb * gr.groups * kInt4Rows;  // entries of this row block's first group
-    uint4 cw[kBatch];
-    Int4RawSz<HS> raw[kBatch];
-    auto load = [&](int j, int u) {
-      cw[j] = __ldcs(cp + int64_t(u) * 32);
-      if constexpr (ONE_GROUP_PER_UNIT) raw[j].load(sz, sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows, g, c);
-    };
-    for (int ub = u0; ub < u1; ub += kBatch) {
-#pragma unroll
-      for (int j = 0; j < kBatch; ++j)
-        if (ub + j < u1) load(j, ub + j);
-#pragma unroll
-      for (int j = 0; j < kBatch; ++j)
-        if (ub + kBatch + j < u1) prefetch_l2(cp + int64_t(ub + kBatch + j) * 32);
-#pragma unroll
-      for (int j = 0; j < kBatch; ++j) {
-        const int u = ub + j;
-        if (u >= u1) break;
-        Int4LaneSz s{};
-        if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw[j]);
-        unit_math<NT, HS, ONE_GROUP_PER_UNIT>(cw[j], s, a, sz, sz_row, u, lane, g, c, acc);
-      }
+    for (int u = u0; u < u1; ++u) {  // one unit at a time, the next one's codes asked of L2 meanwhile
+      const uint4 cw = __ldcs(cp + int64_t(u) * 32);
+      Int4RawSz<HS> raw;
+      if constexpr (ONE_GROUP_PER_UNIT) raw.load(sz, sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows, g, c);
+      if (u + 1 < u1) prefetch_l2(cp + int64_t(u + 1) * 32);
+      Int4LaneSz s{};
+      if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw);
+      unit_math<NT, HS, ONE_GROUP_PER_UNIT>(cw, s, a, sz, sz_row, u, lane, g, c, acc);
     }
   }
 
@@ -241,11 +227,9 @@ __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restr
 template <int NT, bool HS, bool G1>
 int64_t resident_blocks() {
   static const int64_t n = [] {
-    int dev = 0, sms = 0, per_sm = 0;
-    QB_CUDA(cudaGetDevice(&dev));
-    QB_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    int per_sm = 0;
     QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1>, kInt4GemvWarps * 32, 0));
-    return int64_t(std::max(1, sms * per_sm));
+    return int64_t(std::max(1, sm_count() * per_sm));
   }();
   return n;
 }

@@ -15,7 +15,7 @@
 #include "engines/cuda/gemv_args.h"
 #include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/launch_queue.h"
-#include "engines/cuda/pdl_trigger.cuh"
+#include "engines/cuda/pdl.cuh"
 
 namespace qbench {
 
@@ -364,16 +364,6 @@ __global__ void tc_reduce_kernel(TcArgs a) {
   const int64_t o = tok * rows_s + row;
   y[o] = v;
   if (resid) resid[o] += v;
-}
-
-int sm_count() {
-  static const int n = [] {
-    int dev = 0, v = 0;
-    QB_CUDA(cudaGetDevice(&dev));
-    QB_CUDA(cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev));
-    return v;
-  }();
-  return n;
 }
 
 // How few-tile GEMMs (q/k/v, o, down) get enough warps: "grid" (default) splits k across blocks of 8

@@ -22,7 +22,7 @@
 #include "engines/cuda/gguf_kernels_cuda.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/linear_dense_cuda.h"
-#include "engines/cuda/pdl_trigger.cuh"
+#include "engines/cuda/pdl.cuh"
 
 namespace qbench {
 

@@ -14,7 +14,7 @@
 #include "engines/cuda/device_math.cuh"
 #include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/launch_queue.h"
-#include "engines/cuda/pdl_trigger.cuh"
+#include "engines/cuda/pdl.cuh"
 
 namespace qbench {
 

@@ -4,11 +4,13 @@
 // still finishing, so its launch latency and block setup overlap that tail
 // instead of following it (in a CUDA graph the capture keeps this as a
 // programmatic edge). Correctness rests on one rule: a kernel launched with
-// launch_pdl calls pdl_wait() before it touches global memory (reads *or*
-// writes); pdl_wait returns once every earlier kernel on the stream has
-// completed and its writes are visible. Kernels that are not launched this
-// way need nothing (pdl_wait is a no-op without a programmatic dependency, and
-// before sm_90).
+// launch_pdl starts with pdl_enter(), before it touches global memory (reads
+// *or* writes): its wait returns once every earlier kernel on the stream has
+// completed and its writes are visible; its trigger then lets the next
+// kernel's blocks be scheduled (that kernel still waits for this one's
+// completion in its own pdl_enter). Kernels that are not launched this way
+// need nothing (both are no-ops without a programmatic dependency, and before
+// sm_90).
 //
 // QBENCH_CUDA_PDL=0 at start-up launches everything the plain way (A/B runs).
 // Include from CUDA sources only.
@@ -17,20 +19,17 @@
 #include <utility>
 
 #include "engines/cuda/cuda_check.h"
+#include "engines/cuda/pdl_control.h"
 
 namespace qbench::cuda {
 
-__device__ __forceinline__ void pdl_wait() {
+// First statement of every kernel launched with launch_pdl.
+__device__ __forceinline__ void pdl_enter() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;\n" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 #endif
 }
-
-// True unless QBENCH_CUDA_PDL=0 or the device is older than sm_90 (cuda_context.cu).
-bool pdl_enabled();
-// Tests switch it (on is ignored before sm_90). The graph cache key holds it (launch_queue.cu), so a graph
-// captured under one setting is never replayed under the other.
-void set_pdl_enabled(bool on);
 
 template <class... KArgs, class... Args>
 void launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, Args&&... args) {
