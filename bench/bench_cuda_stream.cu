@@ -30,13 +30,9 @@ namespace {
 
 __device__ unsigned g_sink;
 
-// A warp per chunk of chunk_u4 uint4, U loads per lane in flight.
+// One warp reads a chunk of chunk_u4 uint4, U loads per lane issued together; returns a fold of the data.
 template <int U>
-__global__ void chunks_kernel(const uint4* __restrict__ b, int64_t chunk_u4, int64_t nchunks) {
-  const int lane = threadIdx.x & 31;
-  const int64_t w = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
-  if (w >= nchunks) return;
-  const uint4* p = b + w * chunk_u4;
+__device__ __forceinline__ unsigned read_chunk(const uint4* __restrict__ p, int64_t chunk_u4, int lane) {
   unsigned acc = 0;
   for (int64_t k = lane; k < chunk_u4; k += 32 * U) {
     uint4 v[U];
@@ -47,28 +43,25 @@ __global__ void chunks_kernel(const uint4* __restrict__ b, int64_t chunk_u4, int
     for (int u = 0; u < U; ++u)
       if (k + u * 32 < chunk_u4) acc ^= v[u].x ^ v[u].w;
   }
+  return acc;
+}
+
+// A warp per chunk.
+template <int U>
+__global__ void chunks_kernel(const uint4* __restrict__ b, int64_t chunk_u4, int64_t nchunks) {
+  const int64_t w = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+  if (w >= nchunks) return;
+  const unsigned acc = read_chunk<U>(b + w * chunk_u4, chunk_u4, threadIdx.x & 31);
   if (acc == 0x12345u) g_sink = acc;  // keeps the loads
 }
 
 // Persistent warps: warp w reads chunks w, w + W, ...
 template <int U>
 __global__ void persistent_kernel(const uint4* __restrict__ b, int64_t chunk_u4, int64_t nchunks) {
-  const int lane = threadIdx.x & 31;
   const int64_t w0 = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   const int64_t W = (int64_t(gridDim.x) * blockDim.x) >> 5;
   unsigned acc = 0;
-  for (int64_t w = w0; w < nchunks; w += W) {
-    const uint4* p = b + w * chunk_u4;
-    for (int64_t k = lane; k < chunk_u4; k += 32 * U) {
-      uint4 v[U];
-#pragma unroll
-      for (int u = 0; u < U; ++u)
-        if (k + u * 32 < chunk_u4) v[u] = __ldcs(p + k + u * 32);
-#pragma unroll
-      for (int u = 0; u < U; ++u)
-        if (k + u * 32 < chunk_u4) acc ^= v[u].x ^ v[u].w;
-    }
-  }
+  for (int64_t w = w0; w < nchunks; w += W) acc ^= read_chunk<U>(b + w * chunk_u4, chunk_u4, threadIdx.x & 31);
   if (acc == 0x12345u) g_sink = acc;
 }
 
