@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engines/core/env_flag.h"
 #include "engines/core/error.h"
 #include "engines/cpu/gemm_f32.h"
 #include "engines/cpu/int4_kernels.h"
@@ -92,10 +93,7 @@ class Int4LinearCpu final : public Linear {
 
  private:
   // QBENCH_INT4_VNNI=0 keeps the float kernels (for A/B measurements).
-  static bool vnni_disabled() {
-    const char* e = std::getenv("QBENCH_INT4_VNNI");
-    return e && std::string(e) == "0";
-  }
+  static bool vnni_disabled() { return env_equals("QBENCH_INT4_VNNI", "0"); }
 
   cpu::PackedInt4 p_;
   std::string kind_;

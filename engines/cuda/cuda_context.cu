@@ -5,6 +5,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "engines/core/env_flag.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/pdl.cuh"
@@ -88,8 +89,7 @@ bool device_has_pdl() {
 
 bool pdl_enabled() {
   if (g_pdl < 0) {
-    const char* e = std::getenv("QBENCH_CUDA_PDL");
-    g_pdl = !(e && std::strcmp(e, "0") == 0) && device_has_pdl() ? 1 : 0;
+    g_pdl = !env_equals("QBENCH_CUDA_PDL", "0") && device_has_pdl() ? 1 : 0;
   }
   return g_pdl == 1;
 }

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "engines/core/env_flag.h"
 #include "engines/core/error.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
@@ -44,8 +45,7 @@ struct Queue {
 Queue& q() {
   static Queue* s = [] {
     auto* qq = new Queue;  // never destroyed: graphs and pinned memory live until exit
-    const char* env = std::getenv("QBENCH_CUDA_GRAPHS");
-    qq->graphs_on = !(env && std::string(env) == "0");
+    qq->graphs_on = !env_equals("QBENCH_CUDA_GRAPHS", "0");
     return qq;
   }();
   return *s;

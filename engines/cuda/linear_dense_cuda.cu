@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "engines/core/env_flag.h"
 #include "engines/core/error.h"
+#include "engines/cuda/cublas_gemm.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
@@ -370,29 +372,20 @@ __global__ void tc_reduce_kernel(TcArgs a) {
 // tiles (activations read once per 128 rows, partial sums + a reduce pass), "block" splits it among the
 // 8 warps of a one-tile block (no partials, activations read once per 16 rows). QBENCH_CUDA_TC_SPLIT.
 bool tc_split_grid() {
-  static const bool g = [] {
-    const char* e = std::getenv("QBENCH_CUDA_TC_SPLIT");
-    return !(e && std::string(e) == "block");
-  }();
+  static const bool g = !env_equals("QBENCH_CUDA_TC_SPLIT", "block");
   return g;
 }
 // Choose split-k and warps per tile so the last round of blocks is full (run_tc); measured on the H100
 // (bench_cuda_batch_decode): batch 8 7.95 -> 7.28 ms per 7B step. QBENCH_CUDA_TC_BALANCE=0: the fixed rule.
 bool tc_balance() {
-  static const bool b = [] {
-    const char* e = std::getenv("QBENCH_CUDA_TC_BALANCE");
-    return !(e && std::string(e) == "0");
-  }();
+  static const bool b = !env_equals("QBENCH_CUDA_TC_BALANCE", "0");
   return b;
 }
 // cuBLAS GEMMs go into the step's CUDA graph like every other launch (the handle has its workspace set,
 // so a captured GEMM allocates nothing). Measured on the H100 (bench_cuda_batch_decode, 7B, batch 64):
 // 10.75 ms per step launched directly, 9.66 ms in the graph. QBENCH_CUDA_CUBLAS_GRAPH=0: direct launches.
 bool cublas_in_graphs() {
-  static const bool b = [] {
-    const char* e = std::getenv("QBENCH_CUDA_CUBLAS_GRAPH");
-    return !(e && std::string(e) == "0");
-  }();
+  static const bool b = !env_equals("QBENCH_CUDA_CUBLAS_GRAPH", "0");
   return b;
 }
 // Upper bound of ks * total rows * tokens for the partial sums (see run_tc): one fixed scratch size.
@@ -536,12 +529,7 @@ class DenseLinearCuda final : public Linear {
     const T* w = w_;
     const int64_t in = in_, out = out_;
     // Captured into the step's graph with the rest (cublas_in_graphs).
-    enqueue({key(0x301, w, xb, y, n, in, out), cublas_in_graphs(), [=](cudaStream_t) {
-               const float alpha = 1.f, beta = 0.f;
-               QB_CUBLAS(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(out), int(n), int(in), &alpha, w,
-                                      Types<T>::cuda, int(in), xb, Types<T>::cuda, int(in), &beta, y, CUDA_R_32F, int(out),
-                                      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-             }});
+    enqueue_gemm_xwt(0x301, w, xb, Types<T>::cuda, y, out, n, in, out, cublas_in_graphs());
   }
 
   void gather_rows(const int32_t* ids, int64_t n, float* out) const override {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engines/core/error.h"
+#include "engines/cuda/cublas_gemm.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/gemv_fusion.h"
@@ -129,14 +130,8 @@ class GgufLinearCuda final : public Linear {
       enqueue({key(0x611, uint32_t(t), p0, in, rows, wh), true, [=](cudaStream_t s) {
                  launch_gguf_dequant_f16(t, p0, p1, p2, in, rows, wh, s);
                }});
-      float* yc = y + r0;
-      // cuBLAS launches run directly, never inside a graph.
-      enqueue({key(0x612, wh, xh, yc, n, in, rows, out), false, [=](cudaStream_t) {
-                 const float alpha = 1.f, beta = 0.f;
-                 QB_CUBLAS(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(rows), int(n), int(in), &alpha, wh, CUDA_R_16F,
-                                        int(in), xh, CUDA_R_16F, int(in), &beta, yc, CUDA_R_32F, int(out),
-                                        CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-               }});
+      // Run directly, never inside a graph (the dense Linear captures its GEMMs: not tried here).
+      enqueue_gemm_xwt(0x612, wh, xh, CUDA_R_16F, y + r0, rows, n, in, out, false);
     }
   }
 

@@ -24,6 +24,7 @@
 
 #include "engines/core/error.h"
 #include "engines/core/half.h"
+#include "engines/cuda/cublas_gemm.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/gemv_args.h"
@@ -290,13 +291,8 @@ class Int4LinearCuda final : public Linear {
       const int64_t rows = std::min(tile, out - r0);
       enqueue({key(0x1A4B0400, codes, sz, wh, r0, rows), true,
                [=](cudaStream_t s) { launch_int4_dequant(codes, sz, hs, units, g, r0, rows, wh, s); }});
-      // cuBLAS is column-major: Y^T[rows, n] = W_tile[rows, ip] · X^T[ip, n]. Run directly, never in a graph.
-      enqueue({key(0x1A4B0500, wh, xh, y, r0, rows, n, ip, out), false, [=](cudaStream_t) {
-                 const float alpha = 1.f, beta = 0.f;
-                 QB_CUBLAS(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(rows), int(n), int(ip), &alpha, wh,
-                                        CUDA_R_16F, int(ip), xh, CUDA_R_16F, int(ip), &beta, y + r0, CUDA_R_32F,
-                                        int(out), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-               }});
+      // Run directly, never in a graph (the dense Linear captures its GEMMs: not tried here).
+      enqueue_gemm_xwt(0x1A4B0500, wh, xh, CUDA_R_16F, y + r0, rows, n, ip, out, false);
     }
   }
 

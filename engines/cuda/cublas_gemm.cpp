@@ -1,0 +1,24 @@
+#include "engines/cuda/cublas_gemm.h"
+
+#include <utility>
+
+#include "engines/cuda/cuda_check.h"
+#include "engines/cuda/launch_queue.h"
+
+namespace qbench::cuda {
+
+void enqueue_gemm_xwt(uint64_t tag, const void* w, const void* x, cudaDataType type, float* y, int64_t rows, int64_t n,
+                      int64_t in, int64_t ldy, bool capturable) {
+  // cuBLAS is column-major: Yᵀ[rows, n] = W[rows, in] · Xᵀ[in, n].
+  Launch l;
+  l.key = key(tag, w, x, y, rows, n, in, ldy, int(type));
+  l.capturable = capturable;
+  l.run = [=](cudaStream_t) {
+    const float alpha = 1.f, beta = 0.f;
+    QB_CUBLAS(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, int(rows), int(n), int(in), &alpha, w, type, int(in), x,
+                           type, int(in), &beta, y, CUDA_R_32F, int(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  };
+  enqueue(std::move(l));
+}
+
+}  // namespace qbench::cuda
