@@ -14,7 +14,8 @@ namespace {
 using namespace gguf;
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ void store16_half(__half* dst, const float* f) {
+// 16 consecutive values, as FP16 (the prefill GEMM's W tiles) or float (gather_rows).
+__device__ __forceinline__ void store16(__half* dst, const float* f) {
   uint4 v[2];
   __half2* h = reinterpret_cast<__half2*>(v);
 #pragma unroll
@@ -23,34 +24,16 @@ __device__ __forceinline__ void store16_half(__half* dst, const float* f) {
   d[0] = v[0];
   d[1] = v[1];
 }
-
-__device__ __forceinline__ void store16_float(float* dst, const float* f) {
+__device__ __forceinline__ void store16(float* dst, const float* f) {
   float4* d = reinterpret_cast<float4*>(dst);
 #pragma unroll
   for (int i = 0; i < 4; ++i) d[i] = make_float4(f[4 * i], f[4 * i + 1], f[4 * i + 2], f[4 * i + 3]);
 }
 
-template <GgmlType T>
-__global__ void __launch_bounds__(kThreads) dequant_f16_kernel(Arrays A, int64_t in, int64_t rows, __half* __restrict__ w16) {
-  pdl_enter();
-  const int64_t units = in / 32;
-  const int64_t idx = int64_t(blockIdx.x) * kThreads + threadIdx.x;
-  if (idx >= rows * units) return;
-  const int64_t row = idx / units;
-  const int u = int(idx % units);
-  Unit w;
-  load_unit<T>(A, gguf_row_strides(T, in), row, u, w);
-  float fa[16], fb[16];
-  unit_exact<T>(w, fa, fb);
-  int xa, xb;
-  unit_pos<T>(u, xa, xb);
-  store16_half(w16 + row * in + xa, fa);
-  store16_half(w16 + row * in + xb, fb);
-}
-
-template <GgmlType T>
-__global__ void __launch_bounds__(kThreads) gather_kernel(Arrays A, int64_t in, const int32_t* __restrict__ ids, int64_t n,
-                                                          float* __restrict__ out) {
+// out[r][:] = row (ids ? ids[r] : r) of W, exactly, for r < n: a thread per 32-weight unit.
+template <GgmlType T, class Out>
+__global__ void __launch_bounds__(kThreads) unpack_rows_kernel(Arrays A, int64_t in, const int32_t* __restrict__ ids,
+                                                               int64_t n, Out* __restrict__ out) {
   pdl_enter();
   const int64_t units = in / 32;
   const int64_t idx = int64_t(blockIdx.x) * kThreads + threadIdx.x;
@@ -58,27 +41,21 @@ __global__ void __launch_bounds__(kThreads) gather_kernel(Arrays A, int64_t in, 
   const int64_t r = idx / units;
   const int u = int(idx % units);
   Unit w;
-  load_unit<T>(A, gguf_row_strides(T, in), ids[r], u, w);
+  load_unit<T>(A, gguf_row_strides(T, in), ids ? ids[r] : r, u, w);
   float fa[16], fb[16];
   unit_exact<T>(w, fa, fb);
   int xa, xb;
   unit_pos<T>(u, xa, xb);
-  store16_float(out + r * in + xa, fa);
-  store16_float(out + r * in + xb, fb);
+  store16(out + r * in + xa, fa);
+  store16(out + r * in + xb, fb);
 }
 
-template <GgmlType T>
-void dequant_t(const Arrays& A, int64_t in, int64_t rows, __half* w16, cudaStream_t s) {
-  const int64_t threads = rows * (in / 32);
-  launch_pdl(dequant_f16_kernel<T>, unsigned((threads + kThreads - 1) / kThreads), kThreads, 0, s, A, in, rows, w16);
-  QB_CUDA_LAUNCH("gguf dequant f16");
-}
-
-template <GgmlType T>
-void gather_t(const Arrays& A, int64_t in, const int32_t* ids, int64_t n, float* out, cudaStream_t s) {
+template <GgmlType T, class Out>
+void unpack_t(const Arrays& A, int64_t in, const int32_t* ids, int64_t n, Out* out, cudaStream_t s) {
   const int64_t threads = n * (in / 32);
-  launch_pdl(gather_kernel<T>, unsigned((threads + kThreads - 1) / kThreads), kThreads, 0, s, A, in, ids, n, out);
-  QB_CUDA_LAUNCH("gguf gather_rows");
+  launch_pdl(unpack_rows_kernel<T, Out>, unsigned((threads + kThreads - 1) / kThreads), kThreads, 0, s, A, in, ids, n,
+             out);
+  QB_CUDA_LAUNCH(ids ? "gguf gather_rows" : "gguf dequant f16");
 }
 
 #define QB_GGUF_DISPATCH(t, F, ...)                                                       \
@@ -99,13 +76,13 @@ void gather_t(const Arrays& A, int64_t in, const int32_t* ids, int64_t n, float*
 void launch_gguf_dequant_f16(quant::GgmlType t, const uint8_t* a0, const uint8_t* a1, const uint8_t* a2, int64_t in,
                              int64_t rows, __half* w16, cudaStream_t s) {
   const Arrays A{a0, a1, a2};
-  QB_GGUF_DISPATCH(t, dequant_t, A, in, rows, w16, s)
+  QB_GGUF_DISPATCH(t, unpack_t, A, in, nullptr, rows, w16, s)
 }
 
 void launch_gguf_gather(quant::GgmlType t, const uint8_t* a0, const uint8_t* a1, const uint8_t* a2, int64_t in,
                         const int32_t* ids, int64_t n, float* out, cudaStream_t s) {
   const Arrays A{a0, a1, a2};
-  QB_GGUF_DISPATCH(t, gather_t, A, in, ids, n, out, s)
+  QB_GGUF_DISPATCH(t, unpack_t, A, in, ids, n, out, s)
 }
 
 }  // namespace qbench::cuda

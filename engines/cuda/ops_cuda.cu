@@ -173,18 +173,19 @@ __global__ void argmax_rows_kernel(const float* __restrict__ x, int64_t n, int32
       bi = i;
     }
   }
-  auto better = [](float v, int64_t i, float bv, int64_t bi) {
-    return i >= 0 && (bi < 0 || v > bv || (v == bv && i < bi));
-  };
+  // The warp's best (value, index): largest value, lowest index among equals.
+  auto warp_best = [](float& bv, int64_t& bi) {
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) {
-    const float v = __shfl_xor_sync(0xffffffffu, bv, o);
-    const int64_t i = __shfl_xor_sync(0xffffffffu, bi, o);
-    if (better(v, i, bv, bi)) {
-      bv = v;
-      bi = i;
+    for (int o = 16; o > 0; o >>= 1) {
+      const float v = __shfl_xor_sync(0xffffffffu, bv, o);
+      const int64_t i = __shfl_xor_sync(0xffffffffu, bi, o);
+      if (i >= 0 && (bi < 0 || v > bv || (v == bv && i < bi))) {
+        bv = v;
+        bi = i;
+      }
     }
-  }
+  };
+  warp_best(bv, bi);
   __shared__ float sv[32];
   __shared__ int64_t si[32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -196,15 +197,7 @@ __global__ void argmax_rows_kernel(const float* __restrict__ x, int64_t n, int32
   if (warp == 0) {
     bv = lane < nw ? sv[lane] : -INFINITY;
     bi = lane < nw ? si[lane] : -1;
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-      const float v = __shfl_xor_sync(0xffffffffu, bv, o);
-      const int64_t i = __shfl_xor_sync(0xffffffffu, bi, o);
-      if (better(v, i, bv, bi)) {
-        bv = v;
-        bi = i;
-      }
-    }
+    warp_best(bv, bi);
     if (lane == 0) out[blockIdx.x] = int32_t(bi);
   }
 }
