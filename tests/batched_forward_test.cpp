@@ -4,6 +4,7 @@
 
 #include "engines/model/sampler.h"
 #include "engines/registry/registry.h"
+#include "tests/support/greedy_alone.h"
 #include "tests/support/reference_fixture.h"
 #include "tests/support/test_paths.h"
 
@@ -23,19 +24,9 @@ TEST_CASE("batched decode equals single-sequence decode (greedy, tiny fixture)",
   const int steps = 12;
 
   // Alone: each prompt, then greedy decode.
-  std::vector<std::vector<int32_t>> alone(prompts.size());
-  std::vector<std::vector<std::vector<float>>> alone_logits(prompts.size());
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    Sequence s = m.new_sequence(int64_t(prompts[i].size()) + steps, KvType::F32);
-    std::vector<float> lg;
-    m.forward(s, prompts[i].data(), int64_t(prompts[i].size()), LogitsMode::Last, lg);
-    for (int t = 0; t < steps; ++t) {
-      alone_logits[i].push_back(lg);
-      int32_t tok = argmax(lg.data(), V);
-      alone[i].push_back(tok);
-      m.forward(s, &tok, 1, LogitsMode::Last, lg);
-    }
-  }
+  const GreedyAlone ref = greedy_alone(m, prompts, steps, KvType::F32);
+  const auto& alone = ref.tokens;
+  const auto& alone_logits = ref.logits;
 
   // Together: one pool with small blocks (so sequences interleave blocks), prompts prefilled in
   // one mixed pass, then every decode step as one batch.

@@ -25,6 +25,7 @@
 #include "engines/registry/registry.h"
 #include "tests/support/reference_fixture.h"
 #include "tests/support/cuda_test_support.h"
+#include "tests/support/greedy_alone.h"
 #include "tests/support/test_paths.h"
 
 using namespace qbench;
@@ -69,19 +70,9 @@ TEST_CASE("cuda batched greedy decode equals each sequence alone (tiny fixture, 
   const int steps = 12;
   const auto prompts = prompts_for(5, V);
   // Alone: prompt, then greedy token by token (batch 1: the GEMV and the single-sequence attention).
-  std::vector<std::vector<int32_t>> alone(prompts.size());
-  std::vector<std::vector<std::vector<float>>> alone_logits(prompts.size());
-  for (size_t i = 0; i < prompts.size(); ++i) {
-    Sequence s = m.new_sequence(int64_t(prompts[i].size()) + steps, KvType::F32);
-    std::vector<float> lg;
-    m.forward(s, prompts[i].data(), int64_t(prompts[i].size()), LogitsMode::Last, lg);
-    for (int t = 0; t < steps; ++t) {
-      alone_logits[i].push_back(lg);
-      int32_t tok = argmax(lg.data(), V);
-      alone[i].push_back(tok);
-      m.forward(s, &tok, 1, LogitsMode::Last, lg);
-    }
-  }
+  const GreedyAlone ref = greedy_alone(m, prompts, steps, KvType::F32);
+  const auto& alone = ref.tokens;
+  const auto& alone_logits = ref.logits;
   // Together: one pool of 8-token blocks (the sequences' blocks interleave); each prompt prefilled on its
   // own (the same kernels as alone: a mixed prefill pass rounds activations to FP16, tested below), then
   // each step one batch: 5 tokens through the tensor-core GEMM (hi+lo activations) and the batched
@@ -135,19 +126,9 @@ TEST_CASE("cuda batched decode at 20 and 70 sequences (FP16 activations, cuBLAS)
   for (int B : {20, 70}) {
     const auto prompts = prompts_for(B, V);
     // Alone (batch 1, FP32 activations), greedy; kept: each step's token and logits.
-    std::vector<std::vector<int32_t>> alone(static_cast<size_t>(B));
-    std::vector<std::vector<std::vector<float>>> alone_logits(static_cast<size_t>(B));
-    for (int i = 0; i < B; ++i) {
-      Sequence s = m.new_sequence(int64_t(prompts[size_t(i)].size()) + steps, KvType::F16);
-      std::vector<float> lg;
-      m.forward(s, prompts[size_t(i)].data(), int64_t(prompts[size_t(i)].size()), LogitsMode::Last, lg);
-      for (int t = 0; t < steps; ++t) {
-        alone_logits[size_t(i)].push_back(lg);
-        int32_t tok = argmax(lg.data(), V);
-        alone[size_t(i)].push_back(tok);
-        m.forward(s, &tok, 1, LogitsMode::Last, lg);
-      }
-    }
+    const GreedyAlone ref = greedy_alone(m, prompts, steps, KvType::F16);
+    const auto& alone = ref.tokens;
+    const auto& alone_logits = ref.logits;
     // Together, fed the tokens each produced alone (teacher forcing keeps the sequences comparable): above
     // 16 tokens the GEMMs round activations to FP16 (README tolerance: max-abs 0.03), so a pick may differ
     // from the FP32 one only where the two were within that of a tie.
