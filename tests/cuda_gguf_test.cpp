@@ -37,6 +37,7 @@
 #include "engines/registry/registry.h"
 #include "tests/support/reference_fixture.h"
 #include "tests/support/cuda_test_support.h"
+#include "tests/support/greedy_alone.h"
 #include "tests/support/test_paths.h"
 
 using namespace qbench;
@@ -464,16 +465,7 @@ TEST_CASE("GGUF on cuda: greedy continuations equal llama.cpp's and the CPU back
       if (seq.name != "text_en" && seq.name != "text_zh") continue;
       const std::vector<int32_t> want = reference_greedy(fmt, seq.name);
       auto greedy = [&](Engine& e) {
-        Sequence s = e.model().new_sequence(int64_t(seq.ids.size() + want.size()), KvType::F16);
-        std::vector<float> logits;
-        e.model().forward(s, seq.ids.data(), int64_t(seq.ids.size()), LogitsMode::Last, logits);
-        std::vector<int32_t> out;
-        for (size_t i = 0; i < want.size(); ++i) {
-          int32_t t = argmax(logits.data(), V);
-          out.push_back(t);
-          e.model().forward(s, &t, 1, LogitsMode::Last, logits);
-        }
-        return out;
+        return greedy_alone(e.model(), {seq.ids}, int(want.size()), KvType::F16).tokens[0];
       };
       const auto cpu = greedy(*c);
       // Our greedy tokens, with the logits that chose them to judge a parting.

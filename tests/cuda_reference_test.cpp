@@ -18,6 +18,7 @@
 #include "engines/registry/registry.h"
 #include "tests/support/reference_fixture.h"
 #include "tests/support/cuda_test_support.h"
+#include "tests/support/greedy_alone.h"
 #include "tests/support/test_paths.h"
 
 using namespace qbench;
@@ -218,22 +219,10 @@ TEST_CASE("fp16 on cuda: greedy continuations equal the CPU backend and the refe
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/reference/greedy.json")) return;
   auto g = load_tiny("cuda");
   auto c = load_tiny("cpu");
-  const int64_t V = g->config().vocab_size;
   for (auto& seq : reference_sequences()) {
     if (seq.name != "text_en" && seq.name != "text_zh") continue;
     const std::vector<int32_t> want = reference_greedy("hf-fp16", seq.name);
-    auto run = [&](Engine& e) {
-      Sequence s = e.model().new_sequence(int64_t(seq.ids.size() + want.size()), KvType::F16);
-      std::vector<float> logits;
-      e.model().forward(s, seq.ids.data(), int64_t(seq.ids.size()), LogitsMode::Last, logits);
-      std::vector<int32_t> out;
-      for (size_t i = 0; i < want.size(); ++i) {
-        int32_t t = argmax(logits.data(), V);
-        out.push_back(t);
-        e.model().forward(s, &t, 1, LogitsMode::Last, logits);
-      }
-      return out;
-    };
+    auto run = [&](Engine& e) { return greedy_alone(e.model(), {seq.ids}, int(want.size()), KvType::F16).tokens[0]; };
     const auto got_g = run(*g), got_c = run(*c);
     INFO("prompt " << seq.name);
     CHECK(got_g == got_c);
