@@ -13,10 +13,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/linear_dense_cuda.h"
@@ -24,17 +24,6 @@
 #include "engines/registry/registry.h"
 
 using namespace qbench;
-
-namespace {
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string x; std::getline(ss, x, ',');) out.push_back(x);
-  return out;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) try {
   std::string model, batches_s = "1,2,4,8,16,32,64", paths_s = "auto,tc,cublas,gemv";
@@ -57,7 +46,7 @@ int main(int argc, char** argv) try {
     return 2;
   }
   std::vector<int64_t> batches;
-  for (auto& b : split(batches_s)) batches.push_back(std::atoll(b.c_str()));
+  for (auto& b : split_commas(batches_s)) batches.push_back(std::atoll(b.c_str()));
   const int64_t maxb = *std::max_element(batches.begin(), batches.end());
   register_cuda_device();
   LoadOptions lo;
@@ -69,8 +58,7 @@ int main(int argc, char** argv) try {
   const int64_t V = c.vocab_size;
   // Bytes a decode step reads: every Linear once (the embedding table only where it is the LM head too).
   const ModelWeights& w = m.weights();
-  uint64_t wbytes = w.weight_bytes();
-  if (w.lm_head) wbytes -= w.embed->weight_bytes();
+  const uint64_t wbytes = decode_bytes_per_token(w);
   const double kv_tok = double(KvCache::bytes_per_token(c.num_layers, c.num_kv_heads, c.head_dim, KvType::F16));
   double flop_tok = 0;  // 2 x multiply-adds of one token through the Linears
   for (auto& L : w.layers)
@@ -104,7 +92,7 @@ int main(int argc, char** argv) try {
               model.c_str(), wbytes / 1e9, kv_tok, flop_tok / 1e9, bw_gbs, tflops);
   std::printf("%-7s %5s %10s %10s %10s %11s %10s %8s\n", "path", "batch", "ms/step", "p10", "p90", "tok/s", "roof ms",
               "of roof");
-  for (const std::string& ps : split(paths_s)) {
+  for (const std::string& ps : split_commas(paths_s)) {
     cuda::DensePath p = cuda::DensePath::Auto;
     if (ps == "tc") p = cuda::DensePath::TensorCore;
     else if (ps == "cublas") p = cuda::DensePath::Cublas;

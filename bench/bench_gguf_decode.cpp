@@ -26,24 +26,13 @@
 
 using namespace qbench;
 
-namespace {
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string x; std::getline(ss, x, ',');) out.push_back(x);
-  return out;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   const int threads = std::stoi(arg(argc, argv, "threads", std::to_string(omp_get_max_threads())));
   omp_set_num_threads(threads);
   const int64_t decode = std::stoll(arg(argc, argv, "decode", "64"));
   const std::string models = arg(argc, argv, "models-dir", "models");
-  const auto shapes = split(arg(argc, argv, "shapes", "qwen2.5-0.5b,qwen2.5-1.5b"));
-  const auto types = split(arg(argc, argv, "types", "q8_0,q5_k_s,q4_k_m"));
+  const auto shapes = split_commas(arg(argc, argv, "shapes", "qwen2.5-0.5b,qwen2.5-1.5b"));
+  const auto types = split_commas(arg(argc, argv, "types", "q8_0,q5_k_s,q4_k_m"));
 
   std::fprintf(stderr, "measuring the roofline with %d threads...\n", threads);
   const Roofline roof = measure_roofline(threads);
