@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "engines/core/error.h"
+#include "engines/core/env_flag.h"
+#include "engines/cuda/attention_flash_cuda.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
@@ -21,6 +23,15 @@ constexpr int kWarps = 4;             // warps per (query row, head); each takes
 // each warp's chain of dependent loads short (a 768-slot cache: 24 splits, 28 heads -> 672 blocks).
 constexpr int64_t kSplitKeys = 32;
 constexpr int64_t kMaxSplits = 64;
+// Up to this many query rows a sequence is decoding (the split kernels); more go to the flash kernel
+// (attention_flash_cuda.h) when the cache is F16 and the head_dim is one it takes.
+constexpr int64_t kDecodeRows = 4;
+
+// The flash kernel for this cache? QBENCH_CUDA_FLASH=0 keeps the scalar kernels (A/B measurements).
+bool use_flash(KvType t, int64_t head_dim) {
+  static const bool on = !env_equals("QBENCH_CUDA_FLASH", "0");
+  return on && t == KvType::F16 && flash_attention_supports(head_dim);
+}
 
 struct PagedKv {
   const void* k;        // block_data(layer, 0, 0)
@@ -206,7 +217,7 @@ void launch(const PagedKv& kv, const float* q, float* out, int64_t rows, int n_h
   // Few query rows over a long context leave most SMs idle: split the context.
   // Splits follow the capacity (fixed for a sequence), each split's length the position (on the device).
   int64_t splits = 1;
-  if (rows <= 4) splits = std::clamp<int64_t>((capacity + kSplitKeys - 1) / kSplitKeys, 1, kMaxSplits);
+  if (rows <= kDecodeRows) splits = std::clamp<int64_t>((capacity + kSplitKeys - 1) / kSplitKeys, 1, kMaxSplits);
   const dim3 grid(unsigned(rows * n_heads), unsigned(splits));
   float* part = nullptr;
   int* done = nullptr;
@@ -433,7 +444,7 @@ __global__ void attention_batch_combine(const int4* __restrict__ rows, const flo
 template <class T, int DT>
 void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const int32_t* tables, const float* q,
                   float* out, float* part, const int4* comb, int64_t n_tasks, int64_t n_comb, int n_heads, int kvh,
-                  int group, int D, int max_split, size_t smem) {
+                  int group, int D, int max_split, size_t smem, const FlashArgs& fa) {
   static bool attr = [] {
     QB_CUDA(cudaFuncSetAttribute(attention_batch_kernel<T, DT>, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024));
     return true;
@@ -441,8 +452,11 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
   (void)attr;
   const float scale = 1.0f / std::sqrt(float(D));
   enqueue({key(0x210, kv.k, kv.v, kv.block_tokens, kv.row_elems, tasks, seqs, tables, q, out, part, comb, n_tasks,
-               n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT),
+               n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT, fa.n_tiles, fa.tasks),
            true, [=](cudaStream_t s) {
+             // Prefill tiles first: they are the long blocks.
+             if (fa.n_tiles) launch_flash_attention(fa, s);
+             if (!n_tasks) return;
              launch_pdl(attention_batch_kernel<T, DT>, dim3(unsigned(n_tasks), unsigned(kvh)), kBatchThreads, smem, s, kv,
                         tasks, seqs, tables, q, out, part, n_heads, group, D, max_split, scale);
              QB_CUDA_LAUNCH("attention (batched)");
@@ -477,6 +491,14 @@ void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, f
   const int group = int(n_heads / kvh);
   const int32_t* pos0_dev = pt;
   const int64_t cap = kv.max_tokens();
+  if (rows > kDecodeRows && use_flash(kv.type(), D)) {
+    const int n_tiles = int((rows + kFlashTileRows - 1) / kFlashTileRows);
+    const FlashArgs fa{p.k, p.v, p.block_tokens, p.row_elems, nullptr, nullptr, nullptr, pt, int(rows), n_tiles,
+                       q, out, int(n_heads), group, int(D)};
+    enqueue({key(0x220, fa.k, fa.v, fa.block_tokens, fa.row_elems, pt, rows, q, out, n_heads, group, D), true,
+             [=](cudaStream_t s) { launch_flash_attention(fa, s); }});
+    return;
+  }
   if (kv.type() == KvType::F32) dispatch<float>(p, q, out, rows, int(n_heads), group, int(D), pos0_dev, cap);
   else dispatch<__half>(p, q, out, rows, int(n_heads), group, int(D), pos0_dev, cap);
 }
@@ -513,8 +535,11 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   };
   static thread_local std::vector<SeqKey> last, now;
   static thread_local std::vector<int32_t> blob;
-  static thread_local size_t seq_at = 0, table_at = 0, task_at = 0, comb_at = 0;
-  static thread_local int64_t n_tasks = 0, n_comb = 0, max_split = 1;
+  static thread_local size_t seq_at = 0, table_at = 0, task_at = 0, comb_at = 0, flash_at = 0;
+  static thread_local int64_t n_tasks = 0, n_comb = 0, max_split = 1, n_flash = 0;
+  // Sequences with more than kDecodeRows rows (prefill) go to the flash kernel where it applies.
+  const bool flash = use_flash(pool.type(), D);
+  auto to_flash = [&](int64_t i) { return flash && seqs[i].rows > kDecodeRows; };
   now.clear();
   for (int64_t i = 0; i < count; ++i)
     now.push_back({seqs[i].kv, &pool, seqs[i].pos0, seqs[i].rows, int64_t(seqs[i].kv->blocks().size())});
@@ -543,13 +568,20 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   table_at = blob.size();
   // Splits: enough (row, KV head, split) blocks for the GPU (four per SM), each split 64..1024 keys;
   // the count follows the sequence's capacity (fixed while it runs), so a decode step's launch repeats.
+  int64_t split_rows = 0;  // rows of the split kernel
+  for (int64_t i = 0; i < count; ++i)
+    if (!to_flash(i)) split_rows += seqs[i].rows;
   const int64_t want = 4 * int64_t(sm_count());
-  const int64_t per_row = std::max<int64_t>(1, (want + total_rows * kvh - 1) / (total_rows * kvh));
-  n_tasks = 0, n_comb = 0, max_split = 1;
+  const int64_t per_row = std::max<int64_t>(1, (want + split_rows * kvh - 1) / std::max<int64_t>(1, split_rows * kvh));
+  n_tasks = 0, n_comb = 0, max_split = 1, n_flash = 0;
   static thread_local std::vector<int64_t> splits;
-  splits.assign(size_t(count), 1);
+  splits.assign(size_t(count), 0);  // 0: the sequence's rows go to the flash kernel
   for (int64_t i = 0; i < count; ++i) {
     const Ops::SeqRows& s = seqs[i];
+    if (to_flash(i)) {
+      n_flash += (s.rows + kFlashTileRows - 1) / kFlashTileRows;
+      continue;
+    }
     const int64_t cap = s.kv->max_tokens();
     const int64_t lo = (cap + kMaxSplitLen - 1) / kMaxSplitLen, hi = std::max(lo, (cap + kMinSplitLen - 1) / kMinSplitLen);
     const int64_t sp = std::clamp(per_row, lo, hi);
@@ -569,7 +601,7 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
       d[0] = int32_t(row0);
       d[1] = int32_t(s.pos0);
       d[2] = int32_t(blob.size() - table_at);
-      d[3] = int32_t((s.kv->max_tokens() + sp - 1) / sp);
+      d[3] = sp ? int32_t((s.kv->max_tokens() + sp - 1) / sp) : 0;
       blob.insert(blob.end(), t.begin(), t.end());  // may reallocate: d is not used after this
       row0 += s.rows;
     }
@@ -592,6 +624,13 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
       row0 += seqs[i].rows;
     }
   }
+  pad4();
+  flash_at = blob.size();
+  for (int64_t i = 0; i < count; ++i) {  // a task per 64-row tile, the longest (last) tiles first
+    if (splits[size_t(i)]) continue;
+    for (int64_t r0 = (seqs[i].rows - 1) / kFlashTileRows * kFlashTileRows; r0 >= 0; r0 -= kFlashTileRows)
+      blob.insert(blob.end(), {int32_t(i), int32_t(r0), int32_t(std::min<int64_t>(kFlashTileRows, seqs[i].rows - r0)), 0});
+  }
   }
   const auto* base = static_cast<const int32_t*>(stage(blob.data(), blob.size() * sizeof(int32_t), /*share=*/true));
   const int32_t* slots = base;
@@ -599,6 +638,7 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   const int32_t* tables = base + table_at;
   const auto* task_d = reinterpret_cast<const int4*>(base + task_at);
   const auto* comb_d = reinterpret_cast<const int4*>(base + comb_at);
+  const auto* flash_d = reinterpret_cast<const int4*>(base + flash_at);
 
   // Every row's K and V into its slot.
   void* kb = pool.block_data(layer, 0, 0);
@@ -623,14 +663,16 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   const size_t smem = size_t(group * D + group * max_split + int64_t(teams) * group * D) * sizeof(float);
   const BatchKv bkv{kb, vb, bt, re};
   const int g = int(group), h = int(n_heads), dd = int(D), ms = int(max_split), kh = int(kvh);
+  const FlashArgs fa{kb, vb, bt, re, flash_d, seq_d, tables, nullptr, 0, int(n_flash),
+                     q, out, h, g, dd};
   if (f32) {
-    if (D == 128) launch_batch<float, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
-    else if (D == 64) launch_batch<float, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
-    else launch_batch<float, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
+    if (D == 128) launch_batch<float, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
+    else if (D == 64) launch_batch<float, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
+    else launch_batch<float, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
   } else {
-    if (D == 128) launch_batch<__half, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
-    else if (D == 64) launch_batch<__half, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
-    else launch_batch<__half, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem);
+    if (D == 128) launch_batch<__half, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
+    else if (D == 64) launch_batch<__half, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
+    else launch_batch<__half, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
   }
   return true;
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "engines/cuda/int4_kernels_cuda.h"
+#include "engines/cuda/mma.cuh"
 
 namespace qbench::cuda {
 
@@ -88,15 +89,6 @@ __device__ __forceinline__ void int4_bfrag(uint32_t w, const Int4LaneSz& z, uint
                              *reinterpret_cast<const __half2*>(&z.zhi));
   b0 = *reinterpret_cast<const uint32_t*>(&r0);
   b1 = *reinterpret_cast<const uint32_t*>(&r1);
-}
-
-// d += A·B, m16n8k16, FP16 in, FP32 accumulate.
-__device__ __forceinline__ void mma_16816(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
-                                          uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
 }  // namespace qbench::cuda

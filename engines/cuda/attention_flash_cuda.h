@@ -1,0 +1,40 @@
+#pragma once
+// Prefill attention on the tensor cores (flash-attention style): causal GQA over the paged F16 cache for
+// query tiles of up to 64 rows. A block per (tile, query head), a warp per 16 query rows; K and V tiles of 64
+// keys go through shared memory (cp.async, double-buffered) and into mma.sync; online softmax in FP32.
+// Q and P enter the tensor cores as FP16 hi + lo pairs (~22 bits each, two MMAs), so the result stays near
+// FP32 math over the FP16 cache, as the scalar kernels are (attention_cuda.cu keeps decode rows and F32 caches).
+// Include from CUDA sources only.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace qbench::cuda {
+
+constexpr int kFlashTileRows = 64;
+
+// Whether the flash kernel takes this head_dim (a multiple of 16, at most 128).
+bool flash_attention_supports(int64_t head_dim);
+
+struct FlashArgs {
+  const void* k;  // the layer's K rows (__half): slot s at s * row_elems
+  const void* v;
+  int64_t block_tokens, row_elems;
+  // Several sequences: one task {sequence, first row, rows (<= 64), 0} per tile and, per sequence,
+  // {first stacked row, pos0, offset of its block table in `tables`, unused}.
+  const int4* tasks;
+  const int4* seqs;
+  const int32_t* tables;
+  // One sequence (tasks == nullptr): [pos0, block table...] on the device, and its row count.
+  const int32_t* pos0_table;
+  int rows;
+  int n_tiles;  // grid.x
+  const float* q;
+  float* out;
+  int n_heads, group, head_dim;
+};
+
+// Launches on `s` (no queueing: the caller enqueues with a key holding every field).
+void launch_flash_attention(const FlashArgs& a, cudaStream_t s);
+
+}  // namespace qbench::cuda
