@@ -125,6 +125,48 @@ TEST_CASE("CUDA GEMVs over one input merge into one launch and stay exact", "[cu
   }
 }
 
+TEST_CASE("CUDA cuBLAS Linears over one input share its FP16 conversion", "[cuda][cuda-kernels]") {
+  if (!require_cuda()) return;
+  auto ops = make_cuda_ops();
+  const int64_t in = 264, n = 40;  // more than 16 tokens: the cuBLAS path
+  const int64_t outs[3] = {40, 8, 77};
+  std::vector<std::vector<uint16_t>> w16(3);
+  std::vector<std::unique_ptr<Linear>> cpu, gpu;
+  for (int i = 0; i < 3; ++i) {
+    for (float v : randu(size_t(in * outs[i]), 200 + uint32_t(i))) w16[size_t(i)].push_back(f32_to_f16(v));
+    cpu.push_back(make_dense_linear_cpu(DType::F16, w16[size_t(i)].data(), in, outs[i]));
+    gpu.push_back(make_dense_linear_cuda(DType::F16, w16[size_t(i)].data(), in, outs[i]));
+  }
+  // The reference: the CPU Linear on x rounded to FP16 (what the GEMM multiplies), FP32 sums in another order.
+  auto want_of = [&](int i, std::vector<float> x) {
+    for (float& v : x) v = f16_to_f32(f32_to_f16(v));
+    std::vector<float> y(size_t(n * outs[i]));
+    cpu[size_t(i)]->forward(x.data(), y.data(), n);
+    return y;
+  };
+  const auto x = randu(size_t(n * in), 17);
+  DeviceArray<float> dx(ops.get(), x, nullptr, MemCategory::Activations);
+  std::vector<DeviceArray<float>> dy;
+  for (int i = 0; i < 3; ++i) dy.emplace_back(ops.get(), size_t(n * outs[i]), nullptr, MemCategory::Activations);
+  cuda::flush();
+  const uint64_t before = cuda::graph_stats().launches;
+  for (int i = 0; i < 3; ++i) gpu[size_t(i)]->forward(dx.data(), dy[size_t(i)].data(), n);
+  CHECK(cuda::graph_stats().launches - before == 4);  // one conversion, three GEMMs
+  for (int i = 0; i < 3; ++i) {
+    INFO("matrix " << i);
+    CHECK(max_diff(to_host(*ops, dy[size_t(i)]), want_of(i, x)) <= 1e-4);
+  }
+  // New contents in the same buffer: the next GEMM converts again (no stale FP16 copy).
+  const auto x2 = randu(size_t(n * in), 18);
+  ops->upload(dx.data(), x2.data(), x2.size() * sizeof(float));
+  gpu[1]->forward(dx.data(), dy[1].data(), n);
+  CHECK(max_diff(to_host(*ops, dy[1]), want_of(1, x2)) <= 1e-4);
+  // And the other two on the new contents (the download above flushed: each converts or shares anew).
+  gpu[0]->forward(dx.data(), dy[0].data(), n);
+  gpu[2]->forward(dx.data(), dy[2].data(), n);
+  CHECK(max_diff(to_host(*ops, dy[2]), want_of(2, x2)) <= 1e-4);
+}
+
 TEST_CASE("CUDA elementwise ops equal the CPU ops", "[cuda][cuda-kernels]") {
   if (!require_cuda()) return;
   auto g = make_cuda_ops();

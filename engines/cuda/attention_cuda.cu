@@ -444,7 +444,11 @@ __global__ void attention_batch_combine(const int4* __restrict__ rows, const flo
 template <class T, int DT>
 void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const int32_t* tables, const float* q,
                   float* out, float* part, const int4* comb, int64_t n_tasks, int64_t n_comb, int n_heads, int kvh,
-                  int group, int D, int max_split, size_t smem, const FlashArgs& fa) {
+                  int group, int D, int max_split, size_t smem, const FlashArgs& fa, bool flash_decode) {
+  FlashArgs dec = fa;  // decode rows on the tensor cores: n_tiles = tasks (0: the scalar kernel)
+  dec.tasks = tasks;
+  dec.n_tiles = flash_decode ? int(n_tasks) : 0;
+  dec.part = part;
   static bool attr = [] {
     QB_CUDA(cudaFuncSetAttribute(attention_batch_kernel<T, DT>, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024));
     return true;
@@ -452,14 +456,18 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
   (void)attr;
   const float scale = 1.0f / std::sqrt(float(D));
   enqueue({key(0x210, kv.k, kv.v, kv.block_tokens, kv.row_elems, tasks, seqs, tables, q, out, part, comb, n_tasks,
-               n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT, fa.n_tiles, fa.tasks),
+               n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT, fa.n_tiles, fa.tasks, dec.n_tiles),
            true, [=](cudaStream_t s) {
              // Prefill tiles first: they are the long blocks.
              if (fa.n_tiles) launch_flash_attention(fa, s);
              if (!n_tasks) return;
-             launch_pdl(attention_batch_kernel<T, DT>, dim3(unsigned(n_tasks), unsigned(kvh)), kBatchThreads, smem, s, kv,
-                        tasks, seqs, tables, q, out, part, n_heads, group, D, max_split, scale);
-             QB_CUDA_LAUNCH("attention (batched)");
+             if (dec.n_tiles) {  // the tensor-core kernel, same tasks and partials
+               launch_flash_decode(dec, s);
+             } else {
+               launch_pdl(attention_batch_kernel<T, DT>, dim3(unsigned(n_tasks), unsigned(kvh)), kBatchThreads, smem, s,
+                          kv, tasks, seqs, tables, q, out, part, n_heads, group, D, max_split, scale);
+               QB_CUDA_LAUNCH("attention (batched)");
+             }
              if (n_comb) {
                launch_pdl(attention_batch_combine, dim3(unsigned(n_comb), unsigned(n_heads)), 128, 0, s, comb, part, out,
                           n_heads, D);
@@ -666,13 +674,13 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   const FlashArgs fa{kb, vb, bt, re, flash_d, seq_d, tables, nullptr, 0, int(n_flash),
                      q, out, h, g, dd};
   if (f32) {
-    if (D == 128) launch_batch<float, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
-    else if (D == 64) launch_batch<float, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
-    else launch_batch<float, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
+    if (D == 128) launch_batch<float, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
+    else if (D == 64) launch_batch<float, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
+    else launch_batch<float, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
   } else {
-    if (D == 128) launch_batch<__half, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
-    else if (D == 64) launch_batch<__half, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
-    else launch_batch<__half, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa);
+    if (D == 128) launch_batch<__half, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
+    else if (D == 64) launch_batch<__half, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
+    else launch_batch<__half, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
   }
   return true;
 }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "engines/core/error.h"
 #include "engines/cuda/cuda_check.h"
@@ -22,13 +23,148 @@ constexpr int smem_bytes() {
   return 2 /*stages*/ * 2 /*K, V*/ * kKeys * (D + 8) * int(sizeof(__half));
 }
 
+// ---- Pieces of both kernels: a warp holds 16 query rows (A fragments) against K/V tiles in shared memory.
+
+// The lane's A fragments of 16 query rows, scaled by log2(e)/sqrt(D) (scores in the exp2 domain), hi + lo;
+// row(i) gives query row i's D floats, nullptr for a padding row (zeros).
+template <int D, class Row>
+__device__ __forceinline__ void load_q(uint32_t (&qh)[D / 16][4], uint32_t (&ql)[D / 16][4], Row row, float qscale,
+                                       int lane) {
+  const int g = lane >> 2, c = lane & 3;
+  const float* r0 = row(g);
+  const float* r1 = row(g + 8);
+#pragma unroll
+  for (int ks = 0; ks < D / 16; ++ks)
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float* r = (i & 1) ? r1 : r0;
+      const int col = 16 * ks + 2 * c + 8 * (i >> 1);
+      const float2 x = r ? *reinterpret_cast<const float2*>(r + col) : make_float2(0.f, 0.f);
+      split_half2(x.x * qscale, x.y * qscale, qh[ks][i], ql[ks][i]);
+    }
+}
+
+// K and V rows of keys [k0, k0 + kKeys) of KV head kvh into buffer `buf` (cp.async, one commit group);
+// keys at or past `end` become zeros (finite scores; the caller masks them).
+template <int D>
+__device__ __forceinline__ void load_kv_tile(__half* Ks, __half* Vs, int buf, const FlashArgs& a, const int32_t* table,
+                                             int kvh, int k0, int end) {
+  constexpr int LD = D + 8, CH = D / 8;  // 16-byte chunks per row
+  const __half* K = static_cast<const __half*>(a.k);
+  const __half* V = static_cast<const __half*>(a.v);
+  const int bt = int(a.block_tokens);
+  for (int i = threadIdx.x; i < kKeys * CH; i += kThreads) {
+    const int r = i / CH, ch = i % CH, j = k0 + r;
+    const bool ok = j < end;
+    const int64_t off = ok ? (int64_t(table[j / bt]) * bt + j % bt) * a.row_elems + int64_t(kvh) * D + ch * 8 : 0;
+    cp_async16(Ks + (buf * kKeys + r) * LD + ch * 8, K + off, ok);
+    cp_async16(Vs + (buf * kKeys + r) * LD + ch * 8, V + off, ok);
+  }
+  cp_async_commit();
+}
+
+// s = Q·Kᵀ for NJ n-tiles of 8 keys from row kr of the K tile (NJ even): hi products of all tiles, then the
+// lo ones, so no MMA waits on the one just issued.
+template <int D, int NJ>
+__device__ __forceinline__ void tile_scores(float (&s)[NJ][4], const uint32_t (&qh)[D / 16][4],
+                                            const uint32_t (&ql)[D / 16][4], const __half* Kt, int kr, int lane) {
+  constexpr int LD = D + 8;
+#pragma unroll
+  for (int j = 0; j < NJ; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+#pragma unroll
+  for (int ks = 0; ks < D / 16; ++ks) {
+    // Matrices: keys 16jp..+7 at d 16ks and 16ks+8 (b0, b1 of tile 2jp), then keys 16jp+8..+15 (tile 2jp+1).
+    uint32_t b[NJ / 2][4];
+#pragma unroll
+    for (int jp = 0; jp < NJ / 2; ++jp)
+      ldmatrix_x4(b[jp], Kt + (kr + 16 * jp + 8 * (lane >> 4) + (lane & 7)) * LD + 16 * ks + 8 * ((lane >> 3) & 1));
+#pragma unroll
+    for (int jp = 0; jp < NJ / 2; ++jp) {
+      mma_16816(s[2 * jp], qh[ks][0], qh[ks][1], qh[ks][2], qh[ks][3], b[jp][0], b[jp][1]);
+      mma_16816(s[2 * jp + 1], qh[ks][0], qh[ks][1], qh[ks][2], qh[ks][3], b[jp][2], b[jp][3]);
+    }
+#pragma unroll
+    for (int jp = 0; jp < NJ / 2; ++jp) {
+      mma_16816(s[2 * jp], ql[ks][0], ql[ks][1], ql[ks][2], ql[ks][3], b[jp][0], b[jp][1]);
+      mma_16816(s[2 * jp + 1], ql[ks][0], ql[ks][1], ql[ks][2], ql[ks][3], b[jp][2], b[jp][3]);
+    }
+  }
+}
+
+// Online softmax over the tile's scores of rows g (r = 0) and g + 8 (r = 1), whose values lie on a quad of
+// lanes: rescales o and the lane's partial sums l, turns s into probabilities.
+template <int NJ, int NT>
+__device__ __forceinline__ void softmax_update(float (&s)[NJ][4], float (&m)[2], float (&l)[2], float (&o)[NT][4]) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float mx = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < NJ; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float mn = fmaxf(m[r], mx);
+    const float mu = mn == -INFINITY ? 0.f : mn;  // a row with no key yet stays empty
+    const float corr = exp2f(m[r] - mu);
+    m[r] = mn;
+    l[r] *= corr;
+#pragma unroll
+    for (int n = 0; n < NT; ++n) {
+      o[n][2 * r] *= corr;
+      o[n][2 * r + 1] *= corr;
+    }
+#pragma unroll
+    for (int j = 0; j < NJ; ++j) {
+      s[j][2 * r] = exp2f(s[j][2 * r] - mu);
+      s[j][2 * r + 1] = exp2f(s[j][2 * r + 1] - mu);
+      l[r] += s[j][2 * r] + s[j][2 * r + 1];
+    }
+  }
+}
+
+// o += P·V over the 8·NJ keys from row kr of the V tile: the S accumulators of tiles 2kk, 2kk + 1 are P's A
+// fragment for keys 16kk..16kk + 15. Two 16-wide d slices at a time (4 n-tiles): hi products, then lo.
+template <int D, int NJ>
+__device__ __forceinline__ void accumulate_pv(float (&o)[D / 8][4], const float (&s)[NJ][4], const __half* Vt, int kr,
+                                              int lane) {
+  constexpr int LD = D + 8, kHalfNt = D / 16;
+#pragma unroll
+  for (int kk = 0; kk < NJ / 2; ++kk) {
+    uint32_t ph[4], pl[4];
+    split_half2(s[2 * kk][0], s[2 * kk][1], ph[0], pl[0]);
+    split_half2(s[2 * kk][2], s[2 * kk][3], ph[1], pl[1]);
+    split_half2(s[2 * kk + 1][0], s[2 * kk + 1][1], ph[2], pl[2]);
+    split_half2(s[2 * kk + 1][2], s[2 * kk + 1][3], ph[3], pl[3]);
+#pragma unroll
+    for (int np = 0; np < kHalfNt; np += 2) {
+      const bool two = np + 1 < kHalfNt;  // resolved at compile time (unrolled)
+      // Transposed: keys 16kk..+7 and +8..+15 at d 16np (b0, b1 of n-tile 2np), then at d 16np+8.
+      uint32_t b[2][4];
+#pragma unroll
+      for (int u = 0; u < 2; ++u)
+        if (u == 0 || two)
+          ldmatrix_x4_trans(b[u], Vt + (kr + 16 * kk + 8 * ((lane >> 3) & 1) + (lane & 7)) * LD + 16 * (np + u) +
+                                      8 * (lane >> 4));
+#pragma unroll
+      for (int u = 0; u < 2; ++u)
+        if (u == 0 || two) {
+          mma_16816(o[2 * (np + u)], ph[0], ph[1], ph[2], ph[3], b[u][0], b[u][1]);
+          mma_16816(o[2 * (np + u) + 1], ph[0], ph[1], ph[2], ph[3], b[u][2], b[u][3]);
+        }
+#pragma unroll
+      for (int u = 0; u < 2; ++u)
+        if (u == 0 || two) {
+          mma_16816(o[2 * (np + u)], pl[0], pl[1], pl[2], pl[3], b[u][0], b[u][1]);
+          mma_16816(o[2 * (np + u) + 1], pl[0], pl[1], pl[2], pl[3], b[u][2], b[u][3]);
+        }
+    }
+  }
+}
+
+// ---- Prefill: a block per (64-row tile, query head), a warp per 16 rows, all keys up to the tile's last row.
 template <int D>
 __global__ void __launch_bounds__(kThreads) flash_kernel(FlashArgs a, float qscale) {
   pdl_enter();
-  constexpr int LD = D + 8;
-  constexpr int KS = D / 16;  // k-steps of S = Q·Kᵀ
-  constexpr int NT = D / 8;   // n-tiles of O
-  constexpr int CH = D / 8;   // 16-byte chunks per K/V row
+  constexpr int LD = D + 8, NT = D / 8;
   extern __shared__ __align__(16) unsigned char smem[];
   __half* Ks = reinterpret_cast<__half*>(smem);  // [2][kKeys][LD]
   __half* Vs = Ks + 2 * kKeys * LD;
@@ -60,43 +196,21 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(FlashArgs a, float qsca
   const int wlast = int(p0) + min(wr + 15, nrows - 1);  // the warp's last position
   const int64_t qstride = int64_t(a.n_heads) * D;
 
-  // Q as A fragments, scaled by log2(e)/sqrt(D) (scores in the exp2 domain), hi + lo.
-  uint32_t qh[KS][4], ql[KS][4];
-#pragma unroll
-  for (int ks = 0; ks < KS; ++ks)
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int r = wr + g + 8 * (i & 1), col = 16 * ks + 2 * c + 8 * (i >> 1);
-      float2 x = make_float2(0.f, 0.f);
-      if (r < nrows) x = *reinterpret_cast<const float2*>(a.q + (row0 + r) * qstride + int64_t(h) * D + col);
-      split_half2(x.x * qscale, x.y * qscale, qh[ks][i], ql[ks][i]);
-    }
+  uint32_t qh[D / 16][4], ql[D / 16][4];
+  load_q<D>(qh, ql, [&](int i) -> const float* {
+    return wr + i < nrows ? a.q + (row0 + wr + i) * qstride + int64_t(h) * D : nullptr;
+  }, qscale, lane);
   float o[NT][4];
 #pragma unroll
   for (int n = 0; n < NT; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
   const int pos[2] = {int(p0) + wr + g, int(p0) + wr + g + 8};
 
-  const __half* K = static_cast<const __half*>(a.k);
-  const __half* V = static_cast<const __half*>(a.v);
-  const int bt = int(a.block_tokens);
-  auto load_tile = [&](int kt, int buf) {
-    for (int i = threadIdx.x; i < kKeys * CH; i += kThreads) {
-      const int r = i / CH, ch = i % CH, j = kt * kKeys + r;
-      const bool ok = j < kv_end;  // past the end: zeros (finite scores, masked anyway)
-      const int64_t off =
-          ok ? (int64_t(table[j / bt]) * bt + j % bt) * a.row_elems + int64_t(kvh) * D + ch * 8 : 0;
-      cp_async16(Ks + (buf * kKeys + r) * LD + ch * 8, K + off, ok);
-      cp_async16(Vs + (buf * kKeys + r) * LD + ch * 8, V + off, ok);
-    }
-    cp_async_commit();
-  };
-
-  load_tile(0, 0);
+  load_kv_tile<D>(Ks, Vs, 0, a, table, kvh, 0, kv_end);
   for (int kt = 0; kt < n_kt; ++kt) {
     const int buf = kt & 1;
     if (kt + 1 < n_kt) {
-      load_tile(kt + 1, buf ^ 1);
+      load_kv_tile<D>(Ks, Vs, buf ^ 1, a, table, kvh, (kt + 1) * kKeys, kv_end);
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();
@@ -106,29 +220,8 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(FlashArgs a, float qsca
     if (active && k0 <= wlast) {
       const __half* Kt = Ks + buf * kKeys * LD;
       const __half* Vt = Vs + buf * kKeys * LD;
-      // S = Q·Kᵀ for 16 rows x 64 keys: n-tile j holds keys 8j..8j+7.
-      float s[8][4];
-#pragma unroll
-      for (int j = 0; j < 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
-      // hi products of all 8 tiles, then the lo ones: no MMA waits on the one just issued.
-#pragma unroll
-      for (int ks = 0; ks < KS; ++ks) {
-        // Matrices: keys 16jp..+7 at d 16ks and 16ks+8 (b0, b1 of tile 2jp), then keys 16jp+8..+15 (tile 2jp+1).
-        uint32_t b[4][4];
-#pragma unroll
-        for (int jp = 0; jp < 4; ++jp)
-          ldmatrix_x4(b[jp], Kt + (16 * jp + 8 * (lane >> 4) + (lane & 7)) * LD + 16 * ks + 8 * ((lane >> 3) & 1));
-#pragma unroll
-        for (int jp = 0; jp < 4; ++jp) {
-          mma_16816(s[2 * jp], qh[ks][0], qh[ks][1], qh[ks][2], qh[ks][3], b[jp][0], b[jp][1]);
-          mma_16816(s[2 * jp + 1], qh[ks][0], qh[ks][1], qh[ks][2], qh[ks][3], b[jp][2], b[jp][3]);
-        }
-#pragma unroll
-        for (int jp = 0; jp < 4; ++jp) {
-          mma_16816(s[2 * jp], ql[ks][0], ql[ks][1], ql[ks][2], ql[ks][3], b[jp][0], b[jp][1]);
-          mma_16816(s[2 * jp + 1], ql[ks][0], ql[ks][1], ql[ks][2], ql[ks][3], b[jp][2], b[jp][3]);
-        }
-      }
+      float s[8][4];  // n-tile j: keys k0 + 8j .. + 7
+      tile_scores<D, 8>(s, qh, ql, Kt, 0, lane);
       if (k0 + kKeys - 1 > int(p0) + wr) {  // causal mask where a key may follow a row
 #pragma unroll
         for (int j = 0; j < 8; ++j)
@@ -136,64 +229,8 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(FlashArgs a, float qsca
           for (int e = 0; e < 4; ++e)
             if (k0 + 8 * j + 2 * c + (e & 1) > pos[e >> 1]) s[j][e] = -INFINITY;
       }
-      // Online softmax per row (r = 0: row g, r = 1: row g + 8); a row's 64 scores lie on a quad of lanes.
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float mx = -INFINITY;
-#pragma unroll
-        for (int j = 0; j < 8; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * r], s[j][2 * r + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float mn = fmaxf(m[r], mx);
-        const float mu = mn == -INFINITY ? 0.f : mn;  // a row with no key yet stays empty
-        const float corr = exp2f(m[r] - mu);
-        m[r] = mn;
-        l[r] *= corr;
-#pragma unroll
-        for (int n = 0; n < NT; ++n) {
-          o[n][2 * r] *= corr;
-          o[n][2 * r + 1] *= corr;
-        }
-#pragma unroll
-        for (int j = 0; j < 8; ++j) {
-          s[j][2 * r] = exp2f(s[j][2 * r] - mu);
-          s[j][2 * r + 1] = exp2f(s[j][2 * r + 1] - mu);
-          l[r] += s[j][2 * r] + s[j][2 * r + 1];
-        }
-      }
-      // O += P·V: the S accumulators of tiles 2kk, 2kk+1 are P's A fragment for keys 16kk..16kk+15.
-#pragma unroll
-      for (int kk = 0; kk < 4; ++kk) {
-        uint32_t ph[4], pl[4];
-        split_half2(s[2 * kk][0], s[2 * kk][1], ph[0], pl[0]);
-        split_half2(s[2 * kk][2], s[2 * kk][3], ph[1], pl[1]);
-        split_half2(s[2 * kk + 1][0], s[2 * kk + 1][1], ph[2], pl[2]);
-        split_half2(s[2 * kk + 1][2], s[2 * kk + 1][3], ph[3], pl[3]);
-        // Two 16-wide d slices at a time (4 n-tiles): hi products, then lo.
-#pragma unroll
-        for (int np = 0; np < NT / 2; np += 2) {
-          constexpr int kHalfNt = NT / 2;
-          const bool two = np + 1 < kHalfNt;  // resolved at compile time (unrolled)
-          // Transposed: keys 16kk..+7 and +8..+15 at d 16np (b0, b1 of n-tile 2np), then at d 16np+8.
-          uint32_t b[2][4];
-#pragma unroll
-          for (int u = 0; u < 2; ++u)
-            if (u == 0 || two)
-              ldmatrix_x4_trans(b[u], Vt + (16 * kk + 8 * ((lane >> 3) & 1) + (lane & 7)) * LD + 16 * (np + u) + 8 * (lane >> 4));
-#pragma unroll
-          for (int u = 0; u < 2; ++u)
-            if (u == 0 || two) {
-              mma_16816(o[2 * (np + u)], ph[0], ph[1], ph[2], ph[3], b[u][0], b[u][1]);
-              mma_16816(o[2 * (np + u) + 1], ph[0], ph[1], ph[2], ph[3], b[u][2], b[u][3]);
-            }
-#pragma unroll
-          for (int u = 0; u < 2; ++u)
-            if (u == 0 || two) {
-              mma_16816(o[2 * (np + u)], pl[0], pl[1], pl[2], pl[3], b[u][0], b[u][1]);
-              mma_16816(o[2 * (np + u) + 1], pl[0], pl[1], pl[2], pl[3], b[u][2], b[u][3]);
-            }
-        }
-      }
+      softmax_update<8, NT>(s, m, l, o);
+      accumulate_pv<D, 8>(o, s, Vt, 0, lane);
     }
     __syncthreads();  // this buffer is refilled by the next iteration's load
   }
@@ -212,17 +249,139 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(FlashArgs a, float qsca
   }
 }
 
+// ---- Decode rows of a batched pass: a block per (task, KV head); the group's query heads of the task's row
+// are the 16 rows of the MMA tile (GQA: each K/V row is read once for all of them), the 4 warps take 16 keys
+// each of every 64-key tile, then merge through shared memory. Task = (sequence, row, split, splits) as in
+// attention_cuda.cu's batched kernel, whose combine pass merges the splits (partials in the natural-log domain).
 template <int D>
-void launch_d(const FlashArgs& a, cudaStream_t s) {
+__global__ void __launch_bounds__(kThreads) flash_decode_kernel(FlashArgs a, float qscale) {
+  pdl_enter();
+  constexpr int LD = D + 8, NT = D / 8;
+  extern __shared__ __align__(16) unsigned char smem[];
+  __half* Ks = reinterpret_cast<__half*>(smem);
+  __half* Vs = Ks + 2 * kKeys * LD;
+  const int4 tk = a.tasks[blockIdx.x];
+  const int4 sd = a.seqs[tk.x];
+  const int kvh = blockIdx.y;
+  const int64_t row = int64_t(sd.x) + tk.y;
+  const int len = sd.y + tk.y + 1;
+  const int j0 = tk.z * sd.w, j1 = min(len, j0 + sd.w);
+  const int32_t* table = a.tables + sd.z;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+  const int group = a.group;
+
+  uint32_t qh[D / 16][4], ql[D / 16][4];
+  load_q<D>(qh, ql, [&](int i) -> const float* {
+    return i < group ? a.q + (row * a.n_heads + int64_t(kvh) * group + i) * D : nullptr;
+  }, qscale, lane);
+  float o[NT][4];
+#pragma unroll
+  for (int n = 0; n < NT; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+
+  const int n_kt = j1 > j0 ? (j1 - j0 + kKeys - 1) / kKeys : 0;
+  if (n_kt) load_kv_tile<D>(Ks, Vs, 0, a, table, kvh, j0, j1);
+  for (int kt = 0; kt < n_kt; ++kt) {
+    const int buf = kt & 1;
+    if (kt + 1 < n_kt) {
+      load_kv_tile<D>(Ks, Vs, buf ^ 1, a, table, kvh, j0 + (kt + 1) * kKeys, j1);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    const int kb = j0 + kt * kKeys + 16 * warp;  // the warp's first key
+    if (kb < j1) {
+      float s[2][4];
+      tile_scores<D, 2>(s, qh, ql, Ks + buf * kKeys * LD, 16 * warp, lane);
+      if (kb + 15 >= j1) {
+#pragma unroll
+        for (int j = 0; j < 2; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (kb + 8 * j + 2 * c + (e & 1) >= j1) s[j][e] = -INFINITY;
+      }
+      softmax_update<2, NT>(s, m, l, o);
+      accumulate_pv<D, 2>(o, s, Vs + buf * kKeys * LD, 16 * warp, lane);
+    }
+    __syncthreads();
+  }
+  // Merge the warps (the K/V buffers are free now): per warp, row i's (max, sum) and unnormalised O.
+  float* red = reinterpret_cast<float*>(smem);  // [4][16][D]
+  float* ml = red + 4 * 16 * D;                 // [4][16][2]
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    const int i = g + 8 * r;
+    if (c == 0) {
+      ml[(warp * 16 + i) * 2] = m[r];
+      ml[(warp * 16 + i) * 2 + 1] = l[r];
+    }
+#pragma unroll
+    for (int n = 0; n < NT; ++n)
+      *reinterpret_cast<float2*>(red + (warp * 16 + i) * D + 8 * n + 2 * c) = make_float2(o[n][2 * r], o[n][2 * r + 1]);
+  }
+  __syncthreads();
+  for (int idx = threadIdx.x; idx < group * D; idx += kThreads) {
+    const int i = idx / D, d = idx % D;
+    float M = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < 4; ++w) M = fmaxf(M, ml[(w * 16 + i) * 2]);
+    float L = 0.f, O = 0.f;
+    if (M != -INFINITY) {
+#pragma unroll
+      for (int w = 0; w < 4; ++w) {
+        const float e = exp2f(ml[(w * 16 + i) * 2] - M);  // 0 for a warp that saw no key
+        L += ml[(w * 16 + i) * 2 + 1] * e;
+        O += red[(w * 16 + i) * D + d] * e;
+      }
+    }
+    const int64_t h = int64_t(kvh) * group + i;
+    if (tk.w == 1) {
+      a.out[(row * a.n_heads + h) * D + d] = O / L;  // one split: at least one key
+    } else {
+      float* p = a.part + (int64_t(blockIdx.x) * a.n_heads + h) * (D + 2);
+      p[2 + d] = O;
+      if (d == 0) {
+        p[0] = M == -INFINITY ? -INFINITY : M * 0.6931471805599453f;  // exp2 domain -> natural log
+        p[1] = L;
+      }
+    }
+  }
+}
+
+template <int D>
+void launch_d(const FlashArgs& a, cudaStream_t s, bool decode) {
   static const bool attr = [] {
     QB_CUDA(cudaFuncSetAttribute(flash_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<D>()));
+    QB_CUDA(cudaFuncSetAttribute(flash_decode_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<D>()));
     return true;
   }();
   (void)attr;
+  static_assert(4 * 16 * D * 4 + 4 * 16 * 2 * 4 <= smem_bytes<D>(), "the decode merge fits in the K/V buffers");
   const float qscale = 1.4426950408889634f / std::sqrt(float(D));  // log2(e) / sqrt(D)
-  launch_pdl(flash_kernel<D>, dim3(unsigned(a.n_tiles), unsigned(a.n_heads)), kThreads, size_t(smem_bytes<D>()), s, a,
-             qscale);
-  QB_CUDA_LAUNCH("flash attention");
+  if (decode) {
+    launch_pdl(flash_decode_kernel<D>, dim3(unsigned(a.n_tiles), unsigned(a.n_heads / a.group)), kThreads,
+               size_t(smem_bytes<D>()), s, a, qscale);
+    QB_CUDA_LAUNCH("flash attention (decode rows)");
+  } else {
+    launch_pdl(flash_kernel<D>, dim3(unsigned(a.n_tiles), unsigned(a.n_heads)), kThreads, size_t(smem_bytes<D>()), s, a,
+               qscale);
+    QB_CUDA_LAUNCH("flash attention");
+  }
+}
+
+template <class F>
+void by_head_dim(int D, F f) {
+  switch (D) {
+    case 32: return f(std::integral_constant<int, 32>{});
+    case 64: return f(std::integral_constant<int, 64>{});
+    case 80: return f(std::integral_constant<int, 80>{});
+    case 96: return f(std::integral_constant<int, 96>{});
+    case 128: return f(std::integral_constant<int, 128>{});
+    default: throw Error("flash attention: head_dim " + std::to_string(D) + " is not instantiated");
+  }
 }
 
 }  // namespace
@@ -232,14 +391,12 @@ bool flash_attention_supports(int64_t head_dim) {
 }
 
 void launch_flash_attention(const FlashArgs& a, cudaStream_t s) {
-  switch (a.head_dim) {
-    case 32: return launch_d<32>(a, s);
-    case 64: return launch_d<64>(a, s);
-    case 80: return launch_d<80>(a, s);
-    case 96: return launch_d<96>(a, s);
-    case 128: return launch_d<128>(a, s);
-    default: throw Error("flash attention: head_dim " + std::to_string(a.head_dim) + " is not instantiated");
-  }
+  by_head_dim(a.head_dim, [&](auto d) { launch_d<decltype(d)::value>(a, s, false); });
+}
+
+void launch_flash_decode(const FlashArgs& a, cudaStream_t s) {
+  if (a.group > 16) throw Error("flash decode: more than 16 query heads per KV head");
+  by_head_dim(a.head_dim, [&](auto d) { launch_d<decltype(d)::value>(a, s, true); });
 }
 
 }  // namespace qbench::cuda

@@ -1,7 +1,9 @@
 #pragma once
-// Prefill attention on the tensor cores (flash-attention style): causal GQA over the paged F16 cache for
-// query tiles of up to 64 rows. A block per (tile, query head), a warp per 16 query rows; K and V tiles of 64
-// keys go through shared memory (cp.async, double-buffered) and into mma.sync; online softmax in FP32.
+// Attention on the tensor cores (flash-attention style) over the paged F16 cache, causal, GQA. Prefill: query
+// tiles of up to 64 rows, a block per (tile, query head), a warp per 16 query rows. Decode rows of a batched
+// pass: a block per (row, split of its context, KV head) whose MMA rows are the group's query heads, so each
+// K/V row is read once for the group. K and V tiles of 64 keys go through shared memory (cp.async,
+// double-buffered) into ldmatrix + mma.sync; online softmax in FP32.
 // Q and P enter the tensor cores as FP16 hi + lo pairs (~22 bits each, two MMAs), so the result stays near
 // FP32 math over the FP16 cache, as the scalar kernels are (attention_cuda.cu keeps decode rows and F32 caches).
 // Include from CUDA sources only.
@@ -28,13 +30,18 @@ struct FlashArgs {
   // One sequence (tasks == nullptr): [pos0, block table...] on the device, and its row count.
   const int32_t* pos0_table;
   int rows;
-  int n_tiles;  // grid.x
+  int n_tiles;  // grid.x: tiles (prefill) or tasks (decode)
   const float* q;
   float* out;
   int n_heads, group, head_dim;
+  // Decode: tasks are {sequence, row, split, splits} over seqs {first stacked row, pos0, table offset, split
+  // length}; rows split more than once write (max, sum, unnormalised acc) per (task, head) here, as
+  // attention_cuda.cu's batched kernel does, for its combine pass.
+  float* part = nullptr;
 };
 
-// Launches on `s` (no queueing: the caller enqueues with a key holding every field).
+// Launch on `s` (no queueing: the caller enqueues with a key holding every field).
 void launch_flash_attention(const FlashArgs& a, cudaStream_t s);
+void launch_flash_decode(const FlashArgs& a, cudaStream_t s);  // group <= 16
 
 }  // namespace qbench::cuda

@@ -517,19 +517,36 @@ class DenseLinearCuda final : public Linear {
     }
     // cuBLAS is column-major: Y^T[out, n] = W[out, in] · X^T[in, n], i.e. op(A) = T on W stored [in, out] column-major.
     const void* xb = x;
+    // q/k/v and gate/up read one x in a row: the first one's conversion serves the next ones as long as
+    // their GEMM is still the last launch queued (no flush, nothing queued since: x and xh are unchanged).
+    static thread_local struct {
+      const float* x = nullptr;
+      const void* xh = nullptr;
+      int64_t cnt = 0;
+      uint64_t launches = 0;
+      std::vector<uint64_t> gemm_key;
+    } last;
     if constexpr (!std::is_same_v<T, float>) {
       T* xh = static_cast<T*>(scratch(Scratch::HalfActivations, size_t(n * in_) * sizeof(T)));
       const int64_t cnt = n * in_;
-      enqueue({key(0x300, x, xh, cnt, sizeof(T)), true, [=](cudaStream_t s) {
-                 launch_pdl(to_type_kernel<T>, unsigned((cnt + 255) / 256), 256, 0, s, x, xh, cnt);
-                 QB_CUDA_LAUNCH("activation conversion");
-               }});
+      const Launch* prev = last_launch();
+      const bool converted = prev && prev->key == last.gemm_key && graph_stats().launches == last.launches &&
+                             last.x == x && last.xh == xh && last.cnt == cnt;
+      if (!converted)
+        enqueue({key(0x300, x, xh, cnt, sizeof(T)), true, [=](cudaStream_t s) {
+                   launch_pdl(to_type_kernel<T>, unsigned((cnt + 255) / 256), 256, 0, s, x, xh, cnt);
+                   QB_CUDA_LAUNCH("activation conversion");
+                 }});
       xb = xh;
     }
     const T* w = w_;
     const int64_t in = in_, out = out_;
     // Captured into the step's graph with the rest (cublas_in_graphs).
     enqueue_gemm_xwt(0x301, w, xb, Types<T>::cuda, y, out, n, in, out, cublas_in_graphs());
+    if constexpr (!std::is_same_v<T, float>) {
+      const Launch* gemm = last_launch();
+      last = gemm ? decltype(last){x, xb, n * in_, graph_stats().launches, gemm->key} : decltype(last){};
+    }
   }
 
   void gather_rows(const int32_t* ids, int64_t n, float* out) const override {
