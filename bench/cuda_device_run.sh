@@ -5,8 +5,9 @@
 # checkpoint generated there and the seed table's latency workload on it.
 #
 # usage (repo root, on the GPU machine): bash bench/cuda_device_run.sh [OUT_DIR] [steps]
-#   steps: any of build,tests,sanitize,roofline,stream,gemv,bench7b,bench7b-nographs,decode,profile,formats,cpubench
-#   (default: all but stream, cpubench and throughput)
+#   steps: any of build,tests,sanitize,roofline,stream,gemv,bench7b,bench7b-nographs,decode,profile,formats,cpubench,
+#   throughput,longprompt (default: all but stream, cpubench, throughput and longprompt)
+#   longprompt: the FP16 latency workload at prompts 512 and 4096 (generate 32), flash attention on and off.
 #   GEN_TOKENS / REPS (default 256 / 5) size the latency runs.
 #   FORMATS (default gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0): the quantized 7B files the
 #   `formats` step generates on the device (synthetic, real size and type mix) and runs the latency workload on.
@@ -85,6 +86,18 @@ fi
 if has gemv; then
   log "decode GEMV per projection (merged q/k/v and gate/up vs separate)"
   "$BUILD/bench/bench_cuda_gemv" --reps 50 | tee "$OUT_DIR/gemv.txt"
+fi
+
+if has longprompt; then
+  ensure_fp16_model
+  for fl in 1 0; do
+    for p in 512 4096; do
+      log "latency (fp16, QBENCH_CUDA_FLASH=$fl): prompt $p, generate 32, batch 1, $REPS reps"
+      QBENCH_CUDA_FLASH=$fl "$BUILD/harness/qbench" run --model "$MODEL_DIR" --device cuda --workload latency \
+        --prompt-tokens $p --gen-tokens 32 --reps "$REPS" --out "$OUT_DIR/latency-fp16-7b-p$p-flash$fl.json" 2>&1 |
+        grep -E "TTFT|prefill|decode \("
+    done
+  done
 fi
 
 if has bench7b || has bench7b-nographs || has decode || has profile; then
