@@ -12,12 +12,15 @@ namespace qbench::cuda {
 // so a decode step's launch does not change with the position. Few query rows
 // are split over the context (partial softmax per split, then a combine pass);
 // the split count follows the cache's capacity, not the position, for the same reason.
+// With an F16 cache, more than 4 rows go to the flash kernel (attention_flash_cuda.h; QBENCH_CUDA_FLASH=0: not).
 void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows, int64_t n_heads);
 
 // kv_store + attention for several sequences of one batched pass (issue 9), two launches in all:
 // every row's K/V into its slot, then one block per (sequence row, KV head, split of the context)
 // that reads each K and V row of its split once for all query heads of the group (GQA), and a
-// combine pass for rows split more than once. Decode rows are split so the grid fills the GPU.
+// combine pass for rows split more than once. Decode rows are split so the grid fills the GPU. With an F16
+// cache the same tasks run on the tensor cores and prefill sequences (> 4 rows) on the flash kernel, queued as
+// one launch with the others.
 // All sequences must share one pool; false (nothing queued) where this kernel does not apply
 // (sequences in different pools, head_dim % 8 != 0 or > 256, more than 8 query heads per KV head):
 // the caller then goes one sequence at a time.
