@@ -12,14 +12,7 @@
 #include <cstring>
 #include <string>
 
-#define CK(x)                                                                        \
-  do {                                                                               \
-    cudaError_t e_ = (x);                                                            \
-    if (e_ != cudaSuccess) {                                                         \
-      std::fprintf(stderr, "bench_cuda_roofline: %s: %s\n", #x, cudaGetErrorString(e_)); \
-      return 1;                                                                      \
-    }                                                                                \
-  } while (0)
+#include "bench/bench_cuda_check.h"
 
 __global__ void read_kernel(const uint4* __restrict__ p, size_t n, unsigned* sink) {
   unsigned acc = 0;

@@ -17,16 +17,12 @@
 #include <cstdint>
 #include <cstdio>
 
-namespace {
+#include "bench/bench_cuda_check.h"
+#include "engines/cuda/mma.cuh"
 
-#define CK(x)                                                                                 \
-  do {                                                                                        \
-    cudaError_t e_ = (x);                                                                     \
-    if (e_ != cudaSuccess) {                                                                  \
-      std::fprintf(stderr, "bench_cuda_stream: %s: %s\n", #x, cudaGetErrorString(e_));         \
-      return 1;                                                                               \
-    }                                                                                         \
-  } while (0)
+using namespace qbench::cuda;
+
+namespace {
 
 __device__ unsigned g_sink;
 
@@ -77,19 +73,16 @@ __global__ void ring_kernel(const uint4* __restrict__ b, int64_t chunk_u4, int64
   unsigned acc = 0;
   int iu = 0;
   auto issue = [&](int slot) {
-    if (iu < units) {
-      const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(&ring[wib][slot][lane]));
-      asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(p + iu * 32 + lane) : "memory");
-    }
+    if (iu < units) cp_async16(&ring[wib][slot][lane], p + iu * 32 + lane, true);
     ++iu;
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
+    cp_async_commit();
   };
   for (int i = 0; i < D - 1; ++i) issue(i);
   int is = D - 1, rs = 0;
   for (int u = 0; u < units; ++u) {
     issue(is);
     is = is + 1 == D ? 0 : is + 1;
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(D - 1) : "memory");
+    cp_async_wait<D - 1>();
     const uint4 v = ring[wib][rs][lane];
     rs = rs + 1 == D ? 0 : rs + 1;
     acc ^= v.x ^ v.w;

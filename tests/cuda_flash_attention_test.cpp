@@ -19,6 +19,7 @@
 #include "engines/model/device_array.h"
 #include "engines/model/kv_cache.h"
 #include "tests/support/cuda_test_support.h"
+#include "tests/support/reference_fixture.h"
 
 using namespace qbench;
 using namespace qbench::test;
@@ -59,12 +60,6 @@ std::vector<float> exact_attention(const float* k, const float* v, const float* 
       for (int64_t i = 0; i < D; ++i) out[size_t((r * heads + h) * D + i)] = float(o[size_t(i)] / sum);
     }
   return out;
-}
-
-double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, double(std::fabs(a[i] - b[i])));
-  return m;
 }
 
 // Measured on the H100 (see the printout); a wrong mask, tile edge or fragment is off by > 1e-2.
@@ -109,7 +104,7 @@ TEST_CASE("CUDA flash prefill attention equals exact attention (FP16-exact cache
     DeviceArray<float> dq(g.get(), q, nullptr, MemCategory::Activations);
     DeviceArray<float> dout(g.get(), randu(want.size(), 9), nullptr, MemCategory::Activations);  // poisoned
     g->attention(*ga, layer, cs.past, dq.data(), dout.data(), cs.rows, cs.heads);
-    const double d = max_diff(to_host(*g, dout), want);
+    const double d = max_abs_diff(to_host(*g, dout).data(), want.data(), int64_t(want.size()));
     worst = std::max(worst, d);
     CHECK(d <= kTol);
   }
@@ -172,7 +167,7 @@ TEST_CASE("CUDA batched pass: prefill sequences take the flash kernel, decode ro
   const uint64_t before = cuda::graph_stats().launches;
   g->attention_batch(layer, gr.data(), int64_t(gr.size()), dk.data(), dv.data(), dq.data(), dout.data(), heads);
   CHECK(cuda::graph_stats().launches - before == 2);  // kv_store, then flash + split kernels in one queued launch
-  const double d = max_diff(to_host(*g, dout), want);
+  const double d = max_abs_diff(to_host(*g, dout).data(), want.data(), int64_t(want.size()));
   std::printf("cuda batched pass, flash + split kernels vs exact (FP16-exact cache): max-abs %.3g\n", d);
   CHECK(d <= kTol);
 }

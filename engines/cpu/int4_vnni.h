@@ -4,7 +4,7 @@
 // three vector ops on every 16 weights (shift, vpermps lookup, FMA); here one
 // shift, one AND and one vpdpwssd cover 32. With two short chains per row and a
 // software prefetch, a cold 1536x8960 GEMV on the 2-vCPU Zen 4 VM went from the
-// float kernel's 14.4 GB/s to 17-20.7 GB/s (docs/gptq-awq.md).
+// float kernel's 14.4 GB/s to 17-20 GB/s (docs/gptq-awq.md).
 //
 // Activations are quantised per 128-input chunk to int16 (x ≈ a_c · xq, |xq| ≤
 // 32767: relative error ≤ 1.5e-5 of the chunk's largest value, far inside the

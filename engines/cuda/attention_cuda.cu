@@ -41,21 +41,23 @@ struct PagedKv {
   int64_t block_tokens, row_elems;
 };
 
-// Merges the splits of (row, head) rh: out = sum_s acc_s e^(m_s-M) / sum_s l_s e^(m_s-M). The partials were
-// written by other blocks of the same grid: read through L2 (__ldcg), never a possibly stale L1 line.
-__device__ __forceinline__ void combine_splits(const float* p, float* out, int splits, int D) {
+// Merges the splits of one (row, head): out = sum_s acc_s e^(m_s-M) / sum_s l_s e^(m_s-M), split s's partial
+// (max, sum, D unnormalised sums) at p + s * stride. Used by the last block of a split single-sequence launch
+// (the partials were written by other blocks of the same grid: read through L2, __ldcg, never a possibly stale
+// L1 line) and by the batched combine pass.
+__device__ __forceinline__ void combine_splits(const float* p, int64_t stride, float* out, int splits, int D) {
   float M = -INFINITY;
-  for (int s = 0; s < splits; ++s) M = fmaxf(M, __ldcg(p + s * (D + 2)));
+  for (int s = 0; s < splits; ++s) M = fmaxf(M, __ldcg(p + s * stride));
   float L = 0.f;
   for (int s = 0; s < splits; ++s) {
-    const float ms = __ldcg(p + s * (D + 2));
-    if (ms != -INFINITY) L += __ldcg(p + s * (D + 2) + 1) * expf(ms - M);
+    const float ms = __ldcg(p + s * stride);
+    if (ms != -INFINITY) L += __ldcg(p + s * stride + 1) * expf(ms - M);
   }
   for (int i = threadIdx.x; i < D; i += blockDim.x) {
     float o = 0.f;
     for (int s = 0; s < splits; ++s) {
-      const float ms = __ldcg(p + s * (D + 2));
-      if (ms != -INFINITY) o += __ldcg(p + s * (D + 2) + 2 + i) * expf(ms - M);
+      const float ms = __ldcg(p + s * stride);
+      if (ms != -INFINITY) o += __ldcg(p + s * stride + 2 + i) * expf(ms - M);
     }
     out[i] = o / L;
   }
@@ -189,7 +191,7 @@ __global__ void attention_kernel(PagedKv kv, const float* __restrict__ q, float*
   __syncthreads();
   if (!last) return;
   __threadfence();
-  combine_splits(partials + int64_t(rh) * splits * (D + 2), out + int64_t(rh) * D, splits, D);
+  combine_splits(partials + int64_t(rh) * splits * (D + 2), D + 2, out + int64_t(rh) * D, splits, D);
 }
 
 // Per-(row, head) counters of finished splits (attention_kernel): zero between launches, since the last block
@@ -427,18 +429,8 @@ __global__ void attention_batch_combine(const int4* __restrict__ rows, const flo
   pdl_enter();
   const int4 c = rows[blockIdx.x];
   const int h = blockIdx.y;
-  auto P = [&](int s) { return part + (int64_t(c.y + s) * n_heads + h) * (D + 2); };
-  float M = -INFINITY;
-  for (int s = 0; s < c.z; ++s) M = fmaxf(M, P(s)[0]);
-  float L = 0.f;
-  for (int s = 0; s < c.z; ++s)
-    if (P(s)[0] != -INFINITY) L += P(s)[1] * expf(P(s)[0] - M);
-  for (int i = threadIdx.x; i < D; i += blockDim.x) {
-    float o = 0.f;
-    for (int s = 0; s < c.z; ++s)
-      if (P(s)[0] != -INFINITY) o += P(s)[2 + i] * expf(P(s)[0] - M);
-    out[(int64_t(c.x) * n_heads + h) * D + i] = o / L;
-  }
+  combine_splits(part + (int64_t(c.y) * n_heads + h) * (D + 2), int64_t(n_heads) * (D + 2),
+                 out + (int64_t(c.x) * n_heads + h) * D, c.z, D);
 }
 
 template <class T, int DT>
@@ -458,7 +450,7 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
   enqueue({key(0x210, kv.k, kv.v, kv.block_tokens, kv.row_elems, tasks, seqs, tables, q, out, part, comb, n_tasks,
                n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT, fa.n_tiles, fa.tasks, dec.n_tiles),
            true, [=](cudaStream_t s) {
-             // Prefill tiles first: they are the long blocks.
+             // One queued launch, up to three kernels: prefill tiles, decode rows, the splits' combine.
              if (fa.n_tiles) launch_flash_attention(fa, s);
              if (!n_tasks) return;
              if (dec.n_tiles) {  // the tensor-core kernel, same tasks and partials

@@ -1,14 +1,12 @@
 #include "engines/cuda/cuda_context.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <mutex>
 
 #include "engines/core/env_flag.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/launch_queue.h"
-#include "engines/cuda/pdl.cuh"
+#include "engines/cuda/pdl_control.h"
 
 namespace qbench::cuda {
 

@@ -204,20 +204,13 @@ __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restr
     const bool lo = row & 1;
     const int64_t k0 = up * 32 + 2 * (lane & 3);  // tile 2·pair of unit: inputs 16·(2·pair) + 2c
     const float* xt = x + int64_t(t) * in;
+    auto at = [&](int64_t j) { return j < in ? xt[perm ? perm[j] : j] : 0.f; };
 #pragma unroll
     for (int q = 0; q < 4; ++q) {  // {tile 2i: k0, k0 + 8; tile 2i + 1: k0 + 16, k0 + 24}
       const int64_t k = k0 + (q & 1) * 8 + (q >> 1) * 16;
-      float v[2];
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int64_t j = k + e;
-        v[e] = j < in ? xt[perm ? perm[j] : j] : 0.f;
-        const __half hv = __float2half_rn(v[e]);
-        if (lo) v[e] -= __half2float(hv);
-        else v[e] = __half2float(hv);
-      }
-      const __half2 p = __floats2half2_rn(v[0], v[1]);
-      w[q] = *reinterpret_cast<const uint32_t*>(&p);
+      uint32_t hi, rem;
+      split_half2(at(k), at(k + 1), hi, rem);
+      w[q] = lo ? rem : hi;
     }
   }
   xf[i] = make_uint4(w[0], w[1], w[2], w[3]);

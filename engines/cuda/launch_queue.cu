@@ -10,7 +10,7 @@
 #include "engines/core/error.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
-#include "engines/cuda/pdl.cuh"
+#include "engines/cuda/pdl_control.h"
 
 namespace qbench::cuda {
 

@@ -10,6 +10,7 @@
 
 #include "engines/core/env_flag.h"
 #include "engines/core/error.h"
+#include "engines/cuda/convert_cuda.h"
 #include "engines/cuda/cublas_gemm.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
@@ -74,11 +75,6 @@ __device__ __forceinline__ void cvt8(const W8& w, const float*, float* f) {
   const float* a = reinterpret_cast<const float*>(&w.u[0]);
 #pragma unroll
   for (int i = 0; i < 8; ++i) f[i] = a[i];
-}
-
-bool overlaps(const void* p, size_t pb, const void* q, size_t qb) {
-  const auto *a0 = static_cast<const uint8_t*>(p), *b0 = static_cast<const uint8_t*>(q);
-  return a0 < b0 + qb && b0 < a0 + pb;
 }
 
 template <class T, int NT>
@@ -459,29 +455,6 @@ void run_tc(const GemvArgs& ga, const float* x, T* xh, float* part, cudaStream_t
   }
 }
 
-// 4 values per thread (a 16-byte load, an 8-byte store) where vec; one value per thread otherwise.
-template <class T>
-__global__ void to_type_kernel(const float* __restrict__ x, T* __restrict__ y, int64_t n, bool vec) {
-  pdl_enter();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (vec) {
-    if (i >= n / 4) return;
-    const float4 v = reinterpret_cast<const float4*>(x)[i];
-    T h[4];
-    if constexpr (std::is_same_v<T, __half>) {
-      *reinterpret_cast<__half2*>(h) = __floats2half2_rn(v.x, v.y);
-      *reinterpret_cast<__half2*>(h + 2) = __floats2half2_rn(v.z, v.w);
-    } else {
-      *reinterpret_cast<__nv_bfloat162*>(h) = __floats2bfloat162_rn(v.x, v.y);
-      *reinterpret_cast<__nv_bfloat162*>(h + 2) = __floats2bfloat162_rn(v.z, v.w);
-    }
-    reinterpret_cast<uint2*>(y)[i] = *reinterpret_cast<const uint2*>(h);
-  } else if (i < n) {
-    if constexpr (std::is_same_v<T, __half>) y[i] = __float2half_rn(x[i]);
-    else y[i] = __float2bfloat16_rn(x[i]);
-  }
-}
-
 template <class T>
 __global__ void gather_kernel(const T* __restrict__ W, const int32_t* __restrict__ ids, float* __restrict__ out, int64_t in,
                               int64_t n) {
@@ -510,6 +483,25 @@ struct Types<float> {
   static constexpr const char* kind = "f32";
 };
 
+// q/k/v and gate/up read one x in a row: the FP16 copy the first one's GEMM reads serves the next ones while
+// that GEMM is still the last launch queued. Nothing queued since (the queue's launch count is unchanged) and
+// no flush since (the queue is not empty) mean x and the copy are as they were; a GEMM launch is never
+// extended by a later call (no merge tag), so the count catches every change.
+struct SharedConversion {
+  const float* x = nullptr;
+  const void* xh = nullptr;
+  int64_t cnt = 0;
+  uint64_t launches = 0;
+  bool holds(const float* x_, const void* xh_, int64_t cnt_) const {
+    return last_launch() && graph_stats().launches == launches && x == x_ && xh == xh_ && cnt == cnt_;
+  }
+  void record(const float* x_, const void* xh_, int64_t cnt_) { *this = {x_, xh_, cnt_, graph_stats().launches}; }
+};
+SharedConversion& shared_conversion() {
+  static thread_local SharedConversion c;
+  return c;
+}
+
 template <class T>
 class DenseLinearCuda final : public Linear {
  public:
@@ -530,37 +522,19 @@ class DenseLinearCuda final : public Linear {
     }
     // cuBLAS is column-major: Y^T[out, n] = W[out, in] · X^T[in, n], i.e. op(A) = T on W stored [in, out] column-major.
     const void* xb = x;
-    // q/k/v and gate/up read one x in a row: the first one's conversion serves the next ones as long as
-    // their GEMM is still the last launch queued (no flush, nothing queued since: x and xh are unchanged).
-    static thread_local struct {
-      const float* x = nullptr;
-      const void* xh = nullptr;
-      int64_t cnt = 0;
-      uint64_t launches = 0;
-      std::vector<uint64_t> gemm_key;
-    } last;
     if constexpr (!std::is_same_v<T, float>) {
       T* xh = static_cast<T*>(scratch(Scratch::HalfActivations, size_t(n * in_) * sizeof(T)));
       const int64_t cnt = n * in_;
-      const Launch* prev = last_launch();
-      const bool converted = prev && prev->key == last.gemm_key && graph_stats().launches == last.launches &&
-                             last.x == x && last.xh == xh && last.cnt == cnt;
-      const bool vec = cnt % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(xh) % 8 == 0;
-      if (!converted)
-        enqueue({key(0x300, x, xh, cnt, sizeof(T), vec), true, [=](cudaStream_t s) {
-                   launch_pdl(to_type_kernel<T>, unsigned(((vec ? cnt / 4 : cnt) + 255) / 256), 256, 0, s, x, xh, cnt, vec);
-                   QB_CUDA_LAUNCH("activation conversion");
-                 }});
+      if (!shared_conversion().holds(x, xh, cnt))
+        enqueue({key(0x300, x, xh, cnt, sizeof(T)), true,
+                 [=](cudaStream_t s) { launch_to_16bit<T>(x, xh, cnt, s); }});
       xb = xh;
     }
     const T* w = w_;
     const int64_t in = in_, out = out_;
     // Captured into the step's graph with the rest (cublas_in_graphs).
     enqueue_gemm_xwt(0x301, w, xb, Types<T>::cuda, y, out, n, in, out, cublas_in_graphs());
-    if constexpr (!std::is_same_v<T, float>) {
-      const Launch* gemm = last_launch();
-      last = gemm ? decltype(last){x, xb, n * in_, graph_stats().launches, gemm->key} : decltype(last){};
-    }
+    if constexpr (!std::is_same_v<T, float>) shared_conversion().record(x, xb, n * in_);
   }
 
   void gather_rows(const int32_t* ids, int64_t n, float* out) const override {
@@ -654,10 +628,10 @@ class DenseLinearCuda final : public Linear {
       if (a->resid[s]) return false;  // a folded residual add may write memory this GEMV reads
     // Outputs must not overlap earlier segments' outputs or x (a merged launch has no order between them).
     const size_t yb = size_t(n * out_) * sizeof(float);
-    if (overlaps(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
+    if (ranges_overlap(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
     for (int s = 0; s < a->nseg; ++s) {
       const int64_t rows = a->end[s] - (s ? a->end[s - 1] : 0);
-      if (overlaps(y, yb, a->y[s], size_t(n * rows) * sizeof(float))) return false;
+      if (ranges_overlap(y, yb, a->y[s], size_t(n * rows) * sizeof(float))) return false;
     }
     a->W[a->nseg] = w_;
     a->y[a->nseg] = y;
@@ -712,11 +686,11 @@ bool gemv_fold_residual(float* y, const float* src, int64_t count) {
     if (a->y[s] != src || n * seg_rows(*a, s) != count || a->resid[s]) continue;
     // y is written while other warps still read x, the outputs and the biases: it must be none of them.
     const size_t yb = size_t(count) * sizeof(float);
-    if (overlaps(y, yb, x, size_t(n * in) * sizeof(float))) return false;
+    if (ranges_overlap(y, yb, x, size_t(n * in) * sizeof(float))) return false;
     for (int t = 0; t < a->nseg; ++t) {
       const size_t rb = size_t(seg_rows(*a, t)) * sizeof(float);
-      if (overlaps(y, yb, a->y[t], size_t(n) * rb) || (a->bias[t] && overlaps(y, yb, a->bias[t], rb)) ||
-          (a->resid[t] && overlaps(y, yb, a->resid[t], size_t(n) * rb)))
+      if (ranges_overlap(y, yb, a->y[t], size_t(n) * rb) || (a->bias[t] && ranges_overlap(y, yb, a->bias[t], rb)) ||
+          (a->resid[t] && ranges_overlap(y, yb, a->resid[t], size_t(n) * rb)))
         return false;
     }
     a->resid[s] = y;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engines/core/error.h"
+#include "engines/cuda/convert_cuda.h"
 #include "engines/cuda/cublas_gemm.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
@@ -23,7 +24,6 @@
 #include "engines/cuda/gguf_kernels_cuda.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/linear_dense_cuda.h"
-#include "engines/cuda/pdl.cuh"
 
 namespace qbench {
 
@@ -51,17 +51,6 @@ constexpr uint64_t kUploadChunkBytes = uint64_t(64) << 20;
 constexpr uint64_t kTagBase = 0x600;
 
 uint64_t align256(uint64_t b) { return (b + 255) / 256 * 256; }
-
-bool overlaps(const void* p, size_t pb, const void* q, size_t qb) {
-  const auto *a0 = static_cast<const uint8_t*>(p), *b0 = static_cast<const uint8_t*>(q);
-  return a0 < b0 + qb && b0 < a0 + pb;
-}
-
-__global__ void to_half_kernel(const float* __restrict__ x, __half* __restrict__ y, int64_t n) {
-  pdl_enter();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) y[i] = __float2half_rn(x[i]);
-}
 
 class GgufLinearCuda final : public Linear {
  public:
@@ -116,10 +105,7 @@ class GgufLinearCuda final : public Linear {
     auto* xh = reinterpret_cast<__half*>(sc);
     auto* wh = reinterpret_cast<__half*>(sc + xbytes);
     const int64_t cnt = n * in;
-    enqueue({key(0x610, x, xh, cnt), true, [=](cudaStream_t s) {
-               launch_pdl(to_half_kernel, unsigned((cnt + 255) / 256), 256, 0, s, x, xh, cnt);
-               QB_CUDA_LAUNCH("activation conversion");
-             }});
+    enqueue({key(0x610, x, xh, cnt), true, [=](cudaStream_t s) { launch_to_16bit(x, xh, cnt, s); }});
     const GgmlType t = type_;
     const GgufRowStrides st = st_;
     for (int64_t r0 = 0; r0 < out; r0 += chunk) {
@@ -219,7 +205,7 @@ class GgufLinearCuda final : public Linear {
     const auto* a = reinterpret_cast<const GgufGemvArgs*>(uintptr_t(st[4]));
     for (int s = 0; s < a->g.nseg; ++s) {
       const int64_t rows = a->g.end[s] - (s ? a->g.end[s - 1] : 0);
-      if (a->g.resid[s] || overlaps(a->g.y[s], size_t(n * rows) * sizeof(float), x, size_t(n * in) * sizeof(float)))
+      if (a->g.resid[s] || ranges_overlap(a->g.y[s], size_t(n * rows) * sizeof(float), x, size_t(n * in) * sizeof(float)))
         return nullptr;
     }
     return a;
@@ -236,10 +222,10 @@ class GgufLinearCuda final : public Linear {
       if (g.resid[s]) return false;  // a folded residual add may write memory this GEMV reads
     // Outputs must not overlap earlier segments' outputs or x (a merged launch has no order between them).
     const size_t yb = size_t(n * out_) * sizeof(float);
-    if (overlaps(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
+    if (ranges_overlap(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
     for (int s = 0; s < g.nseg; ++s) {
       const int64_t rows = g.end[s] - (s ? g.end[s - 1] : 0);
-      if (overlaps(y, yb, g.y[s], size_t(n * rows) * sizeof(float))) return false;
+      if (ranges_overlap(y, yb, g.y[s], size_t(n * rows) * sizeof(float))) return false;
     }
     const int i = g.nseg;
     g.W[i] = a0_;

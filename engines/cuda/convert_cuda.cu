@@ -1,0 +1,50 @@
+#include "engines/cuda/convert_cuda.h"
+
+#include <type_traits>
+
+#include "engines/cuda/cuda_check.h"
+#include "engines/cuda/pdl.cuh"
+
+namespace qbench::cuda {
+
+namespace {
+
+template <class T>
+__device__ __forceinline__ void store4(T* y, int64_t i, float4 v) {
+  T h[4];
+  if constexpr (std::is_same_v<T, __half>) {
+    *reinterpret_cast<__half2*>(h) = __floats2half2_rn(v.x, v.y);
+    *reinterpret_cast<__half2*>(h + 2) = __floats2half2_rn(v.z, v.w);
+  } else {
+    *reinterpret_cast<__nv_bfloat162*>(h) = __floats2bfloat162_rn(v.x, v.y);
+    *reinterpret_cast<__nv_bfloat162*>(h + 2) = __floats2bfloat162_rn(v.z, v.w);
+  }
+  reinterpret_cast<uint2*>(y)[i] = *reinterpret_cast<const uint2*>(h);
+}
+
+template <class T>
+__global__ void to_16bit_kernel(const float* __restrict__ x, T* __restrict__ y, int64_t n, bool vec) {
+  pdl_enter();
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (vec) {
+    if (i < n / 4) store4(y, i, reinterpret_cast<const float4*>(x)[i]);
+  } else if (i < n) {
+    if constexpr (std::is_same_v<T, __half>) y[i] = __float2half_rn(x[i]);
+    else y[i] = __float2bfloat16_rn(x[i]);
+  }
+}
+
+}  // namespace
+
+template <class T>
+void launch_to_16bit(const float* x, T* y, int64_t n, cudaStream_t s) {
+  if (n <= 0) return;
+  const bool vec = n % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 8 == 0;
+  launch_pdl(to_16bit_kernel<T>, unsigned(((vec ? n / 4 : n) + 255) / 256), 256, 0, s, x, y, n, vec);
+  QB_CUDA_LAUNCH("activation conversion");
+}
+
+template void launch_to_16bit<__half>(const float*, __half*, int64_t, cudaStream_t);
+template void launch_to_16bit<__nv_bfloat16>(const float*, __nv_bfloat16*, int64_t, cudaStream_t);
+
+}  // namespace qbench::cuda
