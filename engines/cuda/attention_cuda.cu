@@ -505,7 +505,7 @@ void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, f
 
 
 bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, const float* k, const float* v,
-                     const float* q, float* out, int64_t n_heads) {
+                     const float* q, float* out, int64_t n_heads, const std::function<bool(const KvRowStore&)>& fold) {
   if (count <= 0) return true;
   KvBlockPool& pool = seqs[0].kv->pool();
   const int64_t D = pool.head_dim(), kvh = pool.kv_heads(), bt = pool.block_tokens(), re = pool.row_elems();
@@ -645,16 +645,18 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   void* vb = pool.block_data(layer, 1, 0);
   const bool f32 = pool.type() == KvType::F32;
   const int64_t n = total_rows * re;
-  enqueue({key(0x211, kb, vb, slots, re, k, v, total_rows, f32), true, [=](cudaStream_t s) {
-             const unsigned blocks = unsigned((n + 255) / 256);
-             if (f32)
-               launch_pdl(kv_store_rows_kernel<float>, blocks, 256, 0, s, static_cast<float*>(kb), static_cast<float*>(vb),
-                          slots, re, k, v, total_rows);
-             else
-               launch_pdl(kv_store_rows_kernel<__half>, blocks, 256, 0, s, static_cast<__half*>(kb),
-                          static_cast<__half*>(vb), slots, re, k, v, total_rows);
-             QB_CUDA_LAUNCH("kv_store (batched)");
-           }});
+  if (!fold || !fold({kb, vb, slots, re, total_rows, k, v, f32})) {
+    enqueue({key(0x211, kb, vb, slots, re, k, v, total_rows, f32), true, [=](cudaStream_t s) {
+               const unsigned blocks = unsigned((n + 255) / 256);
+               if (f32)
+                 launch_pdl(kv_store_rows_kernel<float>, blocks, 256, 0, s, static_cast<float*>(kb), static_cast<float*>(vb),
+                            slots, re, k, v, total_rows);
+               else
+                 launch_pdl(kv_store_rows_kernel<__half>, blocks, 256, 0, s, static_cast<__half*>(kb),
+                            static_cast<__half*>(vb), slots, re, k, v, total_rows);
+               QB_CUDA_LAUNCH("kv_store (batched)");
+             }});
+  }
 
   float* part = nullptr;
   if (n_comb)

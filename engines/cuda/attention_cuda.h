@@ -1,6 +1,7 @@
 #pragma once
 // Causal GQA attention over the paged KV cache on the device.
 #include <cstdint>
+#include <functional>
 
 #include "engines/model/kv_cache.h"
 #include "engines/model/ops.h"
@@ -24,8 +25,21 @@ void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, f
 // All sequences must share one pool; false (nothing queued) where this kernel does not apply
 // (sequences in different pools, head_dim % 8 != 0 or > 256, more than 8 query heads per KV head):
 // the caller then goes one sequence at a time.
+// The store of a batched pass's K and V rows into their cache slots (slot s at s * row_elems of kb / vb), which
+// attention_batch queues first unless `fold` takes it into a launch queued before (CudaOps: the RoPE over q
+// and k, which then writes the rotated k and v straight into the cache).
+struct KvRowStore {
+  void* kb;
+  void* vb;
+  const int32_t* slots;  // staged, one per row
+  int64_t row_elems, rows;
+  const float* k;
+  const float* v;
+  bool f32;
+};
 bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, const float* k, const float* v,
-                     const float* q, float* out, int64_t n_heads);
+                     const float* q, float* out, int64_t n_heads,
+                     const std::function<bool(const KvRowStore&)>& fold = nullptr);
 
 // [pos0, block table...] staged as one blob (one slot, so a full arena can
 // flush between launches, never between the two halves): p[0] = pos0, p + 1 = table.

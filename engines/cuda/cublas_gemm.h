@@ -13,5 +13,8 @@ namespace qbench::cuda {
 
 void enqueue_gemm_xwt(uint64_t tag, const void* w, const void* x, cudaDataType type, float* y, int64_t rows, int64_t n,
                       int64_t in, int64_t ldy, bool capturable);
+// The same GEMM issued now on the engine's stream, for a queued launch's run.
+void run_gemm_xwt(const void* w, const void* x, cudaDataType type, float* y, int64_t rows, int64_t n, int64_t in,
+                  int64_t ldy);
 
 }  // namespace qbench::cuda

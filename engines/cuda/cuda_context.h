@@ -12,7 +12,8 @@ namespace qbench::cuda {
 
 // Scratch slots: each holds one buffer that grows to the largest request.
 // DequantWeights: FP16 weight tiles dequantised for a prefill GEMM (int4).
-enum class Scratch { BlockTable, TokenIds, HalfActivations, AttentionPartials, DequantWeights, kCount };
+// GemmEpilogue: a merged cuBLAS GEMM's output before its epilogue pass (dense q/k/v at batched decode).
+enum class Scratch { BlockTable, TokenIds, HalfActivations, AttentionPartials, DequantWeights, GemmEpilogue, kCount };
 
 // Initialises the device on first use. Throws qbench::Error
 // ("no CUDA device: cudaGetDeviceCount: ...") where there is none.

@@ -22,6 +22,9 @@ struct GemvArgs {
   int nseg;
   int64_t in;
   int n;
+  // cuBLAS launches (linear_dense_cuda.cu) only: where their one GEMM over all segments writes [n, total rows]
+  // before the epilogue pass. Their residual adds do not fold (the RMSNorm after them takes those).
+  float* ym = nullptr;
 };
 
 // Marks a queued launch as a GEMV (one object for the whole program).

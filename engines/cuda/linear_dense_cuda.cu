@@ -10,13 +10,14 @@
 
 #include "engines/core/env_flag.h"
 #include "engines/core/error.h"
-#include "engines/cuda/convert_cuda.h"
 #include "engines/cuda/cublas_gemm.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
 #include "engines/cuda/gemv_args.h"
+#include "engines/cuda/fold_control.h"
 #include "engines/cuda/gemv_fusion.h"
+#include "engines/cuda/half_copy.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/pdl.cuh"
 
@@ -35,7 +36,9 @@ template <int NT>
 constexpr int kUnroll = 4;
 // Tensor-core decode GEMM (2..kTcMaxTokens tokens, 16-bit weights).
 constexpr int kTcMaxTokens = 64;   // the kernel's limit
-constexpr int kTcAutoTokens = 16;  // auto_dense_path's: above it cuBLAS was faster on the H100
+// auto_dense_path's: above it cuBLAS is faster on the H100 (7B step at 8 / 12 / 16 sequences: 7.2 / 7.3 / 7.4 ms
+// vs 7.6-7.9 / 8.5 / 8.7 on this kernel, after q/k/v merging and the launch folds; it was 16 before them).
+constexpr int kTcAutoTokens = 7;
 constexpr int kTcSplitTokens = 16;  // up to here activations are split hi + lo (about FP32 accurate)
 constexpr int kTcWarps = 8;         // per block: mb m-tiles (16 rows each) x kw k-splits
 constexpr int kTcU = 4;             // 32-wide k chunks a warp has in flight (2 x 16-byte weight loads each)
@@ -483,35 +486,53 @@ struct Types<float> {
   static constexpr const char* kind = "f32";
 };
 
-// q/k/v and gate/up read one x in a row: the FP16 copy the first one's GEMM reads serves the next ones while
-// that GEMM is still the last launch queued. Nothing queued since (the queue's launch count is unchanged) and
-// no flush since (the queue is not empty) mean x and the copy are as they were; a GEMM launch is never
-// extended by a later call (no merge tag), so the count catches every change.
-struct SharedConversion {
-  const float* x = nullptr;
-  const void* xh = nullptr;
-  int64_t cnt = 0;
-  uint64_t launches = 0;
-  bool holds(const float* x_, const void* xh_, int64_t cnt_) const {
-    return last_launch() && graph_stats().launches == launches && x == x_ && xh == xh_ && cnt == cnt_;
-  }
-  void record(const float* x_, const void* xh_, int64_t cnt_) { *this = {x_, xh_, cnt_, graph_stats().launches}; }
-};
-SharedConversion& shared_conversion() {
-  static thread_local SharedConversion c;
-  return c;
+// ---- cuBLAS launches (more than kTcAutoTokens tokens) ----------------------
+// Up to kMergeMaxTokens tokens a cuBLAS launch is a GemvArgs launch like the GEMV's: q, k and v, stored one
+// after another in one allocation (make_dense_linears_cuda), join one GEMM over all their rows, and the bias
+// adds fold in. cuBLAS cannot write three outputs, so a launch with more than one segment or a bias
+// writes the GEMM to scratch (ym) and an epilogue pass (tc_reduce_kernel with one split) adds the biases and
+// writes each segment's y. On the H100 at 64 tokens (bench_cuda_gemm_algos, weights from DRAM) q, k and v
+// took 13.8 + 16.2 + 16.2 us as three GEMMs and 15.8 us as one. Beyond kMergeMaxTokens (prefill) the GEMMs
+// are compute-bound and the epilogue pass would cost what merging saves: plain launches.
+constexpr int64_t kMergeMaxTokens = 128;
+
+template <class T>
+void run_cublas(const GemvArgs& a, const T* xh, cudaStream_t s) {
+  const int64_t total = a.end[a.nseg - 1];
+  const bool direct = a.nseg == 1 && !a.bias[0] && !a.resid[0];
+  run_gemm_xwt(a.W[0], xh, Types<T>::cuda, direct ? a.y[0] : a.ym, total, a.n, a.in, total);
+  if (direct) return;
+  TcArgs t{};
+  t.g = a;
+  t.ks = 1;
+  t.part = a.ym;
+  t.total_rows = total;
+  launch_pdl(tc_reduce_kernel, unsigned((int64_t(a.n) * total + 255) / 256), 256, 0, s, t);
+  QB_CUDA_LAUNCH("cuBLAS GEMM epilogue");
 }
+
+// Device weights several Linears share (q/k/v of a layer, in that order), freed with the last of them.
+struct DeviceBlock {
+  void* p = nullptr;
+  uint64_t bytes = 0;
+  bool holds(const void* q) const {
+    const auto* b = static_cast<const uint8_t*>(p);
+    return q >= b && q < b + bytes;
+  }
+  ~DeviceBlock() { device_free(p); }
+};
 
 template <class T>
 class DenseLinearCuda final : public Linear {
  public:
-  DenseLinearCuda(const void* host, int64_t in, int64_t out) : Linear(in, out) {
+  // Weights at `offset` bytes into `block` (allocated by the caller, at least offset + in * out * sizeof(T)).
+  DenseLinearCuda(const void* host, int64_t in, int64_t out, std::shared_ptr<DeviceBlock> block, size_t offset)
+      : Linear(in, out), block_(std::move(block)) {
     if (in <= 0 || out <= 0) throw Error("dense CUDA Linear needs a positive shape");
     bytes_ = uint64_t(in) * uint64_t(out) * sizeof(T);
-    w_ = static_cast<T*>(device_alloc(bytes_, "weights [" + std::to_string(out) + " x " + std::to_string(in) + "]"));
+    w_ = reinterpret_cast<T*>(static_cast<uint8_t*>(block_->p) + offset);
     QB_CUDA(cudaMemcpy(w_, host, bytes_, cudaMemcpyHostToDevice));
   }
-  ~DenseLinearCuda() override { device_free(w_); }
 
   void forward(const float* x, float* y, int64_t n) const override {
     if (n <= 0) return;
@@ -522,19 +543,16 @@ class DenseLinearCuda final : public Linear {
     }
     // cuBLAS is column-major: Y^T[out, n] = W[out, in] · X^T[in, n], i.e. op(A) = T on W stored [in, out] column-major.
     const void* xb = x;
+    constexpr HalfType ht = std::is_same_v<T, __half> ? HalfType::F16 : HalfType::BF16;
     if constexpr (!std::is_same_v<T, float>) {
       T* xh = static_cast<T*>(scratch(Scratch::HalfActivations, size_t(n * in_) * sizeof(T)));
-      const int64_t cnt = n * in_;
-      if (!shared_conversion().holds(x, xh, cnt))
-        enqueue({key(0x300, x, xh, cnt, sizeof(T)), true,
-                 [=](cudaStream_t s) { launch_to_16bit<T>(x, xh, cnt, s); }});
+      ensure_half_copy(0x300, x, xh, n * in_, ht);  // shared with q/k/v's or gate/up's other GEMMs
       xb = xh;
     }
-    const T* w = w_;
-    const int64_t in = in_, out = out_;
     // Captured into the step's graph with the rest (cublas_in_graphs).
-    enqueue_gemm_xwt(0x301, w, xb, Types<T>::cuda, y, out, n, in, out, cublas_in_graphs());
-    if constexpr (!std::is_same_v<T, float>) shared_conversion().record(x, xb, n * in_);
+    if (n <= kMergeMaxTokens) cublas_launch(x, static_cast<const T*>(xb), y, n);
+    else enqueue_gemm_xwt(0x301, w_, xb, Types<T>::cuda, y, out_, n, in_, out_, cublas_in_graphs());
+    if constexpr (!std::is_same_v<T, float>) note_half_copy(x, xb, n * in_, ht);
   }
 
   void gather_rows(const int32_t* ids, int64_t n, float* out) const override {
@@ -566,6 +584,9 @@ class DenseLinearCuda final : public Linear {
       case DensePath::Auto: break;
     }
     const DensePath a = auto_dense_path(n);
+    // F32 weights (no tensor-core kernel): the GEMV up to kMaxGemvTokens; in % 8 != 0: the GEMV where the
+    // tensor-core kernel would run.
+    if (!tc_type && n <= kMaxGemvTokens) return DensePath::Gemv;
     if (a == DensePath::TensorCore && !tc_ok) return n <= kMaxGemvTokens ? DensePath::Gemv : DensePath::Cublas;
     return a;
   }
@@ -618,6 +639,61 @@ class DenseLinearCuda final : public Linear {
     enqueue(std::move(l));
   }
 
+  // Queues y = x·Wᵀ through cuBLAS as a launch later Linears and bias adds can join (see run_cublas).
+  void cublas_launch(const float* x, const T* xh, float* y, int64_t n) const {
+    const uint64_t tag = 0x800 + sizeof(T);
+    if (merge_cublas(tag, x, y, n)) return;
+    auto args = std::make_shared<GemvArgs>();  // zeroed: no bias, no residual
+    args->W[0] = w_;
+    args->y[0] = y;
+    args->end[0] = out_;
+    args->nseg = 1;
+    args->in = in_;
+    args->n = int(n);
+    args->ym = static_cast<float*>(scratch(Scratch::GemmEpilogue, size_t(n * out_) * sizeof(float)));
+    Launch l;
+    l.capturable = cublas_in_graphs();
+    l.merge_tag = &kGemvTag;
+    l.merge_state = {tag, kw(x), uint64_t(n), uint64_t(in_), kw(args.get())};
+    l.key = key(0x302, x, xh, n, in_, w_, y, out_, args->ym);
+    l.run = [args, xh](cudaStream_t s) { run_cublas<T>(*args, xh, s); };
+    enqueue(std::move(l));
+  }
+
+  // Adds this matrix to the queued cuBLAS launch over the same x when its weights are the rows right after
+  // that launch's last matrix (one allocation: q, k, v) and no epilogue has been folded in yet.
+  bool merge_cublas(uint64_t tag, const float* x, float* y, int64_t n) const {
+    Launch* last = last_launch();
+    if (!gemm_merge_enabled() || !last || last->merge_tag != &kGemvTag) return false;
+    const auto& st = last->merge_state;
+    if (st.size() != 5 || st[0] != tag || st[1] != kw(x) || st[2] != uint64_t(n) || st[3] != uint64_t(in_)) return false;
+    auto* a = reinterpret_cast<GemvArgs*>(uintptr_t(st[4]));
+    if (a->nseg >= kMaxSegments) return false;
+    for (int s = 0; s < a->nseg; ++s)
+      if (a->bias[s] || a->resid[s]) return false;
+    const int64_t prev_rows = a->end[a->nseg - 1] - (a->nseg > 1 ? a->end[a->nseg - 2] : 0);
+    // Only within a group: matrices cudaMalloc placed back to back by chance (gate, up) would join too, but
+    // their epilogue pass over the wide output costs more than the launch it saves.
+    if (!block_->holds(a->W[a->nseg - 1]) || static_cast<const T*>(a->W[a->nseg - 1]) + prev_rows * in_ != w_)
+      return false;
+    // The epilogue writes every segment's y from ym at once: outputs must be disjoint.
+    const size_t yb = size_t(n * out_) * sizeof(float);
+    for (int s = 0; s < a->nseg; ++s) {
+      const int64_t rows = a->end[s] - (s ? a->end[s - 1] : 0);
+      if (ranges_overlap(y, yb, a->y[s], size_t(n * rows) * sizeof(float))) return false;
+    }
+    // Growing the scratch runs the queue (this launch included): then there is nothing to join.
+    float* ym = static_cast<float*>(scratch(Scratch::GemmEpilogue, size_t(n * (a->end[a->nseg - 1] + out_)) * sizeof(float)));
+    if (last_launch() != last) return false;
+    a->y[a->nseg] = y;
+    a->W[a->nseg] = w_;
+    a->end[a->nseg] = a->end[a->nseg - 1] + out_;
+    ++a->nseg;
+    a->ym = ym;
+    last->key.insert(last->key.end(), {kw(w_), kw(y), uint64_t(out_), kw(ym)});
+    return true;
+  }
+
   // Adds this matrix to a queued GEMV launch when that is safe; false otherwise.
   bool merge_with(Launch& l, uint64_t tag, const float* x, float* y, int64_t n) const {
     const auto& st = l.merge_state;
@@ -640,6 +716,7 @@ class DenseLinearCuda final : public Linear {
     l.key.insert(l.key.end(), {kw(w_), kw(y), uint64_t(out_)});
     return true;
   }
+  std::shared_ptr<DeviceBlock> block_;
   T* w_ = nullptr;
   uint64_t bytes_ = 0;
 };
@@ -681,7 +758,7 @@ bool gemv_fold_residual(float* y, const float* src, int64_t count) {
   int64_t n, in;
   const float* x;
   GemvArgs* a = last_gemv(&l, &n, &in, &x);
-  if (!a) return false;
+  if (!a || a->ym) return false;  // cuBLAS launches: the RMSNorm after the add takes it (ops_cuda.cu)
   for (int s = 0; s < a->nseg; ++s) {
     if (a->y[s] != src || n * seg_rows(*a, s) != count || a->resid[s]) continue;
     // y is written while other warps still read x, the outputs and the biases: it must be none of them.
@@ -707,8 +784,9 @@ void force_dense_path(DensePath p) {
 DensePath forced_dense_path() { return g_forced; }
 
 // Measured on the H100 (bench_cuda_batch_decode, docs/cuda.md): one token is the GEMV's
-// (FP32 activations, 83% of the read roofline); 2..16 tokens the tensor-core kernel's (7B step at batch 8:
-// 7.3 ms vs cuBLAS 8.7 and the 8-token GEMV 21.1); more, cuBLAS's (batch 64: 10.6 ms vs 14.2).
+// (FP32 activations, 83% of the read roofline); 2..7 tokens the tensor-core kernel's (a 7B step at batch 8
+// once took 7.3 ms on it vs cuBLAS 8.7 and the 8-token GEMV 21.1; with q/k/v as one GEMM and the launch
+// folds cuBLAS took 7.2 ms at 8 and the kernel 7.6-7.9: kTcAutoTokens); more, cuBLAS's (batch 64: 10.6 ms vs 14.2).
 // QBENCH_CUDA_TC_TOKENS=LO,HI moves the tensor-core range (for measurements; LO >= 2, HI <= 64; HI < LO: none).
 DensePath auto_dense_path(int64_t n) {
   static const std::pair<int64_t, int64_t> range = [] {
@@ -720,10 +798,11 @@ DensePath auto_dense_path(int64_t n) {
     }
     return r;
   }();
-  // QBENCH_CUDA_GEMV_TOKENS=N: outside that range the GEMV takes up to N tokens (1..8), cuBLAS the rest.
+  // QBENCH_CUDA_GEMV_TOKENS=N: outside that range the GEMV takes up to N tokens (1..8; default 1, since
+  // the many-token GEMV is the slowest path: 21 ms per 7B step at 8 tokens), cuBLAS the rest.
   static const int64_t gemv_max = [] {
     const char* e = std::getenv("QBENCH_CUDA_GEMV_TOKENS");
-    return e ? std::clamp<int64_t>(std::atoll(e), 1, kMaxGemvTokens) : int64_t(kMaxGemvTokens);
+    return e ? std::clamp<int64_t>(std::atoll(e), 1, kMaxGemvTokens) : int64_t(1);
   }();
   if (n >= range.first && n <= range.second) return DensePath::TensorCore;
   return n <= gemv_max ? DensePath::Gemv : DensePath::Cublas;
@@ -731,13 +810,44 @@ DensePath auto_dense_path(int64_t n) {
 
 }  // namespace cuda
 
-std::unique_ptr<Linear> make_dense_linear_cuda(DType dtype, const void* host, int64_t in, int64_t out) {
+namespace {
+template <class T>
+std::vector<std::unique_ptr<Linear>> make_group(const std::vector<const void*>& hosts, int64_t in,
+                                                const std::vector<int64_t>& outs) {
+  if (in <= 0) throw Error("dense CUDA Linear needs a positive shape");
+  uint64_t total = 0;
+  std::string shape;
+  for (int64_t o : outs) {
+    if (o <= 0) throw Error("dense CUDA Linear needs a positive shape");
+    total += uint64_t(o) * uint64_t(in) * sizeof(T);
+    shape += (shape.empty() ? "" : " + ") + std::to_string(o);
+  }
+  auto block = std::make_shared<cuda::DeviceBlock>();
+  block->p = cuda::device_alloc(total, "weights [" + shape + " x " + std::to_string(in) + "]");
+  block->bytes = total;
+  std::vector<std::unique_ptr<Linear>> out;
+  size_t off = 0;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    out.push_back(std::make_unique<cuda::DenseLinearCuda<T>>(hosts[i], in, outs[i], block, off));
+    off += size_t(outs[i]) * size_t(in) * sizeof(T);
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<std::unique_ptr<Linear>> make_dense_linears_cuda(DType dtype, const std::vector<const void*>& hosts,
+                                                             int64_t in, const std::vector<int64_t>& outs) {
+  if (hosts.size() != outs.size() || hosts.empty()) throw Error("dense CUDA Linear group: one shape per matrix");
   switch (dtype) {
-    case DType::F16: return std::make_unique<cuda::DenseLinearCuda<__half>>(host, in, out);
-    case DType::BF16: return std::make_unique<cuda::DenseLinearCuda<__nv_bfloat16>>(host, in, out);
-    case DType::F32: return std::make_unique<cuda::DenseLinearCuda<float>>(host, in, out);
+    case DType::F16: return make_group<__half>(hosts, in, outs);
+    case DType::BF16: return make_group<__nv_bfloat16>(hosts, in, outs);
+    case DType::F32: return make_group<float>(hosts, in, outs);
     default: throw Error(std::string("dense CUDA Linear does not support dtype ") + dtype_name(dtype));
   }
+}
+
+std::unique_ptr<Linear> make_dense_linear_cuda(DType dtype, const void* host, int64_t in, int64_t out) {
+  return std::move(make_dense_linears_cuda(dtype, {host}, in, {out})[0]);
 }
 
 }  // namespace qbench

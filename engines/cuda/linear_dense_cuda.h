@@ -11,6 +11,7 @@
 // output). F32 weights, 2..8 tokens: the GEMV. Thresholds measured on the H100
 // (docs/benchmarks-h100.md, issue 9).
 #include <memory>
+#include <vector>
 
 #include "engines/core/dtype.h"
 #include "engines/model/linear.h"
@@ -19,6 +20,10 @@ namespace qbench {
 
 // `host_weights` is read during the call only.
 std::unique_ptr<Linear> make_dense_linear_cuda(DType dtype, const void* host_weights, int64_t in, int64_t out);
+// Several matrices over the same input (q, k, v) in one device allocation, in order: a batched step's
+// cuBLAS path reads them as one matrix (one GEMM instead of three; linear_dense_cuda.cu).
+std::vector<std::unique_ptr<Linear>> make_dense_linears_cuda(DType dtype, const std::vector<const void*>& host_weights,
+                                                             int64_t in, const std::vector<int64_t>& outs);
 
 namespace cuda {
 // Which kernel a dense forward of n tokens uses; Auto is the measured choice.

@@ -16,12 +16,12 @@
 #include <vector>
 
 #include "engines/core/error.h"
-#include "engines/cuda/convert_cuda.h"
 #include "engines/cuda/cublas_gemm.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/gguf_kernels_cuda.h"
+#include "engines/cuda/half_copy.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/linear_dense_cuda.h"
 
@@ -105,7 +105,7 @@ class GgufLinearCuda final : public Linear {
     auto* xh = reinterpret_cast<__half*>(sc);
     auto* wh = reinterpret_cast<__half*>(sc + xbytes);
     const int64_t cnt = n * in;
-    enqueue({key(0x610, x, xh, cnt), true, [=](cudaStream_t s) { launch_to_16bit(x, xh, cnt, s); }});
+    ensure_half_copy(0x610, x, xh, cnt, HalfType::F16);
     const GgmlType t = type_;
     const GgufRowStrides st = st_;
     for (int64_t r0 = 0; r0 < out; r0 += chunk) {
@@ -119,6 +119,7 @@ class GgufLinearCuda final : public Linear {
       // Run directly, never inside a graph (the dense Linear captures its GEMMs: not tried here).
       enqueue_gemm_xwt(0x612, wh, xh, CUDA_R_16F, y + r0, rows, n, in, out, false);
     }
+    note_half_copy(x, xh, cnt, HalfType::F16);
   }
 
   void gather_rows(const int32_t* ids, int64_t n, float* out) const override {

@@ -29,6 +29,7 @@
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/gemv_args.h"
 #include "engines/cuda/gemv_fusion.h"
+#include "engines/cuda/half_copy.h"
 #include "engines/cuda/int4_kernels_cuda.h"
 #include "engines/cuda/launch_queue.h"
 
@@ -269,8 +270,13 @@ class Int4LinearCuda final : public Linear {
     const int64_t in = in_, ip = in_pad_, out = out_;
     // Activations once: permuted, zero-padded to in_pad, FP16.
     __half* xh = static_cast<__half*>(scratch(Scratch::HalfActivations, size_t(n * ip) * sizeof(__half)));
-    enqueue({key(0x1A4B0300, x, xh, pm, n, in, ip), true,
-             [=](cudaStream_t s) { launch_int4_permute_half(x, pm, n, in, ip, xh, s); }});
+    // Without act-order or padding that is the plain FP16 copy other GEMMs over x share (half_copy.h).
+    const bool plain = !pm && ip == in;
+    if (plain)
+      ensure_half_copy(0x1A4B0300, x, xh, n * in, HalfType::F16);
+    else
+      enqueue({key(0x1A4B0300, x, xh, pm, n, in, ip), true,
+               [=](cudaStream_t s) { launch_int4_permute_half(x, pm, n, in, ip, xh, s); }});
     // Equal tiles of at most kTileBytes, but at least kMinTileRows rows (a GEMM that short cannot fill the
     // GPU), rows a multiple of 16: no small last GEMM.
     const int64_t max_rows =
@@ -290,6 +296,7 @@ class Int4LinearCuda final : public Linear {
       // Run directly, never in a graph (the dense Linear captures its GEMMs: not tried here).
       enqueue_gemm_xwt(0x1A4B0500, wh, xh, CUDA_R_16F, y + r0, rows, n, ip, out, false);
     }
+    if (plain) note_half_copy(x, xh, n * in, HalfType::F16);
   }
 
   std::string kind_;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -13,7 +14,9 @@
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
+#include "engines/cuda/fold_control.h"
 #include "engines/cuda/gemv_fusion.h"
+#include "engines/cuda/half_copy.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/pdl.cuh"
 
@@ -34,40 +37,91 @@ uint64_t fbits(float f) {
 // Host-to-device copies up to this size are staged and queued (graph-safe); larger ones run at once.
 constexpr size_t kStagedUploadMax = 64 * 1024;
 
-__global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y,
-                               int64_t dim, float eps) {
+// Stores v (4 values at element 4i, or one at i) into the 16-bit copy h when there is one.
+__device__ __forceinline__ void store_half4(const HalfOut& h, int64_t i, float4 v) {
+  if (h.type == HalfType::F16) {
+    __half2 p[2] = {__floats2half2_rn(v.x, v.y), __floats2half2_rn(v.z, v.w)};
+    reinterpret_cast<uint2*>(h.p)[i] = *reinterpret_cast<const uint2*>(p);
+  } else if (h.type == HalfType::BF16) {
+    __nv_bfloat162 p[2] = {__floats2bfloat162_rn(v.x, v.y), __floats2bfloat162_rn(v.z, v.w)};
+    reinterpret_cast<uint2*>(h.p)[i] = *reinterpret_cast<const uint2*>(p);
+  }
+}
+__device__ __forceinline__ void store_half1(const HalfOut& h, int64_t i, float v) {
+  if (h.type == HalfType::F16) static_cast<__half*>(h.p)[i] = __float2half_rn(v);
+  else if (h.type == HalfType::BF16) static_cast<__nv_bfloat16*>(h.p)[i] = __float2bfloat16_rn(v);
+}
+
+// y[r, :] = rmsnorm(x[r, :]) * w, one block per row. With `add`, the residual add before it is folded in:
+// x[r, :] += add[r, :] first (written back: x is the residual stream). With h.p, y's 16-bit copy too.
+struct RmsArgs {
+  float* x;
+  const float* add;  // may be null
+  const float* w;
+  float* y;
+  HalfOut h;
+  int64_t dim;
+  float eps;
+};
+
+__global__ void rmsnorm_kernel(RmsArgs a) {
   pdl_enter();
-  const float* xr = x + int64_t(blockIdx.x) * dim;
-  float* yr = y + int64_t(blockIdx.x) * dim;
+  float* xr = a.x + int64_t(blockIdx.x) * a.dim;
+  const float* ar = a.add ? a.add + int64_t(blockIdx.x) * a.dim : nullptr;
+  const int64_t y0 = int64_t(blockIdx.x) * a.dim;
   float ss = 0.f;
-  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  for (int64_t i = threadIdx.x; i < a.dim; i += blockDim.x) {
+    float v = xr[i];
+    if (ar) xr[i] = v = v + ar[i];
+    ss += v * v;
+  }
   ss = block_sum(ss);
-  const float inv = 1.0f / sqrtf(ss / float(dim) + eps);
-  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = w[i] * (xr[i] * inv);
+  const float inv = 1.0f / sqrtf(ss / float(a.dim) + a.eps);
+  for (int64_t i = threadIdx.x; i < a.dim; i += blockDim.x) {  // each thread reads back what it wrote
+    const float v = a.w[i] * (xr[i] * inv);
+    a.y[y0 + i] = v;
+    if (a.h.p) store_half1(a.h, y0 + i, v);
+  }
 }
 
 // Rows of dim % 4 == 0, dim <= 8 * blockDim: each thread keeps its (up to two)
 // float4 in registers between the sum of squares and the scaling, so x is read once.
-__global__ void rmsnorm_vec_kernel(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y,
-                                   int64_t dim, float eps) {
+__global__ void rmsnorm_vec_kernel(RmsArgs a) {
   pdl_enter();
-  const float4* xr = reinterpret_cast<const float4*>(x + int64_t(blockIdx.x) * dim);
-  float4* yr = reinterpret_cast<float4*>(y + int64_t(blockIdx.x) * dim);
-  const float4* w4 = reinterpret_cast<const float4*>(w);
-  const int64_t n4 = dim / 4;
+  float4* xr = reinterpret_cast<float4*>(a.x + int64_t(blockIdx.x) * a.dim);
+  const float4* ar = a.add ? reinterpret_cast<const float4*>(a.add + int64_t(blockIdx.x) * a.dim) : nullptr;
+  float4* yr = reinterpret_cast<float4*>(a.y + int64_t(blockIdx.x) * a.dim);
+  const float4* w4 = reinterpret_cast<const float4*>(a.w);
+  const int64_t n4 = a.dim / 4, y4 = int64_t(blockIdx.x) * n4;
   const int64_t i0 = threadIdx.x, i1 = threadIdx.x + blockDim.x;
   const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
-  const float4 a = i0 < n4 ? xr[i0] : z, b = i1 < n4 ? xr[i1] : z;
-  float ss = a.x * a.x + a.y * a.y + a.z * a.z + a.w * a.w + b.x * b.x + b.y * b.y + b.z * b.z + b.w * b.w;
+  float4 u = i0 < n4 ? xr[i0] : z, v = i1 < n4 ? xr[i1] : z;
+  if (ar) {  // the residual add, as add_kernel does it
+    if (i0 < n4) {
+      const float4 c = ar[i0];
+      u.x += c.x, u.y += c.y, u.z += c.z, u.w += c.w;
+      xr[i0] = u;
+    }
+    if (i1 < n4) {
+      const float4 c = ar[i1];
+      v.x += c.x, v.y += c.y, v.z += c.z, v.w += c.w;
+      xr[i1] = v;
+    }
+  }
+  float ss = u.x * u.x + u.y * u.y + u.z * u.z + u.w * u.w + v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
   ss = block_sum(ss);
-  const float inv = 1.0f / sqrtf(ss / float(dim) + eps);
+  const float inv = 1.0f / sqrtf(ss / float(a.dim) + a.eps);
   if (i0 < n4) {
     const float4 g = w4[i0];
-    yr[i0] = make_float4(g.x * (a.x * inv), g.y * (a.y * inv), g.z * (a.z * inv), g.w * (a.w * inv));
+    const float4 o = make_float4(g.x * (u.x * inv), g.y * (u.y * inv), g.z * (u.z * inv), g.w * (u.w * inv));
+    yr[i0] = o;
+    if (a.h.p) store_half4(a.h, y4 + i0, o);
   }
   if (i1 < n4) {
     const float4 g = w4[i1];
-    yr[i1] = make_float4(g.x * (b.x * inv), g.y * (b.y * inv), g.z * (b.z * inv), g.w * (b.w * inv));
+    const float4 o = make_float4(g.x * (v.x * inv), g.y * (v.y * inv), g.z * (v.z * inv), g.w * (v.w * inv));
+    yr[i1] = o;
+    if (a.h.p) store_half4(a.h, y4 + i1, o);
   }
 }
 
@@ -83,16 +137,39 @@ bool vec4_ok(int64_t n, std::initializer_list<const void*> ptrs) {
 }
 unsigned vec_blocks(int64_t n, bool vec) { return blocks_for(vec ? n / 4 : n, 256); }
 
-__global__ void add_bias_kernel(float* y, const float* __restrict__ b, int64_t rows, int64_t dim, bool vec) {
+// y_s[r, :] += b_s for up to three arrays of the same rows (q/k/v's biases: one launch). Index i runs over
+// the arrays' elements one after another (float4s when vec: every dim % 4 == 0).
+constexpr int kMaxBias = 3;
+struct BiasArgs {
+  float* y[kMaxBias];
+  const float* b[kMaxBias];
+  int64_t dim[kMaxBias];  // in float4s when vec
+  int64_t end[kMaxBias];  // cumulative elements (float4s when vec)
+  int count;
+  bool vec;
+};
+
+__global__ void add_bias_kernel(BiasArgs a) {
   pdl_enter();
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (vec) {  // dim % 4 == 0
-    if (i >= rows * dim / 4) return;
+  int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  // The array of element i, with constant indices only (a run-time index would put the arguments in local memory).
+  float* y = a.y[0];
+  const float* b = a.b[0];
+  int64_t dim = a.dim[0], base = 0, total = a.end[0];
+#pragma unroll
+  for (int s = 1; s < kMaxBias; ++s)
+    if (s < a.count) {
+      total = a.end[s];
+      if (i >= a.end[s - 1]) y = a.y[s], b = a.b[s], dim = a.dim[s], base = a.end[s - 1];
+    }
+  if (i >= total) return;
+  i -= base;
+  if (a.vec) {
     float4 v = reinterpret_cast<float4*>(y)[i];
-    const float4 c = reinterpret_cast<const float4*>(b)[uint32_t(i) % uint32_t(dim / 4)];
+    const float4 c = reinterpret_cast<const float4*>(b)[uint32_t(i) % uint32_t(dim)];
     v.x += c.x, v.y += c.y, v.z += c.z, v.w += c.w;
     reinterpret_cast<float4*>(y)[i] = v;
-  } else if (i < rows * dim) {
+  } else {
     y[i] += b[i % dim];
   }
 }
@@ -108,6 +185,7 @@ struct RopeArgs {
   void* vb;
   const int32_t* table;  // staged block table
   const int32_t* pos0;   // staged: row r goes to position *pos0 + r (as kv_store_kernel)
+  const int32_t* slots;  // or staged: row r goes to slot slots[r] (a batched pass; table and pos0 unused)
   const float* v;        // [rows, nh[1] * head_dim]
   int64_t block_tokens;
 };
@@ -148,15 +226,22 @@ __global__ void rope_kernel(RopeArgs a, int64_t rows, int64_t head_dim, const in
   v[i + half] = r1;
   if (second && a.kv) {
     const int64_t row_elems = a.nh[1] * head_dim, e = (h - a.nh[0]) * head_dim + i;
-    const int64_t pp = int64_t(*a.pos0) + r;
-    const int64_t off =
-        int64_t(a.table[pp / a.block_tokens]) * a.block_tokens * row_elems + (pp % a.block_tokens) * row_elems + e;
+    int64_t slot;
+    if (a.slots) {
+      slot = a.slots[r];
+    } else {
+      const int64_t pp = int64_t(*a.pos0) + r;
+      slot = int64_t(a.table[pp / a.block_tokens]) * a.block_tokens + pp % a.block_tokens;
+    }
+    const int64_t off = slot * row_elems + e;
     if (a.kv == 1) store_kv_pair<float>(a, off, r * row_elems + e, half, r0, r1);
     else store_kv_pair<__half>(a, off, r * row_elems + e, half, r0, r1);
   }
 }
 
 const char kRopeTag = 0;
+const char kAddTag = 0;   // a residual add an rmsnorm may join
+const char kBiasTag = 0;  // a bias add the next bias add may join
 
 // Row r of k/v goes to position pos0 + r: block table[p / bt], slot p % bt.
 template <class T>
@@ -173,16 +258,20 @@ __global__ void kv_store_kernel(T* kbase, T* vbase, const int32_t* __restrict__ 
 }
 
 __device__ __forceinline__ float silu_mul1(float g, float u) { return g / (1.0f + expf(-g)) * u; }
-__global__ void silu_mul_kernel(const float* gate, const float* up, float* out, int64_t n, bool vec) {
+// out = silu(gate) * up; with h.p, out's 16-bit copy too.
+__global__ void silu_mul_kernel(const float* gate, const float* up, float* out, int64_t n, bool vec, HalfOut h) {
   pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (vec) {
     if (i >= n / 4) return;
     const float4 g = reinterpret_cast<const float4*>(gate)[i], u = reinterpret_cast<const float4*>(up)[i];
-    reinterpret_cast<float4*>(out)[i] =
-        make_float4(silu_mul1(g.x, u.x), silu_mul1(g.y, u.y), silu_mul1(g.z, u.z), silu_mul1(g.w, u.w));
+    const float4 o = make_float4(silu_mul1(g.x, u.x), silu_mul1(g.y, u.y), silu_mul1(g.z, u.z), silu_mul1(g.w, u.w));
+    reinterpret_cast<float4*>(out)[i] = o;
+    if (h.p) store_half4(h, i, o);
   } else if (i < n) {
-    out[i] = silu_mul1(gate[i], up[i]);
+    const float o = silu_mul1(gate[i], up[i]);
+    out[i] = o;
+    if (h.p) store_half1(h, i, o);
   }
 }
 
@@ -274,26 +363,83 @@ class CudaOps final : public Ops {
 
   void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) override {
     if (rows <= 0) return;
+    auto args = std::make_shared<RmsArgs>();
+    *args = {const_cast<float*>(x), nullptr, w, y, {}, dim, eps};
+    // The residual add queued right before, over exactly x, joins this launch (the transformer's add then
+    // rmsnorm at each half-layer): it rewrites that launch, which nothing has read yet. y is written while
+    // other blocks update x and read the add's source: it must overlap neither, and w must not be in x.
+    Launch* last = last_launch();
+    const size_t xb = size_t(rows * dim) * sizeof(float);
+    if (launch_folds_enabled() && last && last->merge_tag == &kAddTag && last->merge_state[0] == kw(x) &&
+        last->merge_state[2] == uint64_t(rows * dim)) {
+      const auto* src = reinterpret_cast<const float*>(uintptr_t(last->merge_state[1]));
+      if (!ranges_overlap(y, xb, x, xb) && !ranges_overlap(y, xb, src, xb) && !ranges_overlap(src, xb, x, xb) &&
+          !ranges_overlap(w, size_t(dim) * sizeof(float), x, xb))
+        args->add = src;
+    }
     // One block per row: at decode that is one block, so make it wide (latency, not bandwidth).
     const bool vec = dim % 4 == 0 && dim <= 8 * 1024 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
-                     reinterpret_cast<uintptr_t>(w) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
+                     reinterpret_cast<uintptr_t>(w) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0 &&
+                     reinterpret_cast<uintptr_t>(args->add) % 16 == 0;
     // Vector path: two float4 per thread; 32..1024 threads as the row needs.
     const int threads = vec ? int(std::clamp<int64_t>((dim / 4 + 1) / 2 + 31, 32, 1024) / 32 * 32) : 256;
-    enqueue({key(kRmsnorm, kw(x), kw(w), kw(y), rows, dim, fbits(eps), vec), true, [=](cudaStream_t s) {
-               if (vec) launch_pdl(rmsnorm_vec_kernel, unsigned(rows), threads, 0, s, x, w, y, dim, eps);
-               else launch_pdl(rmsnorm_kernel, unsigned(rows), threads, 0, s, x, w, y, dim, eps);
-               QB_CUDA_LAUNCH("rmsnorm");
-             }});
+    Launch l;
+    l.key = key(kRmsnorm, kw(x), kw(args->add), kw(w), kw(y), rows, dim, fbits(eps), vec);
+    l.run = [args, rows, threads, vec](cudaStream_t s) {
+      if (vec) launch_pdl(rmsnorm_vec_kernel, unsigned(rows), threads, 0, s, *args);
+      else launch_pdl(rmsnorm_kernel, unsigned(rows), threads, 0, s, *args);
+      QB_CUDA_LAUNCH(args->add ? "residual add + rmsnorm" : "rmsnorm");
+    };
+    offer_half_copy(l, y, rows * dim, &args->h);  // a GEMM over y may have it write y's 16-bit copy
+    if (args->add) *last = std::move(l);
+    else enqueue(std::move(l));
   }
 
   void add_bias(float* y, const float* b, int64_t rows, int64_t dim) override {
     if (rows * dim <= 0) return;
     if (gemv_fold_bias(y, b, rows, dim)) return;  // into the GEMV that produced y
     const bool vec = dim % 4 == 0 && vec4_ok(rows * dim, {y, b});
-    enqueue({key(kAddBias, kw(y), kw(b), rows, dim, vec), true, [=](cudaStream_t s) {
-               launch_pdl(add_bias_kernel, vec_blocks(rows * dim, vec), 256, 0, s, y, b, rows, dim, vec);
-               QB_CUDA_LAUNCH("add_bias");
-             }});
+    const int64_t len = vec ? rows * dim / 4 : rows * dim;
+    // The bias add queued right before (q's, then k's) takes this one as another array: the arrays are
+    // disjoint, and no array's bias lies in another's output.
+    Launch* last = last_launch();
+    if (launch_folds_enabled() && last && last->merge_tag == &kBiasTag && last->merge_state[0] == uint64_t(rows) &&
+        last->merge_state[1] == uint64_t(vec)) {
+      auto* a = reinterpret_cast<BiasArgs*>(uintptr_t(last->merge_state[2]));
+      const size_t yb = size_t(rows * dim) * sizeof(float), bb = size_t(dim) * sizeof(float);
+      bool ok = a->count < kMaxBias;
+      for (int i = 0; ok && i < a->count; ++i) {
+        const int64_t d = vec ? a->dim[i] * 4 : a->dim[i];
+        const size_t yi = size_t(rows * d) * sizeof(float);
+        ok = !ranges_overlap(y, yb, a->y[i], yi) && !ranges_overlap(y, yb, a->b[i], size_t(d) * sizeof(float)) &&
+             !ranges_overlap(b, bb, a->y[i], yi);
+      }
+      if (ok) {
+        const int c = a->count++;
+        a->y[c] = y;
+        a->b[c] = b;
+        a->dim[c] = vec ? dim / 4 : dim;
+        a->end[c] = a->end[c - 1] + len;
+        last->key.insert(last->key.end(), {kw(y), kw(b), uint64_t(dim)});
+        return;
+      }
+    }
+    auto args = std::make_shared<BiasArgs>();
+    args->y[0] = y;
+    args->b[0] = b;
+    args->dim[0] = vec ? dim / 4 : dim;
+    args->end[0] = len;
+    args->count = 1;
+    args->vec = vec;
+    Launch l;
+    l.key = key(kAddBias, kw(y), kw(b), rows, dim, vec);
+    l.merge_tag = &kBiasTag;
+    l.merge_state = {uint64_t(rows), uint64_t(vec), kw(args.get())};
+    l.run = [args](cudaStream_t s) {
+      launch_pdl(add_bias_kernel, blocks_for(args->end[args->count - 1], 256), 256, 0, s, *args);
+      QB_CUDA_LAUNCH("add_bias");
+    };
+    enqueue(std::move(l));
   }
 
   void rope(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const int32_t* pos, double theta) override {
@@ -365,7 +511,10 @@ class CudaOps final : public Ops {
   // sequence (batch-1 decode, a lone prefill) keeps the single-sequence kernels.
   void attention_batch(int64_t layer, const SeqRows* seqs, int64_t count, const float* k, const float* v,
                        const float* q, float* out, int64_t n_heads) override {
-    if (count > 1 && cuda::attention_batch(layer, seqs, count, k, v, q, out, n_heads)) return;
+    auto fold = [this](const KvRowStore& st) {
+      return launch_folds_enabled() && fold_kv_rows(st);
+    };
+    if (count > 1 && cuda::attention_batch(layer, seqs, count, k, v, q, out, n_heads, fold)) return;
     Ops::attention_batch(layer, seqs, count, k, v, q, out, n_heads);
   }
 
@@ -389,20 +538,30 @@ class CudaOps final : public Ops {
   void silu_mul(const float* gate, const float* up, float* out, int64_t n) override {
     if (n <= 0) return;
     const bool vec = vec4_ok(n, {gate, up, out});
-    enqueue({key(kSiluMul, kw(gate), kw(up), kw(out), n, vec), true, [=](cudaStream_t s) {
-               launch_pdl(silu_mul_kernel, vec_blocks(n, vec), 256, 0, s, gate, up, out, n, vec);
-               QB_CUDA_LAUNCH("silu_mul");
-             }});
+    auto h = std::make_shared<HalfOut>();
+    Launch l;
+    l.key = key(kSiluMul, kw(gate), kw(up), kw(out), n, vec);
+    l.run = [=](cudaStream_t s) {
+      launch_pdl(silu_mul_kernel, vec_blocks(n, vec), 256, 0, s, gate, up, out, n, vec, *h);
+      QB_CUDA_LAUNCH("silu_mul");
+    };
+    offer_half_copy(l, out, n, h.get());  // the down projection's GEMM may have it write out's 16-bit copy
+    enqueue(std::move(l));
   }
 
   void add(float* y, const float* x, int64_t n) override {
     if (n <= 0) return;
     if (gemv_fold_residual(y, x, n)) return;  // the residual add into the GEMV that produced x
     const bool vec = vec4_ok(n, {y, x});
-    enqueue({key(kAdd, kw(y), kw(x), n, vec), true, [=](cudaStream_t s) {
-               launch_pdl(add_kernel, vec_blocks(n, vec), 256, 0, s, y, x, n, vec);
-               QB_CUDA_LAUNCH("add");
-             }});
+    Launch l;
+    l.key = key(kAdd, kw(y), kw(x), n, vec);
+    l.run = [=](cudaStream_t s) {
+      launch_pdl(add_kernel, vec_blocks(n, vec), 256, 0, s, y, x, n, vec);
+      QB_CUDA_LAUNCH("add");
+    };
+    l.merge_tag = &kAddTag;  // an rmsnorm over y may take this add into its launch
+    l.merge_state = {kw(y), kw(x), uint64_t(n)};
+    enqueue(std::move(l));
   }
 
  private:
@@ -428,6 +587,28 @@ class CudaOps final : public Ops {
     a->v = v;
     a->block_tokens = bt;
     last->key.insert(last->key.end(), {kKvStore, kw(kb), kw(vb), kw(table), uint64_t(bt), kw(pos0_dev), kw(v), f32});
+    last->merge_tag = nullptr;  // complete: nothing more joins it
+    return true;
+  }
+
+  // The batched pass's K/V store (attention_batch) joins the rope over q and k right before it, as
+  // fold_kv_store does for one sequence, with a slot per row.
+  bool fold_kv_rows(const KvRowStore& st) {
+    Launch* last = last_launch();
+    if (!last || last->merge_tag != &kRopeTag || last->merge_state[0] != uint64_t(st.rows)) return false;
+    auto* a = reinterpret_cast<RopeArgs*>(uintptr_t(last->merge_state[4]));
+    const int64_t head_dim = int64_t(last->merge_state[1]);
+    if (a->count != 2 || a->kv || a->x[1] != st.k || a->nh[1] * head_dim != st.row_elems || head_dim % 2) return false;
+    const size_t vb_bytes = size_t(st.rows * st.row_elems) * sizeof(float);
+    if (ranges_overlap(st.v, vb_bytes, a->x[0], size_t(st.rows * a->nh[0] * head_dim) * sizeof(float)) ||
+        ranges_overlap(st.v, vb_bytes, a->x[1], vb_bytes))
+      return false;
+    a->kv = st.f32 ? 1 : 2;
+    a->kb = st.kb;
+    a->vb = st.vb;
+    a->slots = st.slots;
+    a->v = st.v;
+    last->key.insert(last->key.end(), {0x211, kw(st.kb), kw(st.vb), kw(st.slots), kw(st.v), st.f32});
     last->merge_tag = nullptr;  // complete: nothing more joins it
     return true;
   }

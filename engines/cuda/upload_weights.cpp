@@ -31,9 +31,23 @@ ModelWeights upload_weights_cuda(ModelWeights host, const std::string& backend) 
     LayerWeights& s = host.layers[i];
     LayerWeights& t = d.layers[i];
     const std::string p = "layer " + std::to_string(i) + " ";
-    t.q = to_device(*s.q, backend, p + "q_proj");
-    t.k = to_device(*s.k, backend, p + "k_proj");
-    t.v = to_device(*s.v, backend, p + "v_proj");
+    // Dense q/k/v of one dtype and input: one allocation, so a batched step runs them as one GEMM.
+    DType dq{}, dk{}, dv{};
+    const void* hq = s.q->dense_data(&dq);
+    const void* hk = s.k->dense_data(&dk);
+    const void* hv = s.v->dense_data(&dv);
+    if (hq && hk && hv && dq == dk && dq == dv && s.q->in_features() == s.k->in_features() &&
+        s.q->in_features() == s.v->in_features()) {
+      auto g = make_dense_linears_cuda(dq, {hq, hk, hv}, s.q->in_features(),
+                                       {s.q->out_features(), s.k->out_features(), s.v->out_features()});
+      t.q = std::move(g[0]);
+      t.k = std::move(g[1]);
+      t.v = std::move(g[2]);
+    } else {
+      t.q = to_device(*s.q, backend, p + "q_proj");
+      t.k = to_device(*s.k, backend, p + "k_proj");
+      t.v = to_device(*s.v, backend, p + "v_proj");
+    }
     t.o = to_device(*s.o, backend, p + "o_proj");
     t.gate = to_device(*s.gate, backend, p + "gate_proj");
     t.up = to_device(*s.up, backend, p + "up_proj");

@@ -1,0 +1,16 @@
+#pragma once
+// The switch for the launch folds that cut the kernels of a batched step (half_copy.h: a producer writes
+// the 16-bit copy its consumer GEMM reads; ops_cuda.cu: the residual add joins the RMSNorm after it, the
+// q/k/v bias adds share one launch, a batched pass's K/V store joins the RoPE launch). On unless
+// QBENCH_CUDA_FOLDS=0 at start-up; tests and A/B measurements switch it. Every fold is meant to give
+// bit-identical results (tests/cuda_fold_test.cpp checks). Plain C++: tests can include it. Both switches
+// are defined in half_copy.cpp.
+namespace qbench::cuda {
+bool launch_folds_enabled();
+// Runs what is queued first: launches queued under one setting run under it.
+void set_launch_folds_enabled(bool on);
+// q/k/v as one cuBLAS GEMM at batched decode (linear_dense_cuda.cu), on unless QBENCH_CUDA_GEMM_MERGE=0.
+// Not bit-identical to three GEMMs (cuBLAS may pick another kernel and summation order for the merged shape).
+bool gemm_merge_enabled();
+void set_gemm_merge_enabled(bool on);
+}  // namespace qbench::cuda

@@ -1,0 +1,94 @@
+#include "engines/cuda/half_copy.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <utility>
+
+#include "engines/core/env_flag.h"
+#include "engines/cuda/convert_cuda.h"
+#include "engines/cuda/fold_control.h"
+
+namespace qbench::cuda {
+
+namespace {
+
+const char kHalfProducerTag = 0;
+int g_folds = -1;  // -1: not read from the environment yet
+int g_merge = -1;
+
+// The copy the last GEMM read. Nothing queued since (the queue's launch count is unchanged) and no flush
+// since (the queue is not empty) mean x and the copy are as they were: a GEMM launch is never extended by
+// a later call (no merge tag), so the count catches every change.
+struct Shared {
+  const float* x = nullptr;
+  const void* xh = nullptr;
+  int64_t cnt = 0;
+  HalfType type = HalfType::None;
+  uint64_t launches = 0;
+};
+Shared& shared() {
+  static thread_local Shared s;
+  return s;
+}
+
+// The last launch writes x[0..cnt) and offered to write its copy: it now does, into xh.
+bool fold_into_producer(const float* x, void* xh, int64_t cnt, HalfType t) {
+  Launch* last = last_launch();
+  if (!last || last->merge_tag != &kHalfProducerTag || last->merge_state.size() != 3) return false;
+  if (last->merge_state[0] != kw(x) || last->merge_state[1] != uint64_t(cnt)) return false;
+  auto* out = reinterpret_cast<HalfOut*>(uintptr_t(last->merge_state[2]));
+  out->p = xh;
+  out->type = t;
+  last->key.insert(last->key.end(), {0x4A1F, kw(xh), uint64_t(t)});
+  last->merge_tag = nullptr;  // complete
+  return true;
+}
+
+}  // namespace
+
+bool launch_folds_enabled() {
+  if (g_folds < 0) g_folds = env_equals("QBENCH_CUDA_FOLDS", "0") ? 0 : 1;
+  return g_folds == 1;
+}
+
+void set_launch_folds_enabled(bool on) {
+  flush();
+  g_folds = on ? 1 : 0;
+}
+
+bool gemm_merge_enabled() {
+  if (g_merge < 0) g_merge = env_equals("QBENCH_CUDA_GEMM_MERGE", "0") ? 0 : 1;
+  return g_merge == 1;
+}
+
+void set_gemm_merge_enabled(bool on) {
+  flush();
+  g_merge = on ? 1 : 0;
+}
+
+void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out) {
+  if (!launch_folds_enabled()) return;
+  l.merge_tag = &kHalfProducerTag;
+  l.merge_state = {kw(x), uint64_t(cnt), kw(out)};
+}
+
+void ensure_half_copy(uint64_t tag, const float* x, void* xh, int64_t cnt, HalfType t) {
+  const Shared& s = shared();
+  if (last_launch() && graph_stats().launches == s.launches && s.x == x && s.xh == xh && s.cnt == cnt && s.type == t)
+    return;
+  if (fold_into_producer(x, xh, cnt, t)) return;
+  Launch l;
+  l.key = key(tag, x, xh, cnt, int(t));
+  if (t == HalfType::F16)
+    l.run = [=](cudaStream_t st) { launch_to_16bit(x, static_cast<__half*>(xh), cnt, st); };
+  else
+    l.run = [=](cudaStream_t st) { launch_to_16bit(x, static_cast<__nv_bfloat16*>(xh), cnt, st); };
+  enqueue(std::move(l));
+}
+
+void note_half_copy(const float* x, const void* xh, int64_t cnt, HalfType t) {
+  shared() = {x, xh, cnt, t, graph_stats().launches};
+}
+
+}  // namespace qbench::cuda

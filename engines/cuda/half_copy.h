@@ -1,0 +1,37 @@
+#pragma once
+// The 16-bit copy of an FP32 activation that cuBLAS GEMMs read (FP16, or BF16
+// for BF16 weights). It is made once per x, and preferably by no launch of its
+// own: when the last queued launch is the one that writes x (RMSNorm, the
+// residual add + RMSNorm, SiLU·mul), that launch also writes the copy. Otherwise
+// a conversion is queued. GEMMs that read the same x in a row (q/k/v, gate/up)
+// share the copy. A decode step at 64 tokens made 4 conversions per layer; now
+// only o's input (attention's output) is converted.
+//
+// Include from CUDA-aware sources only.
+#include <cstdint>
+
+#include "engines/cuda/launch_queue.h"
+
+namespace qbench::cuda {
+
+enum class HalfType : int { None = 0, F16 = 1, BF16 = 2 };
+
+// Queues what makes xh[0..cnt) = x[0..cnt) rounded to t (round to nearest even), unless the copy is already
+// there: made for the previous GEMM over the same x with nothing queued since, or folded into the producer.
+// tag: a key word for the conversion launch.
+void ensure_half_copy(uint64_t tag, const float* x, void* xh, int64_t cnt, HalfType t);
+// Call after queueing the GEMM that reads xh: the copy stays usable for the next ensure_half_copy over the
+// same x as long as nothing else is queued in between.
+void note_half_copy(const float* x, const void* xh, int64_t cnt, HalfType t);
+
+// For a producer launch that can also write the 16-bit copy of its output x[0..cnt): where its kernel
+// finds the copy's destination (null: none) and type, filled in when a consumer folds into it.
+struct HalfOut {
+  void* p = nullptr;
+  HalfType type = HalfType::None;
+};
+// Marks l (the producer, before enqueue) as able to take on x's copy: *out must live as long as l's run
+// (hold it in the launch's shared arguments).
+void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out);
+
+}  // namespace qbench::cuda
