@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
+#include <memory>
 #include <vector>
 
 #include "engines/core/error.h"
@@ -11,6 +13,7 @@
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
+#include "engines/cuda/half_copy.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/pdl.cuh"
 
@@ -26,6 +29,16 @@ constexpr int64_t kMaxSplits = 64;
 // Up to this many query rows a sequence is decoding (the split kernels); more go to the flash kernel
 // (attention_flash_cuda.h) when the cache is F16 and the head_dim is one it takes.
 constexpr int64_t kDecodeRows = 4;
+
+// Blocks per SM the batched pass's decode splits aim at (attention_batch); QBENCH_CUDA_DECODE_BLOCKS=N
+// (1..16) for measurements.
+int64_t decode_blocks_per_sm() {
+  static const int64_t b = [] {
+    const char* e = std::getenv("QBENCH_CUDA_DECODE_BLOCKS");
+    return e ? std::clamp<int64_t>(std::atoll(e), 1, 16) : int64_t(4);
+  }();
+  return b;
+}
 
 // The flash kernel for this cache? QBENCH_CUDA_FLASH=0 keeps the scalar kernels (A/B measurements).
 bool use_flash(KvType t, int64_t head_dim) {
@@ -45,7 +58,8 @@ struct PagedKv {
 // (max, sum, D unnormalised sums) at p + s * stride. Used by the last block of a split single-sequence launch
 // (the partials were written by other blocks of the same grid: read through L2, __ldcg, never a possibly stale
 // L1 line) and by the batched combine pass.
-__device__ __forceinline__ void combine_splits(const float* p, int64_t stride, float* out, int splits, int D) {
+__device__ __forceinline__ void combine_splits(const float* p, int64_t stride, float* out, int splits, int D,
+                                               __half* out_h = nullptr) {
   float M = -INFINITY;
   for (int s = 0; s < splits; ++s) M = fmaxf(M, __ldcg(p + s * stride));
   float L = 0.f;
@@ -60,6 +74,7 @@ __device__ __forceinline__ void combine_splits(const float* p, int64_t stride, f
       if (ms != -INFINITY) o += __ldcg(p + s * stride + 2 + i) * expf(ms - M);
     }
     out[i] = o / L;
+    if (out_h) out_h[i] = __float2half_rn(o / L);  // the o projection's FP16 copy (half_copy.h)
   }
 }
 
@@ -424,19 +439,22 @@ __global__ void __launch_bounds__(kBatchThreads) attention_batch_kernel(
 }
 
 // Rows split over several tasks: c = (stacked row, first task, splits); one block per (c, head).
+// With out_h.p (every row split, so this pass writes all of out): out's 16-bit copy too, FP16 only.
 __global__ void attention_batch_combine(const int4* __restrict__ rows, const float* __restrict__ part,
-                                        float* __restrict__ out, int n_heads, int D) {
+                                        float* __restrict__ out, int n_heads, int D, HalfOut out_h) {
   pdl_enter();
   const int4 c = rows[blockIdx.x];
   const int h = blockIdx.y;
-  combine_splits(part + (int64_t(c.y) * n_heads + h) * (D + 2), int64_t(n_heads) * (D + 2),
-                 out + (int64_t(c.x) * n_heads + h) * D, c.z, D);
+  const int64_t o = (int64_t(c.x) * n_heads + h) * D;
+  combine_splits(part + (int64_t(c.y) * n_heads + h) * (D + 2), int64_t(n_heads) * (D + 2), out + o, c.z, D,
+                 out_h.p ? static_cast<__half*>(out_h.p) + o : nullptr);
 }
 
 template <class T, int DT>
 void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const int32_t* tables, const float* q,
                   float* out, float* part, const int4* comb, int64_t n_tasks, int64_t n_comb, int n_heads, int kvh,
-                  int group, int D, int max_split, size_t smem, const FlashArgs& fa, bool flash_decode) {
+                  int group, int D, int max_split, size_t smem, const FlashArgs& fa, bool flash_decode,
+                  int64_t total_rows) {
   FlashArgs dec = fa;  // decode rows on the tensor cores: n_tiles = tasks (0: the scalar kernel)
   dec.tasks = tasks;
   dec.n_tiles = flash_decode ? int(n_tasks) : 0;
@@ -447,9 +465,14 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
   }();
   (void)attr;
   const float scale = 1.0f / std::sqrt(float(D));
-  enqueue({key(0x210, kv.k, kv.v, kv.block_tokens, kv.row_elems, tasks, seqs, tables, q, out, part, comb, n_tasks,
-               n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT, fa.n_tiles, fa.tasks, dec.n_tiles),
-           true, [=](cudaStream_t s) {
+  auto out_h = std::make_shared<HalfOut>();
+  Launch l;
+  l.key = key(0x210, kv.k, kv.v, kv.block_tokens, kv.row_elems, tasks, seqs, tables, q, out, part, comb, n_tasks,
+              n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT, fa.n_tiles, fa.tasks, dec.n_tiles);
+  // Every row split and no prefill tiles: the combine pass writes all of out, and may write the o
+  // projection's FP16 copy with it (no conversion launch).
+  if (n_comb == total_rows && !fa.n_tiles) offer_half_copy(l, out, total_rows * n_heads * D, out_h.get(), true);
+  l.run = [=](cudaStream_t s) {
              // One queued launch, up to three kernels: prefill tiles, decode rows, the splits' combine.
              if (fa.n_tiles) launch_flash_attention(fa, s);
              if (!n_tasks) return;
@@ -462,10 +485,11 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
              }
              if (n_comb) {
                launch_pdl(attention_batch_combine, dim3(unsigned(n_comb), unsigned(n_heads)), 128, 0, s, comb, part, out,
-                          n_heads, D);
+                          n_heads, D, *out_h);
                QB_CUDA_LAUNCH("attention combine (batched)");
              }
-           }});
+           };
+  enqueue(std::move(l));
 }
 
 }  // namespace
@@ -571,7 +595,7 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   int64_t split_rows = 0;  // rows of the split kernel
   for (int64_t i = 0; i < count; ++i)
     if (!to_flash(i)) split_rows += seqs[i].rows;
-  const int64_t want = 4 * int64_t(sm_count());
+  const int64_t want = decode_blocks_per_sm() * int64_t(sm_count());
   const int64_t per_row = std::max<int64_t>(1, (want + split_rows * kvh - 1) / std::max<int64_t>(1, split_rows * kvh));
   n_tasks = 0, n_comb = 0, max_split = 1, n_flash = 0;
   static thread_local std::vector<int64_t> splits;
@@ -668,13 +692,13 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   const FlashArgs fa{kb, vb, bt, re, flash_d, seq_d, tables, nullptr, 0, int(n_flash),
                      q, out, h, g, dd};
   if (f32) {
-    if (D == 128) launch_batch<float, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
-    else if (D == 64) launch_batch<float, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
-    else launch_batch<float, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
+    if (D == 128) launch_batch<float, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
+    else if (D == 64) launch_batch<float, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
+    else launch_batch<float, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
   } else {
-    if (D == 128) launch_batch<__half, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
-    else if (D == 64) launch_batch<__half, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
-    else launch_batch<__half, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash);
+    if (D == 128) launch_batch<__half, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
+    else if (D == 64) launch_batch<__half, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
+    else launch_batch<__half, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
   }
   return true;
 }

@@ -35,8 +35,9 @@ Shared& shared() {
 // The last launch writes x[0..cnt) and offered to write its copy: it now does, into xh.
 bool fold_into_producer(const float* x, void* xh, int64_t cnt, HalfType t) {
   Launch* last = last_launch();
-  if (!last || last->merge_tag != &kHalfProducerTag || last->merge_state.size() != 3) return false;
+  if (!last || last->merge_tag != &kHalfProducerTag || last->merge_state.size() != 4) return false;
   if (last->merge_state[0] != kw(x) || last->merge_state[1] != uint64_t(cnt)) return false;
+  if (last->merge_state[3] && t != HalfType::F16) return false;
   auto* out = reinterpret_cast<HalfOut*>(uintptr_t(last->merge_state[2]));
   out->p = xh;
   out->type = t;
@@ -67,10 +68,10 @@ void set_gemm_merge_enabled(bool on) {
   g_merge = on ? 1 : 0;
 }
 
-void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out) {
+void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out, bool f16_only) {
   if (!launch_folds_enabled()) return;
   l.merge_tag = &kHalfProducerTag;
-  l.merge_state = {kw(x), uint64_t(cnt), kw(out)};
+  l.merge_state = {kw(x), uint64_t(cnt), kw(out), uint64_t(f16_only)};
 }
 
 void ensure_half_copy(uint64_t tag, const float* x, void* xh, int64_t cnt, HalfType t) {

@@ -31,7 +31,8 @@ struct HalfOut {
   HalfType type = HalfType::None;
 };
 // Marks l (the producer, before enqueue) as able to take on x's copy: *out must live as long as l's run
-// (hold it in the launch's shared arguments).
-void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out);
+// (hold it in the launch's shared arguments). f16_only: the producer writes FP16 copies only (a BF16
+// consumer then converts for itself).
+void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out, bool f16_only = false);
 
 }  // namespace qbench::cuda
