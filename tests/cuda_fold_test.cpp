@@ -32,12 +32,15 @@ std::vector<int32_t> rand200_ids() {
 
 struct Run {
   std::vector<float> prefill;  // a 200-row prefill's every row
-  std::vector<float> step;     // one decode step of 20 sequences
-  uint64_t prefill_launches = 0, step_launches = 0;
+  std::vector<float> step;     // one decode step of 20 sequences, then one of 70
+  uint64_t prefill_launches = 0, step_launches[2] = {0, 0};
 };
 
-// Both take the cuBLAS path of every format (8 rows or more), where the folds apply; the 20-row step
-// also merges dense q/k/v into one GEMM (up to 128 rows).
+// All take the cuBLAS path of every format (8 rows or more), where the folds apply; the steps also merge
+// dense q/k/v into one GEMM (up to 128 rows). With 130 tokens of context each, the attention of the
+// 20-sequence step splits every row (its combine pass writes all of the output, and with it the o
+// projection's FP16 copy); that of the 70-sequence step splits none (on an F16 cache the tensor-core
+// decode kernel writes all of the output and the copy).
 Run run(Engine& e, KvType kv) {
   Transformer& m = e.model();
   const std::vector<int32_t> ids = rand200_ids();
@@ -48,24 +51,27 @@ Run run(Engine& e, KvType kv) {
     m.forward(s, ids.data(), int64_t(ids.size()), LogitsMode::All, r.prefill);
     r.prefill_launches = cuda::graph_stats().launches - before;
   }
-  // 130 tokens of context each: the attention splits every row (so its combine pass writes all of the
-  // output, and with it the o projection's FP16 copy).
-  auto pool = m.new_kv_pool(20 * 160, kv);
-  std::vector<Sequence> seqs;
-  std::vector<float> logits;
-  for (int i = 0; i < 20; ++i) {
-    seqs.push_back(m.new_sequence_in(pool));
-    m.forward(seqs.back(), ids.data() + i, 130, LogitsMode::None, logits);
+  const int counts[2] = {20, 70};
+  for (int c = 0; c < 2; ++c) {
+    const int ns = counts[c];
+    auto pool = m.new_kv_pool(ns * 160, kv);
+    std::vector<Sequence> seqs;
+    std::vector<float> logits;
+    for (int i = 0; i < ns; ++i) {
+      seqs.push_back(m.new_sequence_in(pool));
+      m.forward(seqs.back(), ids.data() + i % 64, 130, LogitsMode::None, logits);
+    }
+    std::vector<int32_t> tok(static_cast<size_t>(ns));
+    std::vector<Transformer::BatchItem> items;
+    for (int i = 0; i < ns; ++i) {
+      tok[size_t(i)] = ids[size_t(100 + i)];
+      items.push_back({&seqs[size_t(i)], &tok[size_t(i)], 1, true});
+    }
+    const uint64_t before = cuda::graph_stats().launches;
+    m.forward_batch(items, logits);
+    r.step_launches[c] = cuda::graph_stats().launches - before;
+    r.step.insert(r.step.end(), logits.begin(), logits.end());
   }
-  std::vector<int32_t> tok(20);
-  std::vector<Transformer::BatchItem> items;
-  for (int i = 0; i < 20; ++i) {
-    tok[size_t(i)] = ids[size_t(100 + i)];
-    items.push_back({&seqs[size_t(i)], &tok[size_t(i)], 1, true});
-  }
-  const uint64_t before = cuda::graph_stats().launches;
-  m.forward_batch(items, r.step);
-  r.step_launches = cuda::graph_stats().launches - before;
   return r;
 }
 
@@ -97,23 +103,26 @@ TEST_CASE("cuda launch folds: bit-identical logits, fewer launches", "[cuda][fol
       REQUIRE(on.step.size() == off.step.size());
       const double dp = max_abs_diff(on.prefill.data(), off.prefill.data(), int64_t(off.prefill.size()));
       const double ds = max_abs_diff(on.step.data(), off.step.data(), int64_t(off.step.size()));
-      std::printf("cuda folds %s kv %s: max-abs on vs off: prefill %.3g, step %.3g; launches: prefill %llu -> %llu, "
-                  "step %llu -> %llu\n",
+      std::printf("cuda folds %s kv %s: max-abs on vs off: prefill %.3g, steps %.3g; launches: prefill %llu -> %llu, "
+                  "20-sequence step %llu -> %llu, 70-sequence step %llu -> %llu\n",
                   dir.c_str(), kv_type_name(kv), dp, ds, (unsigned long long)off.prefill_launches,
-                  (unsigned long long)on.prefill_launches, (unsigned long long)off.step_launches,
-                  (unsigned long long)on.step_launches);
+                  (unsigned long long)on.prefill_launches, (unsigned long long)off.step_launches[0],
+                  (unsigned long long)on.step_launches[0], (unsigned long long)off.step_launches[1],
+                  (unsigned long long)on.step_launches[1]);
       CHECK(dp == 0.0);
       CHECK(ds == 0.0);
       // Prefill, per layer: the copies for q/k/v, gate/up and down (3 conversions), k's and v's bias adds
       // (into q's), and both residual adds (into the next RMSNorm: the FFN's, then the next layer's or the
-      // final one); plus the final RMSNorm writing the LM head's copy. o's input (attention's output) is
-      // still converted.
+      // final one); plus the final RMSNorm writing the LM head's copy. o's input (a lone sequence's
+      // attention output) is still converted.
       CHECK(off.prefill_launches - on.prefill_launches == uint64_t(7 * layers + 1));
-      // The step: the same, but the biases have no launches to save where q/k/v are one GEMM (dense: the
+      // The steps: the same, but the biases have no launches to save where q/k/v are one GEMM (dense: the
       // GEMM's epilogue adds them either way); the batched K/V store joins the RoPE launch, and the
-      // attention's combine pass writes o's copy (no conversion left).
+      // attention writes o's copy (no conversion left) where one pass writes all of its output.
       const uint64_t bias_saved = dir == "hf-fp16" ? 0 : 2;
-      CHECK(off.step_launches - on.step_launches == uint64_t((7 + bias_saved) * layers + 1));
+      CHECK(off.step_launches[0] - on.step_launches[0] == uint64_t((7 + bias_saved) * layers + 1));
+      const uint64_t o_copy = kv == KvType::F16 ? 1 : 0;
+      CHECK(off.step_launches[1] - on.step_launches[1] == uint64_t((6 + o_copy + bias_saved) * layers + 1));
     }
   }
   cuda::set_launch_folds_enabled(was);
@@ -133,8 +142,8 @@ TEST_CASE("cuda q/k/v as one GEMM: same logits within rounding, fewer launches",
     REQUIRE(on.step.size() == off.step.size());
     const double dp = max_abs_diff(on.prefill.data(), off.prefill.data(), int64_t(off.prefill.size()));
     const double ds = max_abs_diff(on.step.data(), off.step.data(), int64_t(off.step.size()));
-    std::printf("cuda q/k/v merged kv %s: max-abs on vs off: prefill %.3g, step %.3g; step launches %llu -> %llu\n",
-                kv_type_name(kv), dp, ds, (unsigned long long)off.step_launches, (unsigned long long)on.step_launches);
+    std::printf("cuda q/k/v merged kv %s: max-abs on vs off: prefill %.3g, steps %.3g; step launches %llu -> %llu\n",
+                kv_type_name(kv), dp, ds, (unsigned long long)off.step_launches[0], (unsigned long long)on.step_launches[0]);
     CHECK(dp == 0.0);  // 200 rows: beyond the merge's 128, the same launches
     // One GEMM over all rows may sum in another order than three (cuBLAS picks per shape): FP32 rounding,
     // ~1e-6 of a logit; with an F16 cache that can move one stored value by an f16 ulp (seen as 4.6e-4
@@ -142,7 +151,8 @@ TEST_CASE("cuda q/k/v as one GEMM: same logits within rounding, fewer launches",
     CHECK(ds <= (kv == KvType::F32 ? 1e-4 : 2e-3));
     // Per layer: k's and v's GEMMs join q's, and the bias adds fold into its epilogue (one launch for
     // four before).
-    CHECK(off.step_launches - on.step_launches == uint64_t(3 * layers));
+    CHECK(off.step_launches[0] - on.step_launches[0] == uint64_t(3 * layers));
+    CHECK(off.step_launches[1] - on.step_launches[1] == uint64_t(3 * layers));
   }
   cuda::set_gemm_merge_enabled(was);
 }

@@ -30,12 +30,14 @@ constexpr int64_t kMaxSplits = 64;
 // (attention_flash_cuda.h) when the cache is F16 and the head_dim is one it takes.
 constexpr int64_t kDecodeRows = 4;
 
-// Blocks per SM the batched pass's decode splits aim at (attention_batch); QBENCH_CUDA_DECODE_BLOCKS=N
-// (1..16) for measurements.
+// Blocks per SM the batched pass's decode splits aim at (attention_batch). Fewer splits measured faster on
+// the H100 (7B, 512-token contexts, ms per step at 8 / 16 / 32 / 64 sequences): 4 per SM 7.06 / 6.87 / 7.22 /
+// 7.80, 2: 6.75 / 6.79 / 7.11 / 7.67, 1: 6.55 / 6.68 / 6.93 / 7.42; at 64 sequences 1 means no split at all
+// (no partials, no combine pass). QBENCH_CUDA_DECODE_BLOCKS=N (1..16) for measurements.
 int64_t decode_blocks_per_sm() {
   static const int64_t b = [] {
     const char* e = std::getenv("QBENCH_CUDA_DECODE_BLOCKS");
-    return e ? std::clamp<int64_t>(std::atoll(e), 1, 16) : int64_t(4);
+    return e ? std::clamp<int64_t>(std::atoll(e), 1, 16) : int64_t(1);
   }();
   return b;
 }
@@ -469,15 +471,18 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
   Launch l;
   l.key = key(0x210, kv.k, kv.v, kv.block_tokens, kv.row_elems, tasks, seqs, tables, q, out, part, comb, n_tasks,
               n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT, fa.n_tiles, fa.tasks, dec.n_tiles);
-  // Every row split and no prefill tiles: the combine pass writes all of out, and may write the o
-  // projection's FP16 copy with it (no conversion launch).
-  if (n_comb == total_rows && !fa.n_tiles) offer_half_copy(l, out, total_rows * n_heads * D, out_h.get(), true);
+  // No prefill tiles and either every row split (the combine pass writes all of out) or, on the tensor-core
+  // decode kernel, none (it writes all of out): the writer may write the o projection's FP16 copy with it.
+  if (!fa.n_tiles && (n_comb == total_rows || (flash_decode && n_comb == 0)))
+    offer_half_copy(l, out, total_rows * n_heads * D, out_h.get(), true);
   l.run = [=](cudaStream_t s) {
              // One queued launch, up to three kernels: prefill tiles, decode rows, the splits' combine.
              if (fa.n_tiles) launch_flash_attention(fa, s);
              if (!n_tasks) return;
              if (dec.n_tiles) {  // the tensor-core kernel, same tasks and partials
-               launch_flash_decode(dec, s);
+               FlashArgs d = dec;
+               if (!n_comb && out_h->type == HalfType::F16) d.out_h = static_cast<__half*>(out_h->p);
+               launch_flash_decode(d, s);
              } else {
                launch_pdl(attention_batch_kernel<T, DT>, dim3(unsigned(n_tasks), unsigned(kvh)), kBatchThreads, smem, s,
                           kv, tasks, seqs, tables, q, out, part, n_heads, group, D, max_split, scale);
@@ -590,7 +595,7 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   blob.resize(seq_at + size_t(4 * count));
   pad4();
   table_at = blob.size();
-  // Splits: enough (row, KV head, split) blocks for the GPU (four per SM), each split 64..1024 keys;
+  // Splits: enough (row, KV head, split) blocks for the GPU (decode_blocks_per_sm), each split 64..1024 keys;
   // the count follows the sequence's capacity (fixed while it runs), so a decode step's launch repeats.
   int64_t split_rows = 0;  // rows of the split kernel
   for (int64_t i = 0; i < count; ++i)

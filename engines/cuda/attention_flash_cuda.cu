@@ -340,6 +340,7 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(FlashArgs a, flo
     const int64_t h = int64_t(kvh) * group + i;
     if (tk.w == 1) {
       a.out[(row * a.n_heads + h) * D + d] = O / L;  // one split: at least one key
+      if (a.out_h) a.out_h[(row * a.n_heads + h) * D + d] = __float2half_rn(O / L);
     } else {
       float* p = a.part + (int64_t(blockIdx.x) * a.n_heads + h) * (D + 2);
       p[2 + d] = O;

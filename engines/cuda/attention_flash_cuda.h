@@ -7,6 +7,7 @@
 // Q and P enter the tensor cores as FP16 hi + lo pairs (~22 bits each, two MMAs), so the result stays near
 // FP32 math over the FP16 cache, as the scalar kernels are (attention_cuda.cu keeps decode rows and F32 caches).
 // Include from CUDA sources only.
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -38,6 +39,8 @@ struct FlashArgs {
   // length}; rows split more than once write (max, sum, unnormalised acc) per (task, head) here, as
   // attention_cuda.cu's batched kernel does, for its combine pass.
   float* part = nullptr;
+  // Decode, no row split: out's FP16 copy for the o projection too (half_copy.h), where not null.
+  __half* out_h = nullptr;
 };
 
 // Launch on `s` (no queueing: the caller enqueues with a key holding every field).
