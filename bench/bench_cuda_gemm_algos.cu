@@ -21,15 +21,6 @@
 
 namespace {
 
-#define CKB(x)                                                                          \
-  do {                                                                                  \
-    cublasStatus_t s_ = (x);                                                            \
-    if (s_ != CUBLAS_STATUS_SUCCESS) {                                                  \
-      std::fprintf(stderr, "%s:%d: %s: cuBLAS status %d\n", __FILE__, __LINE__, #x, int(s_)); \
-      return 1;                                                                         \
-    }                                                                                   \
-  } while (0)
-
 struct Shape {
   const char* name;
   int rows, in;

@@ -5,8 +5,8 @@
 # checkpoint generated there and the seed table's latency workload on it.
 #
 # usage (repo root, on the GPU machine): bash bench/cuda_device_run.sh [OUT_DIR] [steps]
-#   steps: any of build,tests,sanitize,roofline,stream,gemv,bench7b,bench7b-nographs,decode,profile,formats,cpubench,
-#   throughput,longprompt (default: all but stream, cpubench, throughput and longprompt)
+#   steps: any of build,tests,sanitize,roofline,stream,gemmalgos,gemv,bench7b,bench7b-nographs,decode,profile,formats,
+#   cpubench,throughput,longprompt (default: all but stream, gemmalgos, cpubench, throughput and longprompt)
 #   longprompt: the FP16 latency workload at prompts 512 and 4096 (generate 32), flash attention on and off.
 #   GEN_TOKENS / REPS (default 256 / 5) size the latency runs.
 #   FORMATS (default gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0): the quantized 7B files the
@@ -81,6 +81,12 @@ if has stream; then
   log "streaming-read patterns (launch size, warp/persistent/cp.async ring)"
   ninja -C "$BUILD" -j"$JOBS" bench_cuda_stream >/tmp/build-stream.log 2>&1 || { grep -E "error|FAILED" -A5 /tmp/build-stream.log | head -20; }
   "$BUILD/bench/bench_cuda_stream" | tee "$OUT_DIR/stream.txt"
+fi
+
+if has gemmalgos; then
+  log "cuBLAS GEMM vs cuBLASLt heuristic candidates at the 7B shapes (64 and 2048 tokens)"
+  ninja -C "$BUILD" -j"$JOBS" bench_cuda_gemm_algos >/tmp/build-gemm.log 2>&1 || { grep -E "error|FAILED" -A5 /tmp/build-gemm.log | head -20; }
+  "$BUILD/bench/bench_cuda_gemm_algos" --tokens 64,2048 --reps 40 | tee "$OUT_DIR/gemm_algos.txt"
 fi
 
 if has gemv; then

@@ -22,8 +22,10 @@ struct GemvArgs {
   int nseg;
   int64_t in;
   int n;
-  // cuBLAS launches (linear_dense_cuda.cu) only: where their one GEMM over all segments writes [n, total rows]
-  // before the epilogue pass. Their residual adds do not fold (the RMSNorm after them takes those).
+  // cuBLAS launches (linear_dense_cuda.cu): their residual adds do not fold (the RMSNorm after them takes
+  // those), and biases fold only where ym, the scratch their one GEMM over all segments writes [n, total rows]
+  // to before the epilogue pass, was set up (q/k/v's group).
+  bool cublas = false;
   float* ym = nullptr;
 };
 

@@ -600,13 +600,7 @@ class DenseLinearCuda final : public Linear {
     Launch* last = last_launch();
     if (last && last->merge_tag == &kGemvTag && merge_with(*last, tag, x, y, n)) return;
 
-    auto args = std::make_shared<GemvArgs>();  // zeroed: no bias, no residual
-    args->W[0] = w_;
-    args->y[0] = y;
-    args->end[0] = out_;
-    args->nseg = 1;
-    args->in = in_;
-    args->n = int(n);
+    auto args = one_segment(y, n);
     Launch l;
     l.merge_tag = &kGemvTag;
     l.merge_state = {tag, kw(x), uint64_t(n), uint64_t(in_), kw(args.get())};
@@ -639,18 +633,35 @@ class DenseLinearCuda final : public Linear {
     enqueue(std::move(l));
   }
 
+  // A launch's arguments for this matrix alone (zeroed: no bias, no residual).
+  std::shared_ptr<GemvArgs> one_segment(float* y, int64_t n) const {
+    auto a = std::make_shared<GemvArgs>();
+    a->W[0] = w_;
+    a->y[0] = y;
+    a->end[0] = out_;
+    a->nseg = 1;
+    a->in = in_;
+    a->n = int(n);
+    return a;
+  }
+  // Whether this matrix's output y [n, out] would overlap an output of launch a.
+  bool overlaps_outputs(const GemvArgs& a, const float* y, int64_t n) const {
+    for (int s = 0; s < a.nseg; ++s) {
+      const int64_t rows = a.end[s] - (s ? a.end[s - 1] : 0);
+      if (ranges_overlap(y, size_t(n * out_) * sizeof(float), a.y[s], size_t(n * rows) * sizeof(float))) return true;
+    }
+    return false;
+  }
+
   // Queues y = x·Wᵀ through cuBLAS as a launch later Linears and bias adds can join (see run_cublas).
   void cublas_launch(const float* x, const T* xh, float* y, int64_t n) const {
     const uint64_t tag = 0x800 + sizeof(T);
     if (merge_cublas(tag, x, y, n)) return;
-    auto args = std::make_shared<GemvArgs>();  // zeroed: no bias, no residual
-    args->W[0] = w_;
-    args->y[0] = y;
-    args->end[0] = out_;
-    args->nseg = 1;
-    args->in = in_;
-    args->n = int(n);
-    args->ym = static_cast<float*>(scratch(Scratch::GemmEpilogue, size_t(n * out_) * sizeof(float)));
+    auto args = one_segment(y, n);
+    args->cublas = true;
+    // Scratch for the epilogue pass only in a group (q/k/v: merges, biases); others write y directly.
+    if (block_->bytes > bytes_)
+      args->ym = static_cast<float*>(scratch(Scratch::GemmEpilogue, size_t(n * out_) * sizeof(float)));
     Launch l;
     l.capturable = cublas_in_graphs();
     l.merge_tag = &kGemvTag;
@@ -676,12 +687,7 @@ class DenseLinearCuda final : public Linear {
     // their epilogue pass over the wide output costs more than the launch it saves.
     if (!block_->holds(a->W[a->nseg - 1]) || static_cast<const T*>(a->W[a->nseg - 1]) + prev_rows * in_ != w_)
       return false;
-    // The epilogue writes every segment's y from ym at once: outputs must be disjoint.
-    const size_t yb = size_t(n * out_) * sizeof(float);
-    for (int s = 0; s < a->nseg; ++s) {
-      const int64_t rows = a->end[s] - (s ? a->end[s - 1] : 0);
-      if (ranges_overlap(y, yb, a->y[s], size_t(n * rows) * sizeof(float))) return false;
-    }
+    if (overlaps_outputs(*a, y, n)) return false;  // the epilogue writes every segment's y at once
     // Growing the scratch runs the queue (this launch included): then there is nothing to join.
     float* ym = static_cast<float*>(scratch(Scratch::GemmEpilogue, size_t(n * (a->end[a->nseg - 1] + out_)) * sizeof(float)));
     if (last_launch() != last) return false;
@@ -703,12 +709,8 @@ class DenseLinearCuda final : public Linear {
     for (int s = 0; s < a->nseg; ++s)
       if (a->resid[s]) return false;  // a folded residual add may write memory this GEMV reads
     // Outputs must not overlap earlier segments' outputs or x (a merged launch has no order between them).
-    const size_t yb = size_t(n * out_) * sizeof(float);
-    if (ranges_overlap(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
-    for (int s = 0; s < a->nseg; ++s) {
-      const int64_t rows = a->end[s] - (s ? a->end[s - 1] : 0);
-      if (ranges_overlap(y, yb, a->y[s], size_t(n * rows) * sizeof(float))) return false;
-    }
+    if (ranges_overlap(y, size_t(n * out_) * sizeof(float), x, size_t(n * in_) * sizeof(float))) return false;
+    if (overlaps_outputs(*a, y, n)) return false;
     a->W[a->nseg] = w_;
     a->y[a->nseg] = y;
     a->end[a->nseg] = a->end[a->nseg - 1] + out_;
@@ -742,7 +744,7 @@ bool gemv_fold_bias(float* y, const float* b, int64_t rows, int64_t dim) {
   int64_t n, in;
   const float* x;
   GemvArgs* a = last_gemv(&l, &n, &in, &x);
-  if (!a || n != rows) return false;
+  if (!a || n != rows || (a->cublas && !a->ym)) return false;
   for (int s = 0; s < a->nseg; ++s) {
     if (a->y[s] != y || seg_rows(*a, s) != dim) continue;
     if (a->bias[s] || a->resid[s]) return false;  // order matters once a residual took y
@@ -758,7 +760,7 @@ bool gemv_fold_residual(float* y, const float* src, int64_t count) {
   int64_t n, in;
   const float* x;
   GemvArgs* a = last_gemv(&l, &n, &in, &x);
-  if (!a || a->ym) return false;  // cuBLAS launches: the RMSNorm after the add takes it (ops_cuda.cu)
+  if (!a || a->cublas) return false;  // cuBLAS launches: the RMSNorm after the add takes it (ops_cuda.cu)
   for (int s = 0; s < a->nseg; ++s) {
     if (a->y[s] != src || n * seg_rows(*a, s) != count || a->resid[s]) continue;
     // y is written while other warps still read x, the outputs and the biases: it must be none of them.

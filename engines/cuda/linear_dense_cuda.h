@@ -1,15 +1,17 @@
 #pragma once
 // Dense Linear on the GPU: F16/BF16/F32 weights [out, in] copied once into
 // device memory. One token: our GEMV, one warp per output row, 128-bit weight
-// loads, FP32 activations and accumulation. Batched decode (2..16 tokens by
+// loads, FP32 activations and accumulation. Small batches (2..7 tokens by
 // default, up to 64 when forced; F16/BF16 weights): a tensor-core kernel
 // (mma.sync m16n8k16) that streams every weight once for all tokens; up to 16
 // tokens it keeps the activations to about FP32 accuracy (each split into a high
 // and a low FP16/BF16 part), beyond that it rounds them to FP16/BF16. More tokens
 // (larger batches, prefill), or F32 weights beyond 8 tokens: activations rounded
 // to the weight type and one cuBLAS GEMM (tensor cores, FP32 accumulate and
-// output). F32 weights, 2..8 tokens: the GEMV. Thresholds measured on the H100
+// output); up to 128 tokens the matrices of one group (q/k/v) as one GEMM.
+// F32 weights, 2..8 tokens: the GEMV. Thresholds measured on the H100
 // (docs/benchmarks-h100.md, issue 9).
+
 #include <memory>
 #include <vector>
 
