@@ -18,6 +18,7 @@
 
 #include "bench/bench_args.h"
 #include "bench/bench_cuda_check.h"
+#include "bench/bench_cuda_timer.h"
 
 namespace {
 
@@ -25,24 +26,6 @@ struct Shape {
   const char* name;
   int rows, in;
 };
-
-// Mean milliseconds of `reps` back-to-back calls (after one warm-up); f(i) issues call i.
-template <class F>
-float time_ms(F f, int reps) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  f(0);
-  cudaEventRecord(a);
-  for (int i = 0; i < reps; ++i) f(i + 1);
-  cudaEventRecord(b);
-  cudaEventSynchronize(b);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, a, b);
-  cudaEventDestroy(a);
-  cudaEventDestroy(b);
-  return ms / float(reps);
-}
 
 }  // namespace
 
@@ -71,13 +54,13 @@ int main(int argc, char** argv) {
   std::printf("device: %s, %d SMs; %d reps per figure, weights rotated past L2 (%d MiB)\n", prop.name,
               prop.multiProcessorCount, reps, int(prop.l2CacheSize >> 20));
   cublasHandle_t h;
-  CKB(cublasCreate(&h));
+  CK(cublasCreate(&h));
   cublasLtHandle_t lt;
-  CKB(cublasLtCreate(&lt));
+  CK(cublasLtCreate(&lt));
   size_t ws_bytes = 32u << 20;
   void* ws = nullptr;
   CK(cudaMalloc(&ws, ws_bytes));
-  CKB(cublasSetWorkspace(h, ws, ws_bytes));
+  CK(cublasSetWorkspace(h, ws, ws_bytes));
 
   std::printf("%-8s %6s %6s %6s | %10s %8s | %10s %8s | %10s %8s %5s\n", "shape", "rows", "in", "tokens", "GemmEx ms",
               "GB/s", "Lt[0] ms", "GB/s", "Lt best ms", "GB/s", "algo");
@@ -99,7 +82,7 @@ int main(int argc, char** argv) {
       auto wi = [&](int i) { return static_cast<const char*>(w) + size_t(i % copies) * wbytes; };
       const float alpha = 1.f, beta = 0.f;
       // As enqueue_gemm_xwt: column-major Yᵀ[rows, n] = W[rows, in] · Xᵀ[in, n] with op(A) = T.
-      const float t_ex = time_ms(
+      const float t_ex = mean_ms(
           [&](int i) {
             cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, sh.rows, int(n), sh.in, &alpha, wi(i), CUDA_R_16F, sh.in, x,
                          CUDA_R_16F, sh.in, &beta, y, CUDA_R_32F, sh.rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
@@ -108,26 +91,26 @@ int main(int argc, char** argv) {
       CK(cudaGetLastError());
 
       cublasLtMatmulDesc_t op;
-      CKB(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+      CK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
       const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-      CKB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
-      CKB(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+      CK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+      CK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
       cublasLtMatrixLayout_t la, lb, lc;
-      CKB(cublasLtMatrixLayoutCreate(&la, CUDA_R_16F, sh.in, sh.rows, sh.in));
-      CKB(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16F, sh.in, n, sh.in));
-      CKB(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, sh.rows, n, sh.rows));
+      CK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16F, sh.in, sh.rows, sh.in));
+      CK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16F, sh.in, n, sh.in));
+      CK(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, sh.rows, n, sh.rows));
       cublasLtMatmulPreference_t pref;
-      CKB(cublasLtMatmulPreferenceCreate(&pref));
-      CKB(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes,
+      CK(cublasLtMatmulPreferenceCreate(&pref));
+      CK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws_bytes,
                                                sizeof(ws_bytes)));
       std::vector<cublasLtMatmulHeuristicResult_t> res(size_t(std::max(1, max_algos)));
       int found = 0;
-      CKB(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, lc, pref, int(res.size()), res.data(), &found));
+      CK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, lc, pref, int(res.size()), res.data(), &found));
       float t0 = -1, tbest = -1;
       int best = -1;
       for (int a = 0; a < found; ++a) {
         if (res[size_t(a)].state != CUBLAS_STATUS_SUCCESS) continue;
-        const float t = time_ms(
+        const float t = mean_ms(
             [&](int i) {
               cublasLtMatmul(lt, op, &alpha, wi(i), la, x, lb, &beta, y, lc, y, lc, &res[size_t(a)].algo, ws, ws_bytes,
                              0);

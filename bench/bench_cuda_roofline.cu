@@ -13,6 +13,7 @@
 #include <string>
 
 #include "bench/bench_cuda_check.h"
+#include "bench/bench_cuda_timer.h"
 
 __global__ void read_kernel(const uint4* __restrict__ p, size_t n, unsigned* sink) {
   unsigned acc = 0;
@@ -21,21 +22,6 @@ __global__ void read_kernel(const uint4* __restrict__ p, size_t n, unsigned* sin
     acc ^= v.x ^ v.y ^ v.z ^ v.w;
   }
   if (acc == 0x12345678u) *sink = acc;  // keeps the loads alive
-}
-
-template <class F>
-float time_ms(F f, int reps) {
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  f();  // warm-up
-  cudaEventRecord(a);
-  for (int i = 0; i < reps; ++i) f();
-  cudaEventRecord(b);
-  cudaEventSynchronize(b);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, a, b);
-  return ms / float(reps);
 }
 
 int main(int argc, char** argv) {
@@ -54,14 +40,14 @@ int main(int argc, char** argv) {
   CK(cudaMalloc(&dst, bytes));
   CK(cudaMalloc(&sink, sizeof(unsigned)));
   CK(cudaMemset(src, 1, bytes));
-  const float read_ms = time_ms([&] { read_kernel<<<prop.multiProcessorCount * 8, 512>>>(static_cast<const uint4*>(src), bytes / 16, sink); }, 10);
+  const float read_ms = mean_ms([&](int) { read_kernel<<<prop.multiProcessorCount * 8, 512>>>(static_cast<const uint4*>(src), bytes / 16, sink); }, 10);
   CK(cudaGetLastError());
-  const float copy_ms = time_ms([&] { cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice); }, 10);
+  const float copy_ms = mean_ms([&](int) { cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice); }, 10);
   CK(cudaFree(src));
   CK(cudaFree(dst));
 
   cublasHandle_t h;
-  if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) return 1;
+  CK(cublasCreate(&h));
   __half *A, *B;
   float* C;
   CK(cudaMalloc(&A, size_t(g) * g * 2));
@@ -70,7 +56,7 @@ int main(int argc, char** argv) {
   CK(cudaMemset(A, 0x3c, size_t(g) * g * 2));  // ~1.0 in fp16: not all zeros
   CK(cudaMemset(B, 0x2c, size_t(g) * g * 2));
   const float one = 1, zero = 0;
-  const float gemm_ms = time_ms([&] {
+  const float gemm_ms = mean_ms([&](int) {
     cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, g, g, g, &one, A, CUDA_R_16F, g, B, CUDA_R_16F, g, &zero, C, CUDA_R_32F, g,
                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   }, 10);

@@ -12,8 +12,6 @@
 
 #include "engines/cuda/fold_control.h"
 #include "engines/cuda/launch_queue.h"
-#include "engines/cuda/register_cuda.h"
-#include "engines/registry/registry.h"
 #include "tests/support/cuda_test_support.h"
 #include "tests/support/reference_fixture.h"
 #include "tests/support/test_paths.h"
@@ -22,13 +20,6 @@ using namespace qbench;
 using namespace qbench::test;
 
 namespace {
-
-std::vector<int32_t> rand200_ids() {
-  for (const RefSequence& s : reference_sequences())
-    if (s.name == "rand200") return s.ids;
-  FAIL("the fixture has no rand200 sequence");
-  return {};
-}
 
 struct Run {
   std::vector<float> prefill;  // a 200-row prefill's every row
@@ -43,7 +34,7 @@ struct Run {
 // decode kernel writes all of the output and the copy).
 Run run(Engine& e, KvType kv) {
   Transformer& m = e.model();
-  const std::vector<int32_t> ids = rand200_ids();
+  const std::vector<int32_t> ids = reference_ids("rand200");
   Run r;
   {
     Sequence s = m.new_sequence(int64_t(ids.size()), kv);
@@ -75,13 +66,6 @@ Run run(Engine& e, KvType kv) {
   return r;
 }
 
-std::unique_ptr<Engine> load(const std::string& rel) {
-  register_cuda_device();
-  LoadOptions lo;
-  lo.path = tiny_fixture_dir() + "/" + rel;
-  lo.device = "cuda";
-  return load_engine(lo);
-}
 
 }  // namespace
 
@@ -91,7 +75,7 @@ TEST_CASE("cuda launch folds: bit-identical logits, fewer launches", "[cuda][fol
   // FP16 safetensors (dense cuBLAS), GGUF Q8_0 (dequantise + cuBLAS), GPTQ without act-order (same, over
   // the plain FP16 copy).
   for (const std::string dir : {"hf-fp16", "gguf/tiny-qwen2-q8_0.gguf", "gptq"}) {
-    auto e = load(dir);
+    auto e = load_tiny_fixture(dir, "cuda");
     const int64_t layers = e->config().num_layers;
     for (KvType kv : {KvType::F32, KvType::F16}) {
       INFO(dir << ", kv " << kv_type_name(kv));
@@ -131,7 +115,7 @@ TEST_CASE("cuda launch folds: bit-identical logits, fewer launches", "[cuda][fol
 TEST_CASE("cuda q/k/v as one GEMM: same logits within rounding, fewer launches", "[cuda][folds]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/hf-fp16/model.safetensors")) return;
   const bool was = cuda::gemm_merge_enabled();
-  auto e = load("hf-fp16");
+  auto e = load_tiny_fixture("hf-fp16", "cuda");
   const int64_t layers = e->config().num_layers;
   for (KvType kv : {KvType::F32, KvType::F16}) {
     INFO("kv " << kv_type_name(kv));

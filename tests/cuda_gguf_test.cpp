@@ -341,16 +341,8 @@ namespace {
 
 const char* kFormats[] = {"gguf-f16", "gguf-q8_0", "gguf-q5_k_s", "gguf-q4_k_m"};
 
-std::string file_of(const std::string& format) {
-  return tiny_fixture_dir() + "/gguf/tiny-qwen2-" + format.substr(5) + ".gguf";
-}
-
 std::unique_ptr<Engine> load_gguf(const std::string& format, const std::string& device) {
-  register_cuda_device();
-  LoadOptions lo;
-  lo.path = file_of(format);
-  lo.device = device;
-  return load_engine(lo);
+  return load_tiny_fixture("gguf/tiny-qwen2-" + format.substr(5) + ".gguf", device);
 }
 
 std::vector<float> prefill_all(Engine& e, const std::vector<int32_t>& ids) {
@@ -410,10 +402,7 @@ TEST_CASE("GGUF on cuda: logits match llama.cpp and the CPU backend for every fi
 TEST_CASE("GGUF on cuda: decode token by token matches the CPU backend; graph replay equals direct launches",
           "[cuda][reference]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gguf/tiny-qwen2-q4_k_m.gguf")) return;
-  const auto& seqs = reference_sequences();
-  auto it = std::find_if(seqs.begin(), seqs.end(), [](auto& s) { return s.name == "text_zh"; });
-  REQUIRE(it != seqs.end());
-  const auto& ids = it->ids;
+  const std::vector<int32_t> ids = reference_ids("text_zh");
   for (const char* fmt : kFormats) {
     auto g = load_gguf(fmt, "cuda");
     auto c = load_gguf(fmt, "cpu");

@@ -195,20 +195,13 @@ struct Int4Fixture {
 };
 const Int4Fixture kFixtures[] = {{"gptq"}, {"gptq-actorder"}, {"awq"}};
 
-std::unique_ptr<Engine> load_fixture(const std::string& dir, const std::string& device) {
-  register_cuda_device();
-  LoadOptions lo;
-  lo.path = tiny_fixture_dir() + "/" + dir;
-  lo.device = device;
-  return load_engine(lo);
-}
 
 }  // namespace
 
 TEST_CASE("int4 on cuda: prefill logits match the reference (fp16-activation tolerance)", "[cuda][int4]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/reference/logits/index.json")) return;
   for (auto& f : kFixtures) {
-    auto e = load_fixture(f.dir, "cuda");
+    auto e = load_tiny_fixture(f.dir, "cuda");
     REQUIRE(e->info().device == "cuda");
     const int64_t V = e->config().vocab_size;
     // The GEMM path rounds activations and dequantised weights to FP16: README column "fp16 activations".
@@ -238,8 +231,8 @@ TEST_CASE("int4 on cuda: prefill logits match the reference (fp16-activation tol
 TEST_CASE("int4 on cuda: token-by-token logits match the reference and the CPU backend (float32)", "[cuda][int4]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/reference/logits/index.json")) return;
   for (auto& f : kFixtures) {
-    auto g = load_fixture(f.dir, "cuda");
-    auto c = load_fixture(f.dir, "cpu");
+    auto g = load_tiny_fixture(f.dir, "cuda");
+    auto c = load_tiny_fixture(f.dir, "cpu");
     const int64_t V = g->config().vocab_size;
     double worst_ref = 0, worst_cpu = 0;
     for (auto& seq : reference_sequences()) {
@@ -285,8 +278,8 @@ TEST_CASE("int4 on cuda: token-by-token logits match the reference and the CPU b
 TEST_CASE("int4 on cuda: greedy continuations equal the reference and the CPU backend", "[cuda][int4]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/reference/greedy.json")) return;
   for (auto& f : kFixtures) {
-    auto g = load_fixture(f.dir, "cuda");
-    auto c = load_fixture(f.dir, "cpu");
+    auto g = load_tiny_fixture(f.dir, "cuda");
+    auto c = load_tiny_fixture(f.dir, "cpu");
     const int64_t V = g->config().vocab_size;
     for (auto& seq : reference_sequences()) {
       if (seq.name != "text_en" && seq.name != "text_zh") continue;
@@ -315,7 +308,7 @@ TEST_CASE("int4 on cuda: greedy continuations equal the reference and the CPU ba
 
 TEST_CASE("int4 on cuda: decode replayed through CUDA graphs equals direct launches", "[cuda][int4]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gptq-actorder/model.safetensors")) return;
-  auto g = load_fixture("gptq-actorder", "cuda");
+  auto g = load_tiny_fixture("gptq-actorder", "cuda");
   const std::vector<int32_t> ids = {11, 400, 7, 8191, 23, 5, 99, 1000, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14};
   auto run = [&](bool graphs) {
     cuda::set_graphs_enabled(graphs);
@@ -341,7 +334,7 @@ TEST_CASE("int4 on cuda: decode replayed through CUDA graphs equals direct launc
 TEST_CASE("int4 on cuda keeps only packed weights on the device", "[cuda][int4]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gptq/model.safetensors")) return;
   for (auto& f : kFixtures) {
-    auto e = load_fixture(f.dir, "cuda");
+    auto e = load_tiny_fixture(f.dir, "cuda");
     const auto& L = e->model().weights().layers[0];
     // q_proj [256, 256], group 128: 256·256/2 code bytes + 256 rows · 2 groups · (F16 scale + F16 zero)
     // (+ 256·4 for the act-order permutation).

@@ -26,13 +26,7 @@ using namespace qbench::test;
 
 namespace {
 
-std::unique_ptr<Engine> load_tiny(const std::string& device) {
-  register_cuda_device();
-  LoadOptions lo;
-  lo.path = tiny_fixture_dir() + "/hf-fp16";
-  lo.device = device;
-  return load_engine(lo);
-}
+std::unique_ptr<Engine> load_tiny(const std::string& device) { return load_tiny_fixture("hf-fp16", device); }
 
 std::vector<float> prefill_all(Engine& e, const std::vector<int32_t>& ids, KvType kv) {
   Sequence s = e.model().new_sequence(int64_t(ids.size()), kv);
@@ -106,20 +100,13 @@ TEST_CASE("fp16 on cuda: decode logits equal the CPU backend's", "[cuda][referen
 }
 
 namespace {
-// The fixture's 200 random token ids (reference_sequences "rand200").
-std::vector<int32_t> rand200_ids() {
-  const auto seqs = reference_sequences();
-  auto it = std::find_if(seqs.begin(), seqs.end(), [](auto& s) { return s.name == "rand200"; });
-  REQUIRE(it != seqs.end());
-  return it->ids;
-}
 }  // namespace
 
 TEST_CASE("fp16 on cuda: decode steps replayed through a CUDA graph equal direct launches", "[cuda][reference]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/hf-fp16/model.safetensors")) return;
   auto g = load_tiny("cuda");
   const int64_t V = g->config().vocab_size;
-  const std::vector<int32_t> ids = rand200_ids();
+  const std::vector<int32_t> ids = reference_ids("rand200");
   // Prefill half, then decode token by token (positions, block table and token ids change every step).
   auto run = [&](bool graphs, KvType kv) {
     cuda::set_graphs_enabled(graphs);
@@ -156,7 +143,7 @@ TEST_CASE("fp16 on cuda: programmatic dependent launch gives the same logits and
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/hf-fp16/model.safetensors")) return;
   auto g = load_tiny("cuda");
   const int64_t V = g->config().vocab_size;
-  const std::vector<int32_t> ids = rand200_ids();
+  const std::vector<int32_t> ids = reference_ids("rand200");
   const int greedy_steps = 24;
   struct Out {
     std::vector<float> logits;   // prefill's last row, then every decode step's

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
-#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -35,10 +34,7 @@ constexpr int64_t kDecodeRows = 4;
 // 7.80, 2: 6.75 / 6.79 / 7.11 / 7.67, 1: 6.55 / 6.68 / 6.93 / 7.42; at 64 sequences 1 means no split at all
 // (no partials, no combine pass). QBENCH_CUDA_DECODE_BLOCKS=N (1..16) for measurements.
 int64_t decode_blocks_per_sm() {
-  static const int64_t b = [] {
-    const char* e = std::getenv("QBENCH_CUDA_DECODE_BLOCKS");
-    return e ? std::clamp<int64_t>(std::atoll(e), 1, 16) : int64_t(1);
-  }();
+  static const int64_t b = env_int("QBENCH_CUDA_DECODE_BLOCKS", 1, 1, 16);
   return b;
 }
 
@@ -306,9 +302,6 @@ __device__ __forceinline__ void load4(const float* p, float* f) {
   f[0] = a.x; f[1] = a.y; f[2] = a.z; f[3] = a.w;
 }
 
-__device__ __forceinline__ void store_as(float* p, float v) { *p = v; }
-__device__ __forceinline__ void store_as(__half* p, float v) { *p = __float2half_rn(v); }
-
 template <class T>
 __global__ void kv_store_rows_kernel(T* __restrict__ kb, T* __restrict__ vb, const int32_t* __restrict__ slots,
                                      int64_t row_elems, const float* __restrict__ k, const float* __restrict__ v,
@@ -317,8 +310,8 @@ __global__ void kv_store_rows_kernel(T* __restrict__ kb, T* __restrict__ vb, con
   const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= rows * row_elems) return;
   const int64_t off = int64_t(slots[t / row_elems]) * row_elems + t % row_elems;
-  store_as(kb + off, k[t]);
-  store_as(vb + off, v[t]);
+  kb[off] = from_f32<T>(k[t]);
+  vb[off] = from_f32<T>(v[t]);
 }
 
 // Block (task, KV head). task = (sequence, its row, split, splits); sequence = (first stacked row,
@@ -476,24 +469,24 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
   if (!fa.n_tiles && (n_comb == total_rows || (flash_decode && n_comb == 0)))
     offer_half_copy(l, out, total_rows * n_heads * D, out_h.get(), true);
   l.run = [=](cudaStream_t s) {
-             // One queued launch, up to three kernels: prefill tiles, decode rows, the splits' combine.
-             if (fa.n_tiles) launch_flash_attention(fa, s);
-             if (!n_tasks) return;
-             if (dec.n_tiles) {  // the tensor-core kernel, same tasks and partials
-               FlashArgs d = dec;
-               if (!n_comb && out_h->type == HalfType::F16) d.out_h = static_cast<__half*>(out_h->p);
-               launch_flash_decode(d, s);
-             } else {
-               launch_pdl(attention_batch_kernel<T, DT>, dim3(unsigned(n_tasks), unsigned(kvh)), kBatchThreads, smem, s,
-                          kv, tasks, seqs, tables, q, out, part, n_heads, group, D, max_split, scale);
-               QB_CUDA_LAUNCH("attention (batched)");
-             }
-             if (n_comb) {
-               launch_pdl(attention_batch_combine, dim3(unsigned(n_comb), unsigned(n_heads)), 128, 0, s, comb, part, out,
-                          n_heads, D, *out_h);
-               QB_CUDA_LAUNCH("attention combine (batched)");
-             }
-           };
+    // One queued launch, up to three kernels: prefill tiles, decode rows, the splits' combine.
+    if (fa.n_tiles) launch_flash_attention(fa, s);
+    if (!n_tasks) return;
+    if (dec.n_tiles) {  // the tensor-core kernel, same tasks and partials
+      FlashArgs d = dec;
+      if (!n_comb && out_h->type == HalfType::F16) d.out_h = static_cast<__half*>(out_h->p);
+      launch_flash_decode(d, s);
+    } else {
+      launch_pdl(attention_batch_kernel<T, DT>, dim3(unsigned(n_tasks), unsigned(kvh)), kBatchThreads, smem, s,
+                 kv, tasks, seqs, tables, q, out, part, n_heads, group, D, max_split, scale);
+      QB_CUDA_LAUNCH("attention (batched)");
+    }
+    if (n_comb) {
+      launch_pdl(attention_batch_combine, dim3(unsigned(n_comb), unsigned(n_heads)), 128, 0, s, comb, part, out,
+                 n_heads, D, *out_h);
+      QB_CUDA_LAUNCH("attention combine (batched)");
+    }
+  };
   enqueue(std::move(l));
 }
 

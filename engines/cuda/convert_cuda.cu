@@ -1,26 +1,12 @@
 #include "engines/cuda/convert_cuda.h"
 
-#include <type_traits>
-
 #include "engines/cuda/cuda_check.h"
+#include "engines/cuda/device_math.cuh"
 #include "engines/cuda/pdl.cuh"
 
 namespace qbench::cuda {
 
 namespace {
-
-template <class T>
-__device__ __forceinline__ void store4(T* y, int64_t i, float4 v) {
-  T h[4];
-  if constexpr (std::is_same_v<T, __half>) {
-    *reinterpret_cast<__half2*>(h) = __floats2half2_rn(v.x, v.y);
-    *reinterpret_cast<__half2*>(h + 2) = __floats2half2_rn(v.z, v.w);
-  } else {
-    *reinterpret_cast<__nv_bfloat162*>(h) = __floats2bfloat162_rn(v.x, v.y);
-    *reinterpret_cast<__nv_bfloat162*>(h + 2) = __floats2bfloat162_rn(v.z, v.w);
-  }
-  reinterpret_cast<uint2*>(y)[i] = *reinterpret_cast<const uint2*>(h);
-}
 
 template <class T>
 __global__ void to_16bit_kernel(const float* __restrict__ x, T* __restrict__ y, int64_t n, bool vec) {
@@ -29,8 +15,7 @@ __global__ void to_16bit_kernel(const float* __restrict__ x, T* __restrict__ y, 
   if (vec) {
     if (i < n / 4) store4(y, i, reinterpret_cast<const float4*>(x)[i]);
   } else if (i < n) {
-    if constexpr (std::is_same_v<T, __half>) y[i] = __float2half_rn(x[i]);
-    else y[i] = __float2bfloat16_rn(x[i]);
+    y[i] = from_f32<T>(x[i]);
   }
 }
 

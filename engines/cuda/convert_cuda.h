@@ -1,6 +1,6 @@
 #pragma once
-// FP32 activations to the 16-bit operand type of a cuBLAS GEMM (FP16, or BF16 for BF16 weights): what the
-// dense and GGUF Linears run before their GEMMs. Include from CUDA-aware sources only.
+// FP32 activations to the 16-bit operand type of a cuBLAS GEMM (FP16, or BF16 for BF16 weights): the
+// conversion half_copy.h queues when no producer wrote the copy. Include from CUDA-aware sources only.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>

@@ -1,7 +1,7 @@
 #pragma once
 // What a queued decode-GEMV launch carries, for every CUDA Linear with a GEMV
-// (dense, GGUF): the epilogue that gemv_fusion.h folds bias and residual adds
-// into. A GEMV launch has merge_tag == &kGemvTag and merge_state =
+// (dense, GGUF, int4; also the dense cuBLAS launch of a q/k/v group): the
+// epilogue that gemv_fusion.h folds bias and residual adds into. A GEMV launch has merge_tag == &kGemvTag and merge_state =
 // {kernel tag, x, n, in, GemvArgs*}; the kernel tag tells which Linear kind may
 // extend it with more segments.
 #include <cstdint>
@@ -22,10 +22,9 @@ struct GemvArgs {
   int nseg;
   int64_t in;
   int n;
-  // cuBLAS launches (linear_dense_cuda.cu): their residual adds do not fold (the RMSNorm after them takes
-  // those), and biases fold only where ym, the scratch their one GEMM over all segments writes [n, total rows]
-  // to before the epilogue pass, was set up (q/k/v's group).
-  bool cublas = false;
+  // cuBLAS launches of a dense group (linear_dense_cuda.cu) only: where their one GEMM over all segments
+  // writes [n, total rows] before the epilogue pass. Their residual adds do not fold (the RMSNorm after
+  // them takes those).
   float* ym = nullptr;
 };
 

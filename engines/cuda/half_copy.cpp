@@ -14,8 +14,21 @@ namespace qbench::cuda {
 namespace {
 
 const char kHalfProducerTag = 0;
-int g_folds = -1;  // -1: not read from the environment yet
-int g_merge = -1;
+// A start-up switch: on unless its variable is "0"; set() overrides it after running what is queued (launches
+// queued under one setting run under it).
+struct Switch {
+  const char* env;
+  int v = -1;  // -1: not read from the environment yet
+  bool on() {
+    if (v < 0) v = env_equals(env, "0") ? 0 : 1;
+    return v == 1;
+  }
+  void set(bool b) {
+    flush();
+    v = b ? 1 : 0;
+  }
+};
+Switch g_folds{"QBENCH_CUDA_FOLDS"}, g_merge{"QBENCH_CUDA_GEMM_MERGE"};
 
 // The copy the last GEMM read. Nothing queued since (the queue's launch count is unchanged) and no flush
 // since (the queue is not empty) mean x and the copy are as they were: a GEMM launch is never extended by
@@ -48,25 +61,10 @@ bool fold_into_producer(const float* x, void* xh, int64_t cnt, HalfType t) {
 
 }  // namespace
 
-bool launch_folds_enabled() {
-  if (g_folds < 0) g_folds = env_equals("QBENCH_CUDA_FOLDS", "0") ? 0 : 1;
-  return g_folds == 1;
-}
-
-void set_launch_folds_enabled(bool on) {
-  flush();
-  g_folds = on ? 1 : 0;
-}
-
-bool gemm_merge_enabled() {
-  if (g_merge < 0) g_merge = env_equals("QBENCH_CUDA_GEMM_MERGE", "0") ? 0 : 1;
-  return g_merge == 1;
-}
-
-void set_gemm_merge_enabled(bool on) {
-  flush();
-  g_merge = on ? 1 : 0;
-}
+bool launch_folds_enabled() { return g_folds.on(); }
+void set_launch_folds_enabled(bool on) { g_folds.set(on); }
+bool gemm_merge_enabled() { return g_merge.on(); }
+void set_gemm_merge_enabled(bool on) { g_merge.set(on); }
 
 void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out, bool f16_only) {
   if (!launch_folds_enabled()) return;

@@ -36,8 +36,8 @@ template <int NT>
 constexpr int kUnroll = 4;
 // Tensor-core decode GEMM (2..kTcMaxTokens tokens, 16-bit weights).
 constexpr int kTcMaxTokens = 64;   // the kernel's limit
-// auto_dense_path's: above it cuBLAS is faster on the H100 (7B step at 8 / 12 / 16 sequences: 7.2 / 7.3 / 7.4 ms
-// vs 7.6-7.9 / 8.5 / 8.7 on this kernel, after q/k/v merging and the launch folds; it was 16 before them).
+// auto_dense_path's: from 8 tokens cuBLAS is faster on the H100 (7B step at 8 / 16 sequences: 6.78 / 7.10 ms vs
+// 7.01 / 8.32 on this kernel, after q/k/v merging and the launch folds; the bound was 16 before them).
 constexpr int kTcAutoTokens = 7;
 constexpr int kTcSplitTokens = 16;  // up to here activations are split hi + lo (about FP32 accurate)
 constexpr int kTcWarps = 8;         // per block: mb m-tiles (16 rows each) x kw k-splits
@@ -192,12 +192,6 @@ __device__ __forceinline__ void mma16816(float (&c)[4], uint32_t a0, uint32_t a1
                  : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-template <class T>
-__device__ __forceinline__ T to_t(float v) {
-  if constexpr (std::is_same_v<T, __half>) return __float2half_rn(v);
-  else return __float2bfloat16_rn(v);
-}
-
 // xh[r, k] = x[r, k] rounded (rows >= n: 0); with split, xh[n_pad + r, k] = the rounding's remainder, rounded.
 template <class T>
 __global__ void tc_convert_kernel(const float* __restrict__ x, T* __restrict__ xh, int n, int n_pad, int64_t in, bool split) {
@@ -206,9 +200,9 @@ __global__ void tc_convert_kernel(const float* __restrict__ x, T* __restrict__ x
   if (i >= int64_t(n_pad) * in) return;
   const int64_t r = i / in;
   const float v = r < n ? x[i] : 0.f;
-  const T hi = to_t<T>(v);
+  const T hi = from_f32<T>(v);
   xh[i] = hi;
-  if (split) xh[int64_t(n_pad) * in + i] = to_t<T>(v - to_f32(hi));
+  if (split) xh[int64_t(n_pad) * in + i] = from_f32<T>(v - to_f32(hi));
 }
 
 struct TcArgs {
@@ -487,9 +481,9 @@ struct Types<float> {
 };
 
 // ---- cuBLAS launches (more than kTcAutoTokens tokens) ----------------------
-// Up to kMergeMaxTokens tokens a cuBLAS launch is a GemvArgs launch like the GEMV's: q, k and v, stored one
-// after another in one allocation (make_dense_linears_cuda), join one GEMM over all their rows, and the bias
-// adds fold in. cuBLAS cannot write three outputs, so a launch with more than one segment or a bias
+// Up to kMergeMaxTokens tokens the cuBLAS launch of a group's matrix (q, k and v, stored one after another in
+// one allocation: make_dense_linears_cuda) is a GemvArgs launch like the GEMV's: the group joins one GEMM over
+// all its rows, and the bias adds fold in. cuBLAS cannot write three outputs, so a launch with more than one segment or a bias
 // writes the GEMM to scratch (ym) and an epilogue pass (tc_reduce_kernel with one split) adds the biases and
 // writes each segment's y. On the H100 at 64 tokens (bench_cuda_gemm_algos, weights from DRAM) q, k and v
 // took 13.8 + 16.2 + 16.2 us as three GEMMs and 15.8 us as one. Beyond kMergeMaxTokens (prefill) the GEMMs
@@ -550,7 +544,8 @@ class DenseLinearCuda final : public Linear {
       xb = xh;
     }
     // Captured into the step's graph with the rest (cublas_in_graphs).
-    if (n <= kMergeMaxTokens) cublas_launch(x, static_cast<const T*>(xb), y, n);
+    // q/k/v (a group) up to kMergeMaxTokens: one launch the others and the biases can join; else plain.
+    if (n <= kMergeMaxTokens && block_->bytes > bytes_) cublas_launch(x, static_cast<const T*>(xb), y, n);
     else enqueue_gemm_xwt(0x301, w_, xb, Types<T>::cuda, y, out_, n, in_, out_, cublas_in_graphs());
     if constexpr (!std::is_same_v<T, float>) note_half_copy(x, xb, n * in_, ht);
   }
@@ -644,24 +639,12 @@ class DenseLinearCuda final : public Linear {
     a->n = int(n);
     return a;
   }
-  // Whether this matrix's output y [n, out] would overlap an output of launch a.
-  bool overlaps_outputs(const GemvArgs& a, const float* y, int64_t n) const {
-    for (int s = 0; s < a.nseg; ++s) {
-      const int64_t rows = a.end[s] - (s ? a.end[s - 1] : 0);
-      if (ranges_overlap(y, size_t(n * out_) * sizeof(float), a.y[s], size_t(n * rows) * sizeof(float))) return true;
-    }
-    return false;
-  }
-
   // Queues y = x·Wᵀ through cuBLAS as a launch later Linears and bias adds can join (see run_cublas).
   void cublas_launch(const float* x, const T* xh, float* y, int64_t n) const {
     const uint64_t tag = 0x800 + sizeof(T);
     if (merge_cublas(tag, x, y, n)) return;
     auto args = one_segment(y, n);
-    args->cublas = true;
-    // Scratch for the epilogue pass only in a group (q/k/v: merges, biases); others write y directly.
-    if (block_->bytes > bytes_)
-      args->ym = static_cast<float*>(scratch(Scratch::GemmEpilogue, size_t(n * out_) * sizeof(float)));
+    args->ym = static_cast<float*>(scratch(Scratch::GemmEpilogue, size_t(n * out_) * sizeof(float)));
     Launch l;
     l.capturable = cublas_in_graphs();
     l.merge_tag = &kGemvTag;
@@ -679,22 +662,18 @@ class DenseLinearCuda final : public Linear {
     const auto& st = last->merge_state;
     if (st.size() != 5 || st[0] != tag || st[1] != kw(x) || st[2] != uint64_t(n) || st[3] != uint64_t(in_)) return false;
     auto* a = reinterpret_cast<GemvArgs*>(uintptr_t(st[4]));
-    if (a->nseg >= kMaxSegments) return false;
+    if (!can_join(*a, x, in_, y, out_)) return false;
     for (int s = 0; s < a->nseg; ++s)
-      if (a->bias[s] || a->resid[s]) return false;
-    const int64_t prev_rows = a->end[a->nseg - 1] - (a->nseg > 1 ? a->end[a->nseg - 2] : 0);
+      if (a->bias[s]) return false;  // folded already: the epilogue's arguments are complete
     // Only within a group: matrices cudaMalloc placed back to back by chance (gate, up) would join too, but
     // their epilogue pass over the wide output costs more than the launch it saves.
-    if (!block_->holds(a->W[a->nseg - 1]) || static_cast<const T*>(a->W[a->nseg - 1]) + prev_rows * in_ != w_)
+    const int last_seg = a->nseg - 1;
+    if (!block_->holds(a->W[last_seg]) || static_cast<const T*>(a->W[last_seg]) + seg_rows(*a, last_seg) * in_ != w_)
       return false;
-    if (overlaps_outputs(*a, y, n)) return false;  // the epilogue writes every segment's y at once
     // Growing the scratch runs the queue (this launch included): then there is nothing to join.
-    float* ym = static_cast<float*>(scratch(Scratch::GemmEpilogue, size_t(n * (a->end[a->nseg - 1] + out_)) * sizeof(float)));
+    float* ym = static_cast<float*>(scratch(Scratch::GemmEpilogue, size_t(n * (a->end[last_seg] + out_)) * sizeof(float)));
     if (last_launch() != last) return false;
-    a->y[a->nseg] = y;
-    a->W[a->nseg] = w_;
-    a->end[a->nseg] = a->end[a->nseg - 1] + out_;
-    ++a->nseg;
+    add_segment(*a, w_, y, out_);
     a->ym = ym;
     last->key.insert(last->key.end(), {kw(w_), kw(y), uint64_t(out_), kw(ym)});
     return true;
@@ -705,16 +684,8 @@ class DenseLinearCuda final : public Linear {
     const auto& st = l.merge_state;
     if (st.size() != 5 || st[0] != tag || st[1] != kw(x) || st[2] != uint64_t(n) || st[3] != uint64_t(in_)) return false;
     auto* a = reinterpret_cast<GemvArgs*>(uintptr_t(st[4]));
-    if (a->nseg >= kMaxSegments) return false;
-    for (int s = 0; s < a->nseg; ++s)
-      if (a->resid[s]) return false;  // a folded residual add may write memory this GEMV reads
-    // Outputs must not overlap earlier segments' outputs or x (a merged launch has no order between them).
-    if (ranges_overlap(y, size_t(n * out_) * sizeof(float), x, size_t(n * in_) * sizeof(float))) return false;
-    if (overlaps_outputs(*a, y, n)) return false;
-    a->W[a->nseg] = w_;
-    a->y[a->nseg] = y;
-    a->end[a->nseg] = a->end[a->nseg - 1] + out_;
-    ++a->nseg;
+    if (!can_join(*a, x, in_, y, out_)) return false;
+    add_segment(*a, w_, y, out_);
     l.key.insert(l.key.end(), {kw(w_), kw(y), uint64_t(out_)});
     return true;
   }
@@ -736,7 +707,6 @@ GemvArgs* last_gemv(Launch** l, int64_t* n, int64_t* in, const float** x) {
   *in = int64_t(last->merge_state[3]);
   return reinterpret_cast<GemvArgs*>(uintptr_t(last->merge_state[4]));
 }
-int64_t seg_rows(const GemvArgs& a, int s) { return a.end[s] - (s ? a.end[s - 1] : 0); }
 }  // namespace
 
 bool gemv_fold_bias(float* y, const float* b, int64_t rows, int64_t dim) {
@@ -744,7 +714,7 @@ bool gemv_fold_bias(float* y, const float* b, int64_t rows, int64_t dim) {
   int64_t n, in;
   const float* x;
   GemvArgs* a = last_gemv(&l, &n, &in, &x);
-  if (!a || n != rows || (a->cublas && !a->ym)) return false;
+  if (!a || n != rows) return false;
   for (int s = 0; s < a->nseg; ++s) {
     if (a->y[s] != y || seg_rows(*a, s) != dim) continue;
     if (a->bias[s] || a->resid[s]) return false;  // order matters once a residual took y
@@ -760,7 +730,7 @@ bool gemv_fold_residual(float* y, const float* src, int64_t count) {
   int64_t n, in;
   const float* x;
   GemvArgs* a = last_gemv(&l, &n, &in, &x);
-  if (!a || a->cublas) return false;  // cuBLAS launches: the RMSNorm after the add takes it (ops_cuda.cu)
+  if (!a || a->ym) return false;  // cuBLAS launches: the RMSNorm after the add takes it (ops_cuda.cu)
   for (int s = 0; s < a->nseg; ++s) {
     if (a->y[s] != src || n * seg_rows(*a, s) != count || a->resid[s]) continue;
     // y is written while other warps still read x, the outputs and the biases: it must be none of them.
@@ -786,9 +756,8 @@ void force_dense_path(DensePath p) {
 DensePath forced_dense_path() { return g_forced; }
 
 // Measured on the H100 (bench_cuda_batch_decode, docs/cuda.md): one token is the GEMV's
-// (FP32 activations, 83% of the read roofline); 2..7 tokens the tensor-core kernel's (a 7B step at batch 8
-// once took 7.3 ms on it vs cuBLAS 8.7 and the 8-token GEMV 21.1; with q/k/v as one GEMM and the launch
-// folds cuBLAS took 7.2 ms at 8 and the kernel 7.6-7.9: kTcAutoTokens); more, cuBLAS's (batch 64: 10.6 ms vs 14.2).
+// (FP32 activations, 83% of the read roofline); 2..7 tokens the tensor-core kernel's (kTcAutoTokens; the
+// 8-token GEMV took 21 ms per 7B step); more, cuBLAS's (batch 64: 10.6 ms vs 14.2 on the tensor-core kernel).
 // QBENCH_CUDA_TC_TOKENS=LO,HI moves the tensor-core range (for measurements; LO >= 2, HI <= 64; HI < LO: none).
 DensePath auto_dense_path(int64_t n) {
   static const std::pair<int64_t, int64_t> range = [] {
@@ -802,10 +771,7 @@ DensePath auto_dense_path(int64_t n) {
   }();
   // QBENCH_CUDA_GEMV_TOKENS=N: outside that range the GEMV takes up to N tokens (1..8; default 1, since
   // the many-token GEMV is the slowest path: 21 ms per 7B step at 8 tokens), cuBLAS the rest.
-  static const int64_t gemv_max = [] {
-    const char* e = std::getenv("QBENCH_CUDA_GEMV_TOKENS");
-    return e ? std::clamp<int64_t>(std::atoll(e), 1, kMaxGemvTokens) : int64_t(1);
-  }();
+  static const int64_t gemv_max = env_int("QBENCH_CUDA_GEMV_TOKENS", 1, 1, kMaxGemvTokens);
   if (n >= range.first && n <= range.second) return DensePath::TensorCore;
   return n <= gemv_max ? DensePath::Gemv : DensePath::Cublas;
 }

@@ -204,11 +204,10 @@ class GgufLinearCuda final : public Linear {
         st[3] != uint64_t(in))
       return nullptr;
     const auto* a = reinterpret_cast<const GgufGemvArgs*>(uintptr_t(st[4]));
-    for (int s = 0; s < a->g.nseg; ++s) {
-      const int64_t rows = a->g.end[s] - (s ? a->g.end[s - 1] : 0);
-      if (a->g.resid[s] || ranges_overlap(a->g.y[s], size_t(n * rows) * sizeof(float), x, size_t(n * in) * sizeof(float)))
+    for (int s = 0; s < a->g.nseg; ++s)
+      if (a->g.resid[s] ||
+          ranges_overlap(a->g.y[s], size_t(n * seg_rows(a->g, s)) * sizeof(float), x, size_t(n * in) * sizeof(float)))
         return nullptr;
-    }
     return a;
   }
 
@@ -217,24 +216,10 @@ class GgufLinearCuda final : public Linear {
     if (st.size() != 5 || st[0] != tag || st[1] != kw(x) || st[2] != uint64_t(n) || st[3] != uint64_t(in_)) return false;
     // merge_state holds &GgufGemvArgs::g, its first member.
     auto* a = reinterpret_cast<GgufGemvArgs*>(uintptr_t(st[4]));
-    GemvArgs& g = a->g;
-    if (g.nseg >= kMaxSegments) return false;
-    for (int s = 0; s < g.nseg; ++s)
-      if (g.resid[s]) return false;  // a folded residual add may write memory this GEMV reads
-    // Outputs must not overlap earlier segments' outputs or x (a merged launch has no order between them).
-    const size_t yb = size_t(n * out_) * sizeof(float);
-    if (ranges_overlap(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
-    for (int s = 0; s < g.nseg; ++s) {
-      const int64_t rows = g.end[s] - (s ? g.end[s - 1] : 0);
-      if (ranges_overlap(y, yb, g.y[s], size_t(n * rows) * sizeof(float))) return false;
-    }
-    const int i = g.nseg;
-    g.W[i] = a0_;
+    if (!can_join(a->g, x, in_, y, out_)) return false;
+    const int i = add_segment(a->g, a0_, y, out_);
     a->a1[i] = a1_;
     a->a2[i] = a2_;
-    g.y[i] = y;
-    g.end[i] = g.end[i - 1] + out_;
-    ++g.nseg;
     l.key.insert(l.key.end(), {kw(a0_), kw(y), uint64_t(out_)});
     return true;
   }

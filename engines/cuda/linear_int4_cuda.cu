@@ -245,22 +245,8 @@ class Int4LinearCuda final : public Linear {
     if (L->perm != perm() || L->units != units_ || L->groups.groups != g_.groups || L->groups.gshift != g_.gshift ||
         L->groups.gsize != g_.gsize || L->groups.tile_mask != g_.tile_mask || L->hs != hs_)
       return false;
-    GemvArgs& a = L->g;
-    if (a.nseg >= kMaxSegments) return false;
-    for (int s = 0; s < a.nseg; ++s)
-      if (a.resid[s]) return false;  // a folded residual add may write memory this GEMV reads
-    // Outputs must not overlap earlier segments' outputs or x (a merged launch has no order between them).
-    const size_t yb = size_t(n * out_) * sizeof(float);
-    if (ranges_overlap(y, yb, x, size_t(n * in_) * sizeof(float))) return false;
-    for (int s = 0; s < a.nseg; ++s) {
-      const int64_t rows = a.end[s] - (s ? a.end[s - 1] : 0);
-      if (ranges_overlap(y, yb, a.y[s], size_t(n * rows) * sizeof(float))) return false;
-    }
-    a.W[a.nseg] = codes_;
-    a.y[a.nseg] = y;
-    a.end[a.nseg] = a.end[a.nseg - 1] + out_;
-    L->sz[a.nseg] = sz_;
-    ++a.nseg;
+    if (!can_join(L->g, x, in_, y, out_)) return false;
+    L->sz[add_segment(L->g, codes_, y, out_)] = sz_;
     l.key.insert(l.key.end(), {kw(codes_), kw(sz_), kw(y), uint64_t(out_)});
     return true;
   }

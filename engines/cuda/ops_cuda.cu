@@ -39,17 +39,12 @@ constexpr size_t kStagedUploadMax = 64 * 1024;
 
 // Stores v (4 values at element 4i, or one at i) into the 16-bit copy h when there is one.
 __device__ __forceinline__ void store_half4(const HalfOut& h, int64_t i, float4 v) {
-  if (h.type == HalfType::F16) {
-    __half2 p[2] = {__floats2half2_rn(v.x, v.y), __floats2half2_rn(v.z, v.w)};
-    reinterpret_cast<uint2*>(h.p)[i] = *reinterpret_cast<const uint2*>(p);
-  } else if (h.type == HalfType::BF16) {
-    __nv_bfloat162 p[2] = {__floats2bfloat162_rn(v.x, v.y), __floats2bfloat162_rn(v.z, v.w)};
-    reinterpret_cast<uint2*>(h.p)[i] = *reinterpret_cast<const uint2*>(p);
-  }
+  if (h.type == HalfType::F16) store4(static_cast<__half*>(h.p), i, v);
+  else if (h.type == HalfType::BF16) store4(static_cast<__nv_bfloat16*>(h.p), i, v);
 }
 __device__ __forceinline__ void store_half1(const HalfOut& h, int64_t i, float v) {
-  if (h.type == HalfType::F16) static_cast<__half*>(h.p)[i] = __float2half_rn(v);
-  else if (h.type == HalfType::BF16) static_cast<__nv_bfloat16*>(h.p)[i] = __float2bfloat16_rn(v);
+  if (h.type == HalfType::F16) static_cast<__half*>(h.p)[i] = from_f32<__half>(v);
+  else if (h.type == HalfType::BF16) static_cast<__nv_bfloat16*>(h.p)[i] = from_f32<__nv_bfloat16>(v);
 }
 
 // y[r, :] = rmsnorm(x[r, :]) * w, one block per row. With `add`, the residual add before it is folded in:
@@ -190,12 +185,6 @@ struct RopeArgs {
   int64_t block_tokens;
 };
 
-template <class T>
-__device__ __forceinline__ T from_f32(float v);
-template <>
-__device__ __forceinline__ float from_f32<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
 
 template <class T>
 __device__ __forceinline__ void store_kv_pair(const RopeArgs& a, int64_t off, int64_t vi, int64_t half, float k0, float k1) {
@@ -565,52 +554,54 @@ class CudaOps final : public Ops {
   }
 
  private:
-  // kv_store right after rope(q)+rope(k) over the same k rows joins that launch: the rope kernel writes the
-  // rotated k (the value kv_store would read back) and v into the cache. Same values, one launch fewer.
-  bool fold_kv_store(void* kb, void* vb, const int32_t* table, int64_t bt, int64_t re, const int32_t* pos0_dev,
-                     const float* k, const float* v, int64_t rows, bool f32) {
+  // The rope launch over q then k right before a K/V store of the same rows, when that store can join it:
+  // the rope kernel writes the rotated k (the value the store would read back) and v into the cache. Same
+  // values, one launch fewer. v is read while other threads rotate q and k in place: it must be neither.
+  RopeArgs* rope_to_store_into(const float* k, const float* v, int64_t rows, int64_t row_elems, Launch** out) {
     Launch* last = last_launch();
-    if (!last || last->merge_tag != &kRopeTag || last->merge_state[0] != uint64_t(rows)) return false;
+    if (!last || last->merge_tag != &kRopeTag || last->merge_state[0] != uint64_t(rows)) return nullptr;
     auto* a = reinterpret_cast<RopeArgs*>(uintptr_t(last->merge_state[4]));
     const int64_t head_dim = int64_t(last->merge_state[1]);
-    if (a->count != 2 || a->kv || a->x[1] != k || a->nh[1] * head_dim != re || head_dim % 2) return false;
-    // v is read while other threads rotate q and k in place: it must be neither.
-    const size_t vb_bytes = size_t(rows * re) * sizeof(float);
+    if (a->count != 2 || a->kv || a->x[1] != k || a->nh[1] * head_dim != row_elems || head_dim % 2) return nullptr;
+    const size_t vb_bytes = size_t(rows * row_elems) * sizeof(float);
     if (ranges_overlap(v, vb_bytes, a->x[0], size_t(rows * a->nh[0] * head_dim) * sizeof(float)) ||
         ranges_overlap(v, vb_bytes, a->x[1], vb_bytes))
-      return false;
-    a->kv = f32 ? 1 : 2;
-    a->kb = kb;
-    a->vb = vb;
+      return nullptr;
+    *out = last;
+    return a;
+  }
+
+  // One sequence's kv_store (positions pos0.. through its block table).
+  bool fold_kv_store(void* kb, void* vb, const int32_t* table, int64_t bt, int64_t re, const int32_t* pos0_dev,
+                     const float* k, const float* v, int64_t rows, bool f32) {
+    Launch* last = nullptr;
+    RopeArgs* a = rope_to_store_into(k, v, rows, re, &last);
+    if (!a) return false;
+    set_store(a, kb, vb, v, f32);
     a->table = table;
     a->pos0 = pos0_dev;
-    a->v = v;
     a->block_tokens = bt;
     last->key.insert(last->key.end(), {kKvStore, kw(kb), kw(vb), kw(table), uint64_t(bt), kw(pos0_dev), kw(v), f32});
     last->merge_tag = nullptr;  // complete: nothing more joins it
     return true;
   }
 
-  // The batched pass's K/V store (attention_batch) joins the rope over q and k right before it, as
-  // fold_kv_store does for one sequence, with a slot per row.
+  // A batched pass's K/V store (attention_batch): a slot per row.
   bool fold_kv_rows(const KvRowStore& st) {
-    Launch* last = last_launch();
-    if (!last || last->merge_tag != &kRopeTag || last->merge_state[0] != uint64_t(st.rows)) return false;
-    auto* a = reinterpret_cast<RopeArgs*>(uintptr_t(last->merge_state[4]));
-    const int64_t head_dim = int64_t(last->merge_state[1]);
-    if (a->count != 2 || a->kv || a->x[1] != st.k || a->nh[1] * head_dim != st.row_elems || head_dim % 2) return false;
-    const size_t vb_bytes = size_t(st.rows * st.row_elems) * sizeof(float);
-    if (ranges_overlap(st.v, vb_bytes, a->x[0], size_t(st.rows * a->nh[0] * head_dim) * sizeof(float)) ||
-        ranges_overlap(st.v, vb_bytes, a->x[1], vb_bytes))
-      return false;
-    a->kv = st.f32 ? 1 : 2;
-    a->kb = st.kb;
-    a->vb = st.vb;
+    Launch* last = nullptr;
+    RopeArgs* a = rope_to_store_into(st.k, st.v, st.rows, st.row_elems, &last);
+    if (!a) return false;
+    set_store(a, st.kb, st.vb, st.v, st.f32);
     a->slots = st.slots;
-    a->v = st.v;
     last->key.insert(last->key.end(), {0x211, kw(st.kb), kw(st.vb), kw(st.slots), kw(st.v), st.f32});
-    last->merge_tag = nullptr;  // complete: nothing more joins it
+    last->merge_tag = nullptr;
     return true;
+  }
+  static void set_store(RopeArgs* a, void* kb, void* vb, const float* v, bool f32) {
+    a->kv = f32 ? 1 : 2;
+    a->kb = kb;
+    a->vb = vb;
+    a->v = v;
   }
 
   // inv_freq = 1 / theta^(2i/d) computed on the host exactly as the CPU does, uploaded once per (theta, d).

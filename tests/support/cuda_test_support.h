@@ -6,13 +6,17 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "engines/cuda/cuda_context.h"
+#include "engines/cuda/register_cuda.h"
 #include "engines/model/device_array.h"
 #include "engines/model/ops.h"
+#include "engines/registry/registry.h"
+#include "tests/support/reference_fixture.h"
 
 namespace qbench::test {
 
@@ -36,6 +40,16 @@ std::vector<T> to_host(Ops& o, const DeviceArray<T>& a) {
   std::vector<T> h(a.size());
   o.download(h.data(), a.data(), a.size() * sizeof(T));
   return h;
+}
+
+// A tiny-qwen2 fixture model (`rel`: a folder or file under ../shared/fixtures/tiny-qwen2) on `device`
+// ("cuda" or "cpu").
+inline std::unique_ptr<Engine> load_tiny_fixture(const std::string& rel, const std::string& device) {
+  register_cuda_device();
+  LoadOptions lo;
+  lo.path = tiny_fixture_dir() + "/" + rel;
+  lo.device = device;
+  return load_engine(lo);
 }
 
 }  // namespace qbench::test

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,12 @@ std::vector<RefSequence> reference_sequences() {
   for (auto& s : j["sequences"]) out.push_back({s["name"], s["ids"].get<std::vector<int32_t>>()});
   if (out.size() != 6) throw std::runtime_error("tokens.json: expected 6 sequences");
   return out;
+}
+
+std::vector<int32_t> reference_ids(const std::string& name) {
+  for (RefSequence& s : reference_sequences())
+    if (s.name == name) return std::move(s.ids);
+  throw std::runtime_error("tokens.json: no sequence '" + name + "'");
 }
 
 RefLogits reference_logits(const std::string& format, const std::string& sequence) {

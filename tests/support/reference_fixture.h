@@ -16,6 +16,8 @@ struct RefSequence {
 // Absolute path of ../shared/fixtures/tiny-qwen2 ("" if absent).
 std::string tiny_fixture_dir();
 std::vector<RefSequence> reference_sequences();
+// The ids of the reference sequence `name` ("rand200", "text_zh", ...); throws when there is none.
+std::vector<int32_t> reference_ids(const std::string& name);
 
 struct RefLogits {
   int64_t first_pos = 0, rows = 0, vocab = 0;
