@@ -4,8 +4,12 @@
 // against the step roofline: max(bytes / read bandwidth, FLOPs / GEMM rate), bytes
 // = the Linears' weights once + every sequence's K and V. The table picks the
 // decode GEMM threshold (linear_dense_cuda.cu: auto_dense_path).
+// --mixed T adds T prompt tokens to every step, as continuous batching does (pieces of --chunk tokens, each a
+// new sequence rewound every step, each wanting logits): the steps that carry prefill chunks in the
+// throughput workload (issue 9), whose roofline is mostly the FLOP term.
 // usage: bench_cuda_batch_decode --model DIR [--prompt 512] [--steps 16] [--batches 1,2,4,8,16,32,64]
 //        [--paths auto,tc,cublas,gemv] [--bw-gbs 3077] [--tflops 860] [--profile-batch B]
+//        [--mixed T] [--chunk 512]
 #include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
@@ -27,7 +31,7 @@ using namespace qbench;
 
 int main(int argc, char** argv) try {
   std::string model, batches_s = "1,2,4,8,16,32,64", paths_s = "auto,tc,cublas,gemv";
-  int64_t prompt = 512, steps = 16, profile_batch = 0;
+  int64_t prompt = 512, steps = 16, profile_batch = 0, mixed = 0, chunk = 512;
   double bw_gbs = 3077, tflops = 860;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
@@ -39,9 +43,11 @@ int main(int argc, char** argv) try {
     else if (a == "--bw-gbs") bw_gbs = std::atof(v.c_str());
     else if (a == "--tflops") tflops = std::atof(v.c_str());
     else if (a == "--profile-batch") profile_batch = std::atoll(v.c_str());
+    else if (a == "--mixed") mixed = std::atoll(v.c_str());
+    else if (a == "--chunk") chunk = std::atoll(v.c_str());
     else { std::fprintf(stderr, "unknown option %s\n", a.c_str()); return 2; }
   }
-  if (model.empty() || prompt < 1 || steps < 1) {
+  if (model.empty() || prompt < 1 || steps < 1 || mixed < 0 || chunk < 1) {
     std::fprintf(stderr, "usage: bench_cuda_batch_decode --model DIR [--prompt 512] [--steps 16] [--batches ...]\n");
     return 2;
   }
@@ -64,12 +70,14 @@ int main(int argc, char** argv) try {
   for (auto& L : w.layers)
     for (const Linear* l : {L.q.get(), L.k.get(), L.v.get(), L.o.get(), L.gate.get(), L.up.get(), L.down.get()})
       flop_tok += 2.0 * double(l->in_features()) * double(l->out_features());
-  flop_tok += 2.0 * double(w.output().in_features()) * double(w.output().out_features());
+  const double flop_head = 2.0 * double(w.output().in_features()) * double(w.output().out_features());
+  flop_tok += flop_head;
 
   const int warm = 3;
   const int64_t ctx_max = prompt + warm + steps + 1;
   const int64_t bt = KvBlockPool::kDefaultBlockTokens, ctx_blocks = (ctx_max + bt - 1) / bt;
-  auto pool = m.new_kv_pool(maxb * ctx_blocks * bt, KvType::F16, bt);
+  const int64_t pieces = (mixed + chunk - 1) / chunk, chunk_blocks = (chunk + bt - 1) / bt;
+  auto pool = m.new_kv_pool((maxb * ctx_blocks + pieces * chunk_blocks) * bt, KvType::F16, bt);
   std::vector<Sequence> seqs;
   std::vector<std::vector<int32_t>> ids(static_cast<size_t>(maxb));
   for (int64_t i = 0; i < maxb; ++i) {
@@ -77,6 +85,16 @@ int main(int argc, char** argv) try {
     if (!seqs.back().kv->reserve(ctx_max)) throw std::runtime_error("KV pool too small");
     ids[size_t(i)].resize(size_t(prompt));
     for (int64_t t = 0; t < prompt; ++t) ids[size_t(i)][size_t(t)] = int32_t((t * 7919 + i * 104729 + 13) % V);
+  }
+  // The mixed steps' prompt pieces: new sequences, rewound to position 0 before every step.
+  std::vector<Sequence> fresh;
+  std::vector<int64_t> fresh_rows;
+  std::vector<int32_t> fresh_ids(static_cast<size_t>(chunk));
+  for (int64_t t = 0; t < chunk; ++t) fresh_ids[size_t(t)] = int32_t((t * 31 + 7) % V);
+  for (int64_t i = 0, left = mixed; i < pieces; ++i, left -= chunk) {
+    fresh.push_back(m.new_sequence_in(pool));
+    if (!fresh.back().kv->reserve(chunk)) throw std::runtime_error("KV pool too small");
+    fresh_rows.push_back(std::min(chunk, left));
   }
   // Prefill every sequence once (4 per pass), then each measurement rewinds them to `prompt`.
   {
@@ -90,6 +108,9 @@ int main(int argc, char** argv) try {
   }
   std::printf("# %s, weights read per step %.3f GB, KV %.0f B/token, %.3f GFLOP/token; bw %.0f GB/s, %.0f TFLOP/s\n",
               model.c_str(), wbytes / 1e9, kv_tok, flop_tok / 1e9, bw_gbs, tflops);
+  if (mixed > 0)
+    std::printf("# every step also prefills %lld prompt tokens in %lld pieces of <= %lld (batch = decode rows)\n",
+                (long long)mixed, (long long)pieces, (long long)chunk);
   std::printf("%-7s %5s %10s %10s %10s %11s %10s %8s\n", "path", "batch", "ms/step", "p10", "p90", "tok/s", "roof ms",
               "of roof");
   for (const std::string& ps : split_commas(paths_s)) {
@@ -102,31 +123,46 @@ int main(int argc, char** argv) try {
     for (int64_t B : batches) {
       if (p == cuda::DensePath::Gemv && B > 8) continue;
       if (p == cuda::DensePath::TensorCore && (B < 2 || B > 64)) continue;
-      std::vector<int32_t> tok(static_cast<size_t>(B), 1);
+      std::vector<int32_t> tok(static_cast<size_t>(B), 1), out;
       for (int64_t i = 0; i < B; ++i) seqs[size_t(i)].n_past = prompt;
       std::vector<double> ms;
       double ctx_sum = 0;
+      cuda::GraphStats st0{};
       for (int s = 0; s < warm + steps; ++s) {
         std::vector<Transformer::BatchItem> items;
         for (int64_t i = 0; i < B; ++i) items.push_back({&seqs[size_t(i)], &tok[size_t(i)], 1, true});
+        for (size_t i = 0; i < fresh.size(); ++i) {
+          fresh[i].n_past = 0;
+          items.push_back({&fresh[i], fresh_ids.data(), fresh_rows[i], true});
+        }
         if (s >= warm) ctx_sum += double(seqs[0].n_past + 1);
         // Under Nsight Compute (--profile-from-start off) only the timed steps of --profile-batch are profiled.
         const bool prof = B == profile_batch && s >= warm;
+        if (s == warm) st0 = cuda::graph_stats();
         if (prof) (void)cudaProfilerStart();
         const auto t0 = std::chrono::steady_clock::now();
-        m.forward_batch_greedy(items, tok);
+        m.forward_batch_greedy(items, out);
+        std::copy(out.begin(), out.begin() + B, tok.begin());
         const double d = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         if (prof) (void)cudaProfilerStop();
         if (s >= warm) ms.push_back(d);
       }
+      const cuda::GraphStats st1 = cuda::graph_stats();
       std::sort(ms.begin(), ms.end());
       const double med = ms[ms.size() / 2], k = double(ms.size());
       const double ctx = ctx_sum / double(steps);
-      const double roof_ms = std::max((double(wbytes) + double(B) * ctx * kv_tok) / (bw_gbs * 1e9),
-                                      double(B) * flop_tok / (tflops * 1e12)) * 1e3;
+      // Prompt pieces: their rows through the Linears, their last row through the LM head, their keys read.
+      const double flops = double(B) * flop_tok + double(mixed) * (flop_tok - flop_head) + double(pieces) * flop_head;
+      const double roof_ms = std::max((double(wbytes) + (double(B) * ctx + double(mixed)) * kv_tok) / (bw_gbs * 1e9),
+                                      flops / (tflops * 1e12)) * 1e3;
       std::printf("%-7s %5lld %10.3f %10.3f %10.3f %11.1f %10.3f %7.0f%%\n", ps.c_str(), (long long)B, med,
                   ms[size_t(0.1 * k)], ms[std::min(ms.size() - 1, size_t(0.9 * k))], double(B) / med * 1e3, roof_ms,
                   100.0 * roof_ms / med);
+      // Host time building a step's queue (the GPU idles meanwhile), and how the steps ran.
+      std::printf("        host build %.3f ms/step, %.0f launches/step, %llu graph replays, %llu direct runs\n",
+                  double(st1.build_ns - st0.build_ns) / k / 1e6, double(st1.launches - st0.launches) / k,
+                  (unsigned long long)(st1.graph_launches - st0.graph_launches),
+                  (unsigned long long)(st1.direct_runs - st0.direct_runs));
       std::fflush(stdout);
     }
   }

@@ -25,6 +25,7 @@ namespace {
 struct Shape {
   const char* name;
   int rows, in;
+  bool pair = false;  // also as two GEMMs of rows / 2 in one strided-batched launch (the engine's gate/up)
 };
 
 }  // namespace
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
   }
   // Qwen2.5-7B: q/o, k/v, q+k+v merged, gate/up, down, LM head.
   const Shape shapes[] = {{"q,o", 3584, 3584},      {"k,v", 512, 3584},         {"qkv", 4608, 3584},
-                          {"gate,up", 18944, 3584}, {"gate+up", 37888, 3584},   {"down", 3584, 18944},
+                          {"gate,up", 18944, 3584}, {"gate+up", 37888, 3584, true},   {"down", 3584, 18944},
                           {"lm_head", 152064, 3584}};
   cudaDeviceProp prop{};
   CK(cudaGetDeviceProperties(&prop, 0));
@@ -89,6 +90,19 @@ int main(int argc, char** argv) {
           },
           reps);
       CK(cudaGetLastError());
+      if (sh.pair) {  // as run_gemm_xwt_pair: batch 2, x shared (stride 0), outputs one after the other
+        const int r2 = sh.rows / 2;
+        const float t_pair = mean_ms(
+            [&](int i) {
+              cublasGemmStridedBatchedEx(h, CUBLAS_OP_T, CUBLAS_OP_N, r2, int(n), sh.in, &alpha, wi(i), CUDA_R_16F,
+                                         sh.in, (long long)r2 * sh.in, x, CUDA_R_16F, sh.in, 0, &beta, y, CUDA_R_32F,
+                                         r2, (long long)r2 * n, 2, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+            },
+            reps);
+        CK(cudaGetLastError());
+        std::printf("%-8s %6d %6d %6ld | %10.4f %8.0f | (two GEMMs of %d rows in one strided-batched launch)\n",
+                    "pair", sh.rows, sh.in, n, t_pair, double(wbytes) / 1e9 / (t_pair * 1e-3), r2);
+      }
 
       cublasLtMatmulDesc_t op;
       CK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));

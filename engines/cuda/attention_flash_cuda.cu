@@ -46,14 +46,20 @@ __device__ __forceinline__ void load_q(uint32_t (&qh)[D / 16][4], uint32_t (&ql)
 
 // K and V rows of keys [k0, k0 + kKeys) of KV head kvh into buffer `buf` (cp.async, one commit group);
 // keys at or past `end` become zeros (finite scores; the caller masks them).
-template <int D>
+template <int D, int U = kKeys * (D / 8) / kThreads>
 __device__ __forceinline__ void load_kv_tile(__half* Ks, __half* Vs, int buf, const FlashArgs& a, const int32_t* table,
                                              int kvh, int k0, int end) {
   constexpr int LD = D + 8, CH = D / 8;  // 16-byte chunks per row
   const __half* K = static_cast<const __half*>(a.k);
   const __half* V = static_cast<const __half*>(a.v);
   const int bt = int(a.block_tokens);
-  for (int i = threadIdx.x; i < kKeys * CH; i += kThreads) {
+  // Unrolled by U: the block-table reads of U chunks are issued together, where a rolled loop waited on each
+  // before its copy could start (H100, 7B batch-64 step: 7.59 -> 7.50 ms, same run). The decode kernel
+  // unrolls fully; the prefill kernel, at its register limit, by 2 (fully: 40 bytes spilled).
+  static_assert(kKeys * CH % kThreads == 0, "every thread copies the same number of chunks");
+#pragma unroll U
+  for (int it = 0; it < kKeys * CH / kThreads; ++it) {
+    const int i = int(threadIdx.x) + it * kThreads;
     const int r = i / CH, ch = i % CH, j = k0 + r;
     const bool ok = j < end;
     const int64_t off = ok ? (int64_t(table[j / bt]) * bt + j % bt) * a.row_elems + int64_t(kvh) * D + ch * 8 : 0;
@@ -206,11 +212,11 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(FlashArgs a, float qsca
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
   const int pos[2] = {int(p0) + wr + g, int(p0) + wr + g + 8};
 
-  load_kv_tile<D>(Ks, Vs, 0, a, table, kvh, 0, kv_end);
+  load_kv_tile<D, 2>(Ks, Vs, 0, a, table, kvh, 0, kv_end);
   for (int kt = 0; kt < n_kt; ++kt) {
     const int buf = kt & 1;
     if (kt + 1 < n_kt) {
-      load_kv_tile<D>(Ks, Vs, buf ^ 1, a, table, kvh, (kt + 1) * kKeys, kv_end);
+      load_kv_tile<D, 2>(Ks, Vs, buf ^ 1, a, table, kvh, (kt + 1) * kKeys, kv_end);
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();

@@ -13,4 +13,7 @@ void set_launch_folds_enabled(bool on);
 // Not bit-identical to three GEMMs (cuBLAS may pick another kernel and summation order for the merged shape).
 bool gemm_merge_enabled();
 void set_gemm_merge_enabled(bool on);
+// How many producers have written only the 16-bit copy of their output so far (half_copy.h release_f32;
+// a launch fold too: off with the others). Tests count them.
+unsigned long long f32_writes_skipped();
 }  // namespace qbench::cuda

@@ -29,10 +29,17 @@ void note_half_copy(const float* x, const void* xh, int64_t cnt, HalfType t);
 struct HalfOut {
   void* p = nullptr;
   HalfType type = HalfType::None;
+  bool only = false;  // write the copy only, not x itself (release_f32); RMSNorm and SiLU·mul honour it
 };
 // Marks l (the producer, before enqueue) as able to take on x's copy: *out must live as long as l's run
 // (hold it in the launch's shared arguments). f16_only: the producer writes FP16 copies only (a BF16
 // consumer then converts for itself).
 void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out, bool f16_only = false);
+
+// x's FP32 values will not be read again before x is written anew (the transformer says so after x's last
+// reader). If the copy was folded into the launch producing x and every launch queued since is a GEMM that
+// read the copy (each noted it), that producer writes only the copy: at a 2048-token prefill chunk of the
+// 7B shape, 155 MB less written per layer by SiLU·mul. Otherwise nothing changes.
+void release_f32(const float* x, int64_t cnt);
 
 }  // namespace qbench::cuda

@@ -99,6 +99,13 @@ void enqueue(Launch l) {
   Q.launches.push_back(std::move(l));
 }
 
+Launch* queued_launch(size_t i) {
+  Queue& Q = q();
+  return i < Q.launches.size() ? &Q.launches[i] : nullptr;
+}
+size_t queued_count() { return q().launches.size(); }
+uint64_t flush_count() { return q().stats.graph_launches + q().stats.direct_runs; }
+
 Launch* last_launch() {
   Queue& Q = q();
   return Q.launches.empty() ? nullptr : &Q.launches.back();

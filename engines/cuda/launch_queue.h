@@ -37,6 +37,12 @@ void enqueue(Launch l);
 // may be merged into it (nothing ran in between, so their inputs are unchanged).
 Launch* last_launch();
 
+// The i-th launch of the queue not yet run (0: the oldest), nullptr past its end. Valid until the next flush;
+// flush_count() tells whether one happened.
+Launch* queued_launch(size_t i);
+size_t queued_count();
+uint64_t flush_count();
+
 // Copies `bytes` of host data into the staging arena and returns where a queued
 // kernel finds it on the device, valid for launches queued before the next flush.
 // With `share`, an equal blob staged with `share` earlier in the queue is reused

@@ -48,7 +48,8 @@ __device__ __forceinline__ void store_half1(const HalfOut& h, int64_t i, float v
 }
 
 // y[r, :] = rmsnorm(x[r, :]) * w, one block per row. With `add`, the residual add before it is folded in:
-// x[r, :] += add[r, :] first (written back: x is the residual stream). With h.p, y's 16-bit copy too.
+// x[r, :] += add[r, :] first (written back: x is the residual stream). With h.p, y's 16-bit copy too (with
+// h.only, instead of y).
 struct RmsArgs {
   float* x;
   const float* add;  // may be null
@@ -74,7 +75,7 @@ __global__ void rmsnorm_kernel(RmsArgs a) {
   const float inv = 1.0f / sqrtf(ss / float(a.dim) + a.eps);
   for (int64_t i = threadIdx.x; i < a.dim; i += blockDim.x) {  // each thread reads back what it wrote
     const float v = a.w[i] * (xr[i] * inv);
-    a.y[y0 + i] = v;
+    if (!a.h.only) a.y[y0 + i] = v;
     if (a.h.p) store_half1(a.h, y0 + i, v);
   }
 }
@@ -109,13 +110,13 @@ __global__ void rmsnorm_vec_kernel(RmsArgs a) {
   if (i0 < n4) {
     const float4 g = w4[i0];
     const float4 o = make_float4(g.x * (u.x * inv), g.y * (u.y * inv), g.z * (u.z * inv), g.w * (u.w * inv));
-    yr[i0] = o;
+    if (!a.h.only) yr[i0] = o;
     if (a.h.p) store_half4(a.h, y4 + i0, o);
   }
   if (i1 < n4) {
     const float4 g = w4[i1];
     const float4 o = make_float4(g.x * (v.x * inv), g.y * (v.y * inv), g.z * (v.z * inv), g.w * (v.w * inv));
-    yr[i1] = o;
+    if (!a.h.only) yr[i1] = o;
     if (a.h.p) store_half4(a.h, y4 + i1, o);
   }
 }
@@ -247,7 +248,7 @@ __global__ void kv_store_kernel(T* kbase, T* vbase, const int32_t* __restrict__ 
 }
 
 __device__ __forceinline__ float silu_mul1(float g, float u) { return g / (1.0f + expf(-g)) * u; }
-// out = silu(gate) * up; with h.p, out's 16-bit copy too.
+// out = silu(gate) * up; with h.p, out's 16-bit copy too (with h.only, instead of out).
 __global__ void silu_mul_kernel(const float* gate, const float* up, float* out, int64_t n, bool vec, HalfOut h) {
   pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -255,11 +256,11 @@ __global__ void silu_mul_kernel(const float* gate, const float* up, float* out, 
     if (i >= n / 4) return;
     const float4 g = reinterpret_cast<const float4*>(gate)[i], u = reinterpret_cast<const float4*>(up)[i];
     const float4 o = make_float4(silu_mul1(g.x, u.x), silu_mul1(g.y, u.y), silu_mul1(g.z, u.z), silu_mul1(g.w, u.w));
-    reinterpret_cast<float4*>(out)[i] = o;
+    if (!h.only) reinterpret_cast<float4*>(out)[i] = o;
     if (h.p) store_half4(h, i, o);
   } else if (i < n) {
     const float o = silu_mul1(gate[i], up[i]);
-    out[i] = o;
+    if (!h.only) out[i] = o;
     if (h.p) store_half1(h, i, o);
   }
 }
@@ -537,6 +538,8 @@ class CudaOps final : public Ops {
     offer_half_copy(l, out, n, h.get());  // the down projection's GEMM may have it write out's 16-bit copy
     enqueue(std::move(l));
   }
+
+  void release(const float* x, int64_t n) override { release_f32(x, n); }
 
   void add(float* y, const float* x, int64_t n) override {
     if (n <= 0) return;

@@ -1,5 +1,7 @@
 #include "engines/cuda/upload_weights.h"
 
+#include <vector>
+
 #include "engines/core/error.h"
 #include "engines/cuda/linear_dense_cuda.h"
 #include "engines/cuda/linear_gguf_cuda.h"
@@ -19,6 +21,25 @@ std::unique_ptr<Linear> to_device(const Linear& l, const std::string& backend, c
               "', which has no CUDA kernel; use --device cpu");
 }
 
+// Uploads dense host Linears of one dtype and input size into one device allocation; false (nothing done)
+// when any of them is not dense or they differ.
+bool dense_group(const std::vector<const Linear*>& host, const std::vector<std::unique_ptr<Linear>*>& out) {
+  DType dt{};
+  std::vector<const void*> data;
+  std::vector<int64_t> outs;
+  for (const Linear* l : host) {
+    DType d{};
+    const void* p = l->dense_data(&d);
+    if (!p || (!data.empty() && (d != dt || l->in_features() != host[0]->in_features()))) return false;
+    dt = d;
+    data.push_back(p);
+    outs.push_back(l->out_features());
+  }
+  auto g = make_dense_linears_cuda(dt, data, host[0]->in_features(), outs);
+  for (size_t i = 0; i < out.size(); ++i) *out[i] = std::move(g[i]);
+  return true;
+}
+
 }  // namespace
 
 ModelWeights upload_weights_cuda(ModelWeights host, const std::string& backend) {
@@ -31,19 +52,10 @@ ModelWeights upload_weights_cuda(ModelWeights host, const std::string& backend) 
     LayerWeights& s = host.layers[i];
     LayerWeights& t = d.layers[i];
     const std::string p = "layer " + std::to_string(i) + " ";
-    // Dense q/k/v of one dtype and input: one allocation, so a batched step runs them as one GEMM.
-    DType dq{}, dk{}, dv{};
-    const void* hq = s.q->dense_data(&dq);
-    const void* hk = s.k->dense_data(&dk);
-    const void* hv = s.v->dense_data(&dv);
-    if (hq && hk && hv && dq == dk && dq == dv && s.q->in_features() == s.k->in_features() &&
-        s.q->in_features() == s.v->in_features()) {
-      auto g = make_dense_linears_cuda(dq, {hq, hk, hv}, s.q->in_features(),
-                                       {s.q->out_features(), s.k->out_features(), s.v->out_features()});
-      t.q = std::move(g[0]);
-      t.k = std::move(g[1]);
-      t.v = std::move(g[2]);
-    } else {
+    // Dense q/k/v of one dtype and input in one allocation: a batched step runs them as one GEMM
+    // (linear_dense_cuda.cu). gate/up stay apart: as one strided-batched cuBLAS launch the 7B batch-64 step
+    // measured 0.06 ms slower on the H100 (two GEMMs overlap better), though 3 us faster alone per layer.
+    if (!dense_group({s.q.get(), s.k.get(), s.v.get()}, {&t.q, &t.k, &t.v})) {
       t.q = to_device(*s.q, backend, p + "q_proj");
       t.k = to_device(*s.k, backend, p + "k_proj");
       t.v = to_device(*s.v, backend, p + "v_proj");

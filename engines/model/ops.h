@@ -67,6 +67,9 @@ class Ops {
   virtual void silu_mul(const float* gate, const float* up, float* out, int64_t n) = 0;
   // y += x over n values
   virtual void add(float* y, const float* x, int64_t n) = 0;
+  // x[0..n) will not be read again before it is next written (called after its last reader): a device whose
+  // Linears read a 16-bit copy of x may then skip writing x itself (CUDA: half_copy.h release_f32).
+  virtual void release(const float* x, int64_t n) { (void)x, (void)n; }
 };
 
 }  // namespace qbench

@@ -191,6 +191,7 @@ void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n) {
     L.q->forward(xn_.data(), q_.data(), n);
     L.k->forward(xn_.data(), k_.data(), n);
     L.v->forward(xn_.data(), v_.data(), n);
+    ops_->release(xn_.data(), n * h);
     if (!V.q_bias.empty()) ops_->add_bias(q_.data(), V.q_bias.data(), n, qd);
     if (!V.k_bias.empty()) ops_->add_bias(k_.data(), V.k_bias.data(), n, kvd);
     if (!V.v_bias.empty()) ops_->add_bias(v_.data(), V.v_bias.data(), n, kvd);
@@ -205,8 +206,10 @@ void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n) {
     ops_->rmsnorm(x_.data(), V.ffn_norm.data(), xn_.data(), n, h, eps);
     L.gate->forward(xn_.data(), gate_.data(), n);
     L.up->forward(xn_.data(), up_.data(), n);
+    ops_->release(xn_.data(), n * h);
     ops_->silu_mul(gate_.data(), up_.data(), gate_.data(), n * ff);
     L.down->forward(gate_.data(), tmp_.data(), n);
+    ops_->release(gate_.data(), n * ff);
     ops_->add(x_.data(), tmp_.data(), n * h);
   }
   for (auto& it : items) it.seq->n_past += it.n;
