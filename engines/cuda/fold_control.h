@@ -16,4 +16,6 @@ void set_gemm_merge_enabled(bool on);
 // How many producers have written only the 16-bit copy of their output so far (half_copy.h release_f32;
 // a launch fold too: off with the others). Tests count them.
 unsigned long long f32_writes_skipped();
+// How many q/k/v GEMM epilogue passes the RoPE launch after them has taken over (ops_cuda.cu; a launch fold).
+unsigned long long gemm_epilogues_folded();
 }  // namespace qbench::cuda

@@ -26,6 +26,8 @@ struct GemvArgs {
   // writes [n, total rows] before the epilogue pass. Their residual adds do not fold (the RMSNorm after
   // them takes those).
   float* ym = nullptr;
+  // Set when the RoPE launch right after takes over the epilogue pass (ops_cuda.cu): the GEMM only writes ym.
+  bool epilogue_taken = false;
 };
 
 // Marks a queued launch as a GEMV (one object for the whole program).

@@ -495,7 +495,7 @@ void run_cublas(const GemvArgs& a, const T* xh, cudaStream_t s) {
   const int64_t total = a.end[a.nseg - 1];
   const bool direct = a.nseg == 1 && !a.bias[0] && !a.resid[0];
   run_gemm_xwt(a.W[0], xh, Types<T>::cuda, direct ? a.y[0] : a.ym, total, a.n, a.in, total);
-  if (direct) return;
+  if (direct || a.epilogue_taken) return;  // taken: the RoPE launch after it adds the biases and writes q/k/v
   TcArgs t{};
   t.g = a;
   t.ks = 1;

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "engines/core/env_flag.h"
 #include "engines/core/error.h"
 #include "engines/cuda/attention_cuda.h"
 #include "engines/cuda/cuda_check.h"
@@ -184,38 +185,70 @@ struct RopeArgs {
   const int32_t* slots;  // or staged: row r goes to slot slots[r] (a batched pass; table and pos0 unused)
   const float* v;        // [rows, nh[1] * head_dim]
   int64_t block_tokens;
+  // The q/k/v GEMM's epilogue, taken over (rope_takes_epilogue): q, k and v are read from the GEMM's output
+  // ym [rows, ld] at columns off[s] plus bias[s] (as its epilogue pass would write them), and written to
+  // x[0], x[1] (k: rotated once count == 2, else as is) and vy. Null ym: x rotated in place.
+  const float* ym;
+  int64_t ld, off[3];
+  const float* bias[3];
+  float* vy;
+  int64_t knh, vnh;
 };
 
+// Heads the launch covers: q, k once joined (or always with the epilogue), v with the epilogue.
+__host__ __device__ inline int64_t rope_heads(const RopeArgs& a) {
+  return a.ym ? a.nh[0] + a.knh + a.vnh : a.nh[0] + (a.count > 1 ? a.nh[1] : 0);
+}
+
+// Elements i and i + half of segment s, head h, row r of the GEMM output, as the epilogue pass computes them.
+__device__ __forceinline__ float2 epilogue_pair(const RopeArgs& a, int s, int64_t r, int64_t h, int64_t hd, int64_t i,
+                                                int64_t half) {
+  const float* src = a.ym + r * a.ld + a.off[s] + h * hd;
+  float p = 0.f + src[i], q = 0.f + src[i + half];
+  if (a.bias[s]) {
+    p += a.bias[s][h * hd + i];
+    q += a.bias[s][h * hd + i + half];
+  }
+  return make_float2(p, q);
+}
 
 template <class T>
-__device__ __forceinline__ void store_kv_pair(const RopeArgs& a, int64_t off, int64_t vi, int64_t half, float k0, float k1) {
+__device__ __forceinline__ void store_kv_pair(const RopeArgs& a, int64_t off, int64_t half, float k0, float k1, float v0,
+                                              float v1) {
   T* kb = static_cast<T*>(a.kb);
   T* vb = static_cast<T*>(a.vb);
   kb[off] = from_f32<T>(k0);
   kb[off + half] = from_f32<T>(k1);
-  vb[off] = from_f32<T>(a.v[vi]);
-  vb[off + half] = from_f32<T>(a.v[vi + half]);
+  vb[off] = from_f32<T>(v0);
+  vb[off + half] = from_f32<T>(v1);
 }
 
-// One thread per (row, head, i < half) over both arrays: rotate_half over the whole head, as the CPU does.
+// One thread per (row, head, i < half) over q, k (and v): rotate_half over the whole head, as the CPU does.
 __global__ void rope_kernel(RopeArgs a, int64_t rows, int64_t head_dim, const int32_t* __restrict__ pos,
                             const float* __restrict__ inv_freq) {
   pdl_enter();
   const int64_t half = head_dim / 2;
-  const int64_t heads = a.nh[0] + (a.count > 1 ? a.nh[1] : 0);
+  const int64_t nk = a.ym ? a.knh : (a.count > 1 ? a.nh[1] : 0);
+  const int64_t heads = rope_heads(a);
   const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= rows * heads * half) return;
   const int64_t i = t % half, rh = t / half, r = rh / heads, h = rh % heads;
-  const bool second = h >= a.nh[0];
-  float* v = second ? a.x[1] + (r * a.nh[1] + (h - a.nh[0])) * head_dim : a.x[0] + (r * a.nh[0] + h) * head_dim;
-  const float ang = float(pos[r]) * inv_freq[i];
-  const float c = cosf(ang), s = sinf(ang);
-  const float p = v[i], q = v[i + half];
-  const float r0 = p * c - q * s, r1 = q * c + p * s;
+  const int s = h < a.nh[0] ? 0 : h < a.nh[0] + nk ? 1 : 2;
+  const int64_t hh = s == 0 ? h : s == 1 ? h - a.nh[0] : h - a.nh[0] - nk;
+  const int64_t nhs = s == 0 ? a.nh[0] : s == 1 ? nk : a.vnh;
+  float* v = (s == 0 ? a.x[0] : s == 1 ? a.x[1] : a.vy) + (r * nhs + hh) * head_dim;
+  const float2 pq = a.ym ? epilogue_pair(a, s, r, hh, head_dim, i, half) : make_float2(v[i], v[i + half]);
+  float r0 = pq.x, r1 = pq.y;
+  if (s == 0 || (s == 1 && a.count > 1)) {
+    const float ang = float(pos[r]) * inv_freq[i];
+    const float c = cosf(ang), sn = sinf(ang);
+    r0 = pq.x * c - pq.y * sn;
+    r1 = pq.y * c + pq.x * sn;
+  }
   v[i] = r0;
   v[i + half] = r1;
-  if (second && a.kv) {
-    const int64_t row_elems = a.nh[1] * head_dim, e = (h - a.nh[0]) * head_dim + i;
+  if (s == 1 && a.kv) {  // the store joins only once k is rotated (count == 2)
+    const int64_t row_elems = nk * head_dim, e = hh * head_dim + i;
     int64_t slot;
     if (a.slots) {
       slot = a.slots[r];
@@ -223,11 +256,15 @@ __global__ void rope_kernel(RopeArgs a, int64_t rows, int64_t head_dim, const in
       const int64_t pp = int64_t(*a.pos0) + r;
       slot = int64_t(a.table[pp / a.block_tokens]) * a.block_tokens + pp % a.block_tokens;
     }
-    const int64_t off = slot * row_elems + e;
-    if (a.kv == 1) store_kv_pair<float>(a, off, r * row_elems + e, half, r0, r1);
-    else store_kv_pair<__half>(a, off, r * row_elems + e, half, r0, r1);
+    const int64_t off = slot * row_elems + e, vi = r * row_elems + e;
+    // With the epilogue, v comes from the GEMM output: other threads of this launch are writing a.v.
+    const float2 vv = a.ym ? epilogue_pair(a, 2, r, hh, head_dim, i, half) : make_float2(a.v[vi], a.v[vi + half]);
+    if (a.kv == 1) store_kv_pair<float>(a, off, half, r0, r1, vv.x, vv.y);
+    else store_kv_pair<__half>(a, off, half, r0, r1, vv.x, vv.y);
   }
 }
+
+unsigned long long g_epilogues_folded = 0;
 
 const char kRopeTag = 0;
 const char kAddTag = 0;   // a residual add an rmsnorm may join
@@ -443,7 +480,9 @@ class CudaOps final : public Ops {
       auto* a = reinterpret_cast<RopeArgs*>(uintptr_t(last->merge_state[4]));
       const size_t b0 = size_t(rows * a->nh[0] * head_dim) * sizeof(float), b1 = size_t(n * 2) * sizeof(float);
       const auto *p0 = reinterpret_cast<const uint8_t*>(a->x[0]), *p1 = reinterpret_cast<const uint8_t*>(x);
-      if (a->count == 1 && (p1 >= p0 + b0 || p0 >= p1 + b1)) {
+      // With the epilogue taken, only the k it writes may join (else a launch of its own rotates k after).
+      const bool k_ok = !a->ym || (x == a->x[1] && n_heads == a->knh);
+      if (a->count == 1 && k_ok && (p1 >= p0 + b0 || p0 >= p1 + b1)) {
         a->x[1] = x;
         a->nh[1] = n_heads;
         a->count = 2;
@@ -457,11 +496,12 @@ class CudaOps final : public Ops {
     args->count = 1;
     Launch l;
     l.key = key(kRope, x, rows, n_heads, head_dim, pos, inv);
+    rope_takes_epilogue(*args, l.key, x, rows, n_heads, head_dim);
     l.merge_tag = &kRopeTag;
     l.merge_state = {uint64_t(rows), uint64_t(head_dim), kw(pos), kw(inv), kw(args.get())};
     l.run = [args, rows, head_dim, pos, inv](cudaStream_t s) {
       const RopeArgs& a = *args;
-      const int64_t total = rows * (a.nh[0] + (a.count > 1 ? a.nh[1] : 0)) * (head_dim / 2);
+      const int64_t total = rows * rope_heads(a) * (head_dim / 2);
       launch_pdl(rope_kernel, blocks_for(total, 256), 256, 0, s, a, rows, head_dim, pos, inv);
       QB_CUDA_LAUNCH("rope");
     };
@@ -557,6 +597,37 @@ class CudaOps final : public Ops {
   }
 
  private:
+  // rope(q) right after the cuBLAS launch of a merged q/k/v GEMM (linear_dense_cuda.cu: GEMM into scratch ym,
+  // then an epilogue pass adding the biases and writing q, k and v): the RoPE launch does that pass's work
+  // instead, reading ym, and the GEMM launch skips it. Same values (the epilogue's float adds, then the
+  // rotation), one kernel fewer per layer at batched decode.
+  void rope_takes_epilogue(RopeArgs& a, std::vector<uint64_t>& rope_key, const float* q, int64_t rows,
+                           int64_t n_heads, int64_t head_dim) {
+    static const bool on = !env_equals("QBENCH_CUDA_ROPE_EPILOGUE", "0");  // A/B measurements
+    Launch* last = last_launch();
+    if (!on || !launch_folds_enabled() || !last || last->merge_tag != &kGemvTag || last->merge_state.size() != 5)
+      return;
+    auto* g = reinterpret_cast<GemvArgs*>(uintptr_t(last->merge_state[4]));
+    if (!g->ym || g->epilogue_taken || g->nseg != 3 || g->n != rows || g->y[0] != q) return;
+    const int64_t sq = seg_rows(*g, 0), sk = seg_rows(*g, 1), sv = seg_rows(*g, 2);
+    if (sq != n_heads * head_dim || sk % head_dim || sv % head_dim) return;
+    for (int s = 0; s < 3; ++s)
+      if (g->resid[s]) return;
+    a.ym = g->ym;
+    a.ld = g->end[2];
+    a.off[0] = 0, a.off[1] = g->end[0], a.off[2] = g->end[1];
+    for (int s = 0; s < 3; ++s) a.bias[s] = g->bias[s];
+    a.x[1] = g->y[1];
+    a.vy = g->y[2];
+    a.knh = sk / head_dim;
+    a.vnh = sv / head_dim;
+    g->epilogue_taken = true;
+    last->key.push_back(0xE91);
+    rope_key.insert(rope_key.end(), {0xE92, kw(a.ym), uint64_t(a.ld), kw(a.bias[0]), kw(a.bias[1]), kw(a.bias[2]),
+                                     kw(a.x[1]), kw(a.vy), uint64_t(a.knh), uint64_t(a.vnh)});
+    ++g_epilogues_folded;
+  }
+
   // The rope launch over q then k right before a K/V store of the same rows, when that store can join it:
   // the rope kernel writes the rotated k (the value the store would read back) and v into the cache. Same
   // values, one launch fewer. v is read while other threads rotate q and k in place: it must be neither.
@@ -566,6 +637,7 @@ class CudaOps final : public Ops {
     auto* a = reinterpret_cast<RopeArgs*>(uintptr_t(last->merge_state[4]));
     const int64_t head_dim = int64_t(last->merge_state[1]);
     if (a->count != 2 || a->kv || a->x[1] != k || a->nh[1] * head_dim != row_elems || head_dim % 2) return nullptr;
+    if (a->ym && (a->vy != v || a->vnh != a->knh)) return nullptr;  // with the epilogue: v from its output
     const size_t vb_bytes = size_t(rows * row_elems) * sizeof(float);
     if (ranges_overlap(v, vb_bytes, a->x[0], size_t(rows * a->nh[0] * head_dim) * sizeof(float)) ||
         ranges_overlap(v, vb_bytes, a->x[1], vb_bytes))
@@ -626,6 +698,9 @@ class CudaOps final : public Ops {
 };
 
 }  // namespace
+
+unsigned long long gemm_epilogues_folded() { return g_epilogues_folded; }
+
 }  // namespace cuda
 
 std::unique_ptr<Ops> make_cuda_ops() { return std::make_unique<cuda::CudaOps>(); }
