@@ -157,7 +157,8 @@ fi
 # Continuous batching on the 7B FP16 shape, 512 in / 256 out, greedy, over a concurrency sweep; a point at
 # concurrency C runs min(TP_REQUESTS, TP_PER_CONC * C) requests; NVML utilisation sampled every 50 ms. Then the
 # curve against the step roofline (bench/throughput_roofline.py, bandwidth from roofline.json when the roofline
-# step ran) and, first, the decode-step table of bench_cuda_batch_decode (GEMM path by batch size).
+# step ran) and, first, the decode-step table of bench_cuda_batch_decode (GEMM path by batch size) and its mixed
+# prefill + decode step.
 # Env: TP_SWEEP (1,2,4,8,16,32,64), TP_REQUESTS (128), TP_PER_CONC (8), TP_MAX_BATCHED (2048), TP_DECODE_BENCH (1),
 #      TP_DECODE_ARGS (extra bench_cuda_batch_decode options). Writes $OUT_DIR/throughput-fp16-7b.json (+ -roofline.json).
 if has throughput; then
@@ -172,6 +173,11 @@ if has throughput; then
       { grep -E "error|FAILED" -A5 /tmp/build-batch-decode.log | head -40; }
     "$BUILD/bench/bench_cuda_batch_decode" --model "$MODEL_DIR" --prompt 512 --steps 16 ${TP_DECODE_ARGS:-} |
       tee "$OUT_DIR/batch-decode.txt"
+    # The step that carries prefill at concurrency 64: 4 prompts of 512 join 60 decoding sequences (power-bound on
+    # the H100: docs/benchmarks-h100.md, fifth session).
+    log "mixed step: 60 decode rows + 1988 prompt tokens"
+    "$BUILD/bench/bench_cuda_batch_decode" --model "$MODEL_DIR" --prompt 512 --steps 12 --batches 60 --paths auto \
+      --mixed 1988 | tee "$OUT_DIR/batch-decode-mixed.txt"
   fi
   log "throughput: $TP_REQUESTS requests (<= $TP_PER_CONC x concurrency), 512 in / 256 out, concurrency $TP_SWEEP"
   "$BUILD/harness/qbench" run --model "$MODEL_DIR" --device cuda --workload throughput --requests "$TP_REQUESTS" \
