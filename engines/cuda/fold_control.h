@@ -1,7 +1,8 @@
 #pragma once
 // The switch for the launch folds that cut the kernels of a batched step (half_copy.h: a producer writes
-// the 16-bit copy its consumer GEMM reads; ops_cuda.cu: the residual add joins the RMSNorm after it, the
-// q/k/v bias adds share one launch, a batched pass's K/V store joins the RoPE launch). On unless
+// the 16-bit copy its consumer GEMM reads, and only that copy when nothing reads its FP32 output; ops_cuda.cu:
+// the residual add joins the RMSNorm after it, the q/k/v bias adds share one launch, a batched pass's K/V
+// store joins the RoPE launch, which also takes the merged q/k/v GEMM's epilogue pass). On unless
 // QBENCH_CUDA_FOLDS=0 at start-up; tests and A/B measurements switch it. Every fold is meant to give
 // bit-identical results (tests/cuda_fold_test.cpp checks). Plain C++: tests can include it. Both switches
 // are defined in half_copy.cpp.
