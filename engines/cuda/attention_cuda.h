@@ -16,15 +16,6 @@ namespace qbench::cuda {
 // With an F16 cache, more than 4 rows go to the flash kernel (attention_flash_cuda.h; QBENCH_CUDA_FLASH=0: not).
 void attention(const KvCache& kv, int64_t layer, int64_t pos0, const float* q, float* out, int64_t rows, int64_t n_heads);
 
-// kv_store + attention for several sequences of one batched pass (issue 9), two launches in all:
-// every row's K/V into its slot, then one block per (sequence row, KV head, split of the context)
-// that reads each K and V row of its split once for all query heads of the group (GQA), and a
-// combine pass for rows split more than once. Decode rows are split so the grid fills the GPU. With an F16
-// cache the same tasks run on the tensor cores and prefill sequences (> 4 rows) on the flash kernel, queued as
-// one launch with the others.
-// All sequences must share one pool; false (nothing queued) where this kernel does not apply
-// (sequences in different pools, head_dim % 8 != 0 or > 256, more than 8 query heads per KV head):
-// the caller then goes one sequence at a time.
 // The store of a batched pass's K and V rows into their cache slots (slot s at s * row_elems of kb / vb), which
 // attention_batch queues first unless `fold` takes it into a launch queued before (CudaOps: the RoPE over q
 // and k, which then writes the rotated k and v straight into the cache).
@@ -37,6 +28,16 @@ struct KvRowStore {
   const float* v;
   bool f32;
 };
+
+// kv_store + attention for several sequences of one batched pass (issue 9), two launches in all:
+// every row's K/V into its slot, then one block per (sequence row, KV head, split of the context)
+// that reads each K and V row of its split once for all query heads of the group (GQA), and a
+// combine pass for rows split more than once. Decode rows are split so the grid fills the GPU. With an F16
+// cache the same tasks run on the tensor cores and prefill sequences (> 4 rows) on the flash kernel, queued as
+// one launch with the others.
+// All sequences must share one pool; false (nothing queued) where this kernel does not apply
+// (sequences in different pools, head_dim % 8 != 0 or > 256, more than 8 query heads per KV head):
+// the caller then goes one sequence at a time.
 bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, const float* k, const float* v,
                      const float* q, float* out, int64_t n_heads,
                      const std::function<bool(const KvRowStore&)>& fold = nullptr);

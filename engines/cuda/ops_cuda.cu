@@ -187,17 +187,19 @@ struct RopeArgs {
   int64_t block_tokens;
   // The q/k/v GEMM's epilogue, taken over (rope_takes_epilogue): q, k and v are read from the GEMM's output
   // ym [rows, ld] at columns off[s] plus bias[s] (as its epilogue pass would write them), and written to
-  // x[0], x[1] (k: rotated once count == 2, else as is) and vy. Null ym: x rotated in place.
+  // x[0], x[1] (nh[1] heads; k rotated once count == 2, else as is) and vy (vnh heads). Null ym: x rotated in place.
   const float* ym;
   int64_t ld, off[3];
   const float* bias[3];
   float* vy;
-  int64_t knh, vnh;
+  int64_t vnh;
 };
 
-// Heads the launch covers: q, k once joined (or always with the epilogue), v with the epilogue.
+// k's heads the launch covers: once k joined, or always with the epilogue (which writes k either way).
+__host__ __device__ inline int64_t rope_k_heads(const RopeArgs& a) { return a.ym || a.count > 1 ? a.nh[1] : 0; }
+// Heads the launch covers: q, k as above, v with the epilogue.
 __host__ __device__ inline int64_t rope_heads(const RopeArgs& a) {
-  return a.ym ? a.nh[0] + a.knh + a.vnh : a.nh[0] + (a.count > 1 ? a.nh[1] : 0);
+  return a.nh[0] + rope_k_heads(a) + (a.ym ? a.vnh : 0);
 }
 
 // Elements i and i + half of segment s, head h, row r of the GEMM output, as the epilogue pass computes them.
@@ -228,7 +230,7 @@ __global__ void rope_kernel(RopeArgs a, int64_t rows, int64_t head_dim, const in
                             const float* __restrict__ inv_freq) {
   pdl_enter();
   const int64_t half = head_dim / 2;
-  const int64_t nk = a.ym ? a.knh : (a.count > 1 ? a.nh[1] : 0);
+  const int64_t nk = rope_k_heads(a);
   const int64_t heads = rope_heads(a);
   const int64_t t = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (t >= rows * heads * half) return;
@@ -481,7 +483,7 @@ class CudaOps final : public Ops {
       const size_t b0 = size_t(rows * a->nh[0] * head_dim) * sizeof(float), b1 = size_t(n * 2) * sizeof(float);
       const auto *p0 = reinterpret_cast<const uint8_t*>(a->x[0]), *p1 = reinterpret_cast<const uint8_t*>(x);
       // With the epilogue taken, only the k it writes may join (else a launch of its own rotates k after).
-      const bool k_ok = !a->ym || (x == a->x[1] && n_heads == a->knh);
+      const bool k_ok = !a->ym || (x == a->x[1] && n_heads == a->nh[1]);
       if (a->count == 1 && k_ok && (p1 >= p0 + b0 || p0 >= p1 + b1)) {
         a->x[1] = x;
         a->nh[1] = n_heads;
@@ -619,12 +621,12 @@ class CudaOps final : public Ops {
     for (int s = 0; s < 3; ++s) a.bias[s] = g->bias[s];
     a.x[1] = g->y[1];
     a.vy = g->y[2];
-    a.knh = sk / head_dim;
+    a.nh[1] = sk / head_dim;
     a.vnh = sv / head_dim;
     g->epilogue_taken = true;
     last->key.push_back(0xE91);
     rope_key.insert(rope_key.end(), {0xE92, kw(a.ym), uint64_t(a.ld), kw(a.bias[0]), kw(a.bias[1]), kw(a.bias[2]),
-                                     kw(a.x[1]), kw(a.vy), uint64_t(a.knh), uint64_t(a.vnh)});
+                                     kw(a.x[1]), kw(a.vy), uint64_t(a.nh[1]), uint64_t(a.vnh)});
     ++g_epilogues_folded;
   }
 
@@ -637,7 +639,7 @@ class CudaOps final : public Ops {
     auto* a = reinterpret_cast<RopeArgs*>(uintptr_t(last->merge_state[4]));
     const int64_t head_dim = int64_t(last->merge_state[1]);
     if (a->count != 2 || a->kv || a->x[1] != k || a->nh[1] * head_dim != row_elems || head_dim % 2) return nullptr;
-    if (a->ym && (a->vy != v || a->vnh != a->knh)) return nullptr;  // with the epilogue: v from its output
+    if (a->ym && (a->vy != v || a->vnh != a->nh[1])) return nullptr;  // with the epilogue: v from its output
     const size_t vb_bytes = size_t(rows * row_elems) * sizeof(float);
     if (ranges_overlap(v, vb_bytes, a->x[0], size_t(rows * a->nh[0] * head_dim) * sizeof(float)) ||
         ranges_overlap(v, vb_bytes, a->x[1], vb_bytes))
