@@ -22,6 +22,7 @@
 
 #include "bench/bench_args.h"
 #include "engines/cuda/cuda_context.h"
+#include "engines/cuda/gemm_tuner.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/linear_dense_cuda.h"
 #include "engines/cuda/register_cuda.h"
@@ -167,6 +168,11 @@ int main(int argc, char** argv) try {
     }
   }
   cuda::force_dense_path(cuda::DensePath::Auto);
+  const cuda::GemmTuneStats ts = cuda::gemm_tune_stats();
+  std::printf("GEMM tuning (warm-up steps): %llu shapes timed, %llu changed from cuBLASLt's first choice, %.1f ms; "
+              "%llu GEMMs ran tuned, %llu counts rejected by the check\n",
+              (unsigned long long)ts.tuned, (unsigned long long)ts.changed, ts.tuning_ms,
+              (unsigned long long)ts.tuned_calls, (unsigned long long)ts.rejected);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "bench_cuda_batch_decode: %s\n", e.what());

@@ -265,8 +265,23 @@ TEST_CASE("make_run_context records revision and a re-runnable command line", "[
   const auto j = ctx.to_json();
   CHECK(j["command_line"] == ctx.command_line);
   CHECK(j["git_revision"] == ctx.git_revision);
+  CHECK(j["environment"].is_object());
   CHECK(shell_quote("plain-word_1.2") == "plain-word_1.2");
   CHECK(shell_quote("$HOME") == "'$HOME'");
+}
+
+TEST_CASE("engine_environment keeps the variables that change what runs", "[measure]") {
+  std::vector<std::string> vars = {"QBENCH_CUDA_GRAPHS=0", "OMP_NUM_THREADS=2", "HOME=/root", "QBENCH_EMPTY=",
+                                   "NOEQUALS", "XQBENCH_Y=1"};
+  std::vector<char*> env;
+  for (auto& v : vars) env.push_back(v.data());
+  env.push_back(nullptr);
+  const auto m = engine_environment(env.data());
+  CHECK(m.size() == 3);
+  CHECK(m.at("QBENCH_CUDA_GRAPHS") == "0");
+  CHECK(m.at("OMP_NUM_THREADS") == "2");
+  CHECK(m.at("QBENCH_EMPTY").empty());
+  CHECK(engine_environment(nullptr).empty());
 }
 
 // ----------------------------------------------------------- perf counters

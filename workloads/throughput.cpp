@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "datasets/prompts/bundled_text.h"
+#include "engines/core/env_flag.h"
 #include "engines/core/error.h"
 #include "harness/measure/clock.h"
 #include "harness/measure/gpu_utilization.h"
@@ -180,11 +181,27 @@ nlohmann::json run_throughput(Engine& engine, const ThroughputParams& p) {
   const std::vector<int32_t> text = engine.has_tokenizer()
                                         ? build_prompt_tokens(engine.tokenizer(), 4096)
                                         : build_random_prompt_tokens(4096, engine.config().vocab_size, 1);
-  // Warm-up: one short request faults the weights in and sizes the buffers.
+  // Warm-up: one short request faults the weights in and sizes the buffers; then short requests as many
+  // as the widest point decodes at once, with output lengths staggered so that one decode step of every
+  // width (widest, widest - 1, ..., 1 rows) runs. One-time work per width (the CUDA engine's GEMM tuning and
+  // its check, gemm_tuner.h) is paid here, not inside a measured point.
   {
-    auto pool = engine.model().new_kv_pool(128, p.kv_type, p.kv_block_tokens);
+    int64_t widest = p.limits.max_num_seqs;
+    if (!p.concurrency.empty())
+      widest = std::min(widest, *std::max_element(p.concurrency.begin(), p.concurrency.end()));
+    widest = std::min<int64_t>(widest, 128);  // wider steps are prefill-sized: nothing per width to warm
+    constexpr int64_t kWarmPrompt = 8;
+    auto pool = engine.model().new_kv_pool(std::max<int64_t>(128, widest * (kWarmPrompt + widest + 4)), p.kv_type,
+                                           p.kv_block_tokens);
     BatchScheduler warm(engine.model(), pool, p.limits, p.sampling);
     warm.submit(0, std::vector<int32_t>(text.begin(), text.begin() + 64), 4);
+    while (!warm.idle()) warm.step();
+    // QBENCH_THROUGHPUT_WARMUP=single: only the first request (A/B measurements of this warm-up).
+    if (env_equals("QBENCH_THROUGHPUT_WARMUP", "single")) widest = 1;
+    for (int64_t i = 0; widest > 1 && i < widest; ++i) {
+      const auto from = text.begin() + (i * kWarmPrompt) % int64_t(text.size() - kWarmPrompt);
+      warm.submit(1 + i, std::vector<int32_t>(from, from + kWarmPrompt), 2 + i);
+    }
     while (!warm.idle()) warm.step();
   }
   Progress prog(p.progress);

@@ -13,8 +13,13 @@ namespace qbench::cuda {
 
 void enqueue_gemm_xwt(uint64_t tag, const void* w, const void* x, cudaDataType type, float* y, int64_t rows, int64_t n,
                       int64_t in, int64_t ldy, bool capturable);
-// The same GEMM issued now on the engine's stream, for a queued launch's run.
+// The same GEMM issued now on the engine's stream, for a queued launch's run: through the tuned cuBLASLt
+// algorithm where gemm_tuner.h applies, else run_gemm_xwt_default.
 void run_gemm_xwt(const void* w, const void* x, cudaDataType type, float* y, int64_t rows, int64_t n, int64_t in,
                   int64_t ldy);
+// cublasGemmEx with cuBLAS's own choice (CUBLAS_GEMM_DEFAULT): also the reference the tuned algorithm is
+// checked against.
+void run_gemm_xwt_default(const void* w, const void* x, cudaDataType type, float* y, int64_t rows, int64_t n,
+                          int64_t in, int64_t ldy);
 
 }  // namespace qbench::cuda

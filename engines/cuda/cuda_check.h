@@ -20,6 +20,8 @@ namespace qbench::cuda {
 // The stream and cuBLAS handle of the process (cuda_context.cu).
 cudaStream_t stream();
 cublasHandle_t cublas();
+// The workspace handed to cuBLAS (also cuBLASLt's: both run in order on the one stream).
+void* cublas_workspace(size_t* bytes);
 
 }  // namespace qbench::cuda
 

@@ -114,6 +114,12 @@ cublasHandle_t cublas() {
   return state().cublas;
 }
 
+void* cublas_workspace(size_t* bytes) {
+  ensure_device();
+  if (bytes) *bytes = kCublasWorkspace;
+  return state().cublas_ws;
+}
+
 void mem_info(uint64_t* free_bytes, uint64_t* total_bytes) {
   size_t f = 0, t = 0;
   QB_CUDA(cudaMemGetInfo(&f, &t));

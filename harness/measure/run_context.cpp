@@ -43,6 +43,18 @@ std::string utc_now_iso8601() {
   return buf;
 }
 
+std::map<std::string, std::string> engine_environment(char** env) {
+  std::map<std::string, std::string> out;
+  for (char** e = env; e && *e; ++e) {
+    const std::string_view kv(*e);
+    const size_t eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view name = kv.substr(0, eq);
+    if (name.substr(0, 7) == "QBENCH_" || name.substr(0, 4) == "OMP_") out.emplace(name, kv.substr(eq + 1));
+  }
+  return out;
+}
+
 RunContext make_run_context(int argc, char** argv) {
   RunContext r;
   r.qbench_version = build_version();
@@ -55,12 +67,13 @@ RunContext make_run_context(int argc, char** argv) {
   r.started_at_utc = utc_now_iso8601();
   char host[256] = "";
   if (gethostname(host, sizeof host - 1) == 0) r.hostname = host;
+  r.environment = engine_environment(environ);
   return r;
 }
 
 nlohmann::json RunContext::to_json() const {
   return {{"qbench_version", qbench_version}, {"git_revision", git_revision}, {"command_line", command_line},
-          {"started_at_utc", started_at_utc}, {"hostname", hostname}};
+          {"started_at_utc", started_at_utc}, {"hostname", hostname}, {"environment", environment}};
 }
 
 }  // namespace qbench
