@@ -1,8 +1,7 @@
 // The launch folds of batched CUDA steps (engines/cuda/fold_control.h): a producer writing the 16-bit
 // copy its consumer GEMM reads, the residual add joined to the RMSNorm after it, the q/k/v bias adds in one
 // launch, the batched K/V store in the RoPE launch, the merged q/k/v GEMM's epilogue pass in the RoPE launch,
-// and producers skipping the FP32 output only that copy is read from; at int4 decode (n <= 8) the producers
-// writing the GEMV's activation fragments instead of a pack launch. They only move work between launches, so results must be bit-identical with them off, and each
+// and producers skipping the FP32 output only that copy is read from. They only move work between launches, so results must be bit-identical with them off, and each
 // must happen where the transformer gives it the chance (counted launches). And dense q/k/v as one GEMM,
 // which may round differently: held to a tolerance.
 #ifdef QBENCH_HAVE_CUDA
@@ -169,71 +168,4 @@ TEST_CASE("cuda q/k/v as one GEMM: same logits within rounding, fewer launches",
   cuda::set_gemm_merge_enabled(was);
 }
 
-// Decode passes of 1 to 8 rows run the int4 GEMV, whose input is packed into FP16 hi/lo fragments: RMSNorm and
-// SiLU·mul write them instead of a pack launch (half_copy.h fold_int4_frags) when the input needs no
-// permutation. Same bits either way, so the logits must be identical; 3 folds per layer and pass (q/k/v's and
-// gate/up's RMSNorm, down's SiLU·mul; o's input comes from attention, still packed), none with act-order.
-TEST_CASE("cuda int4 decode: activation packs written by their producers, bit-identical", "[cuda][folds]") {
-  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gptq/model.safetensors")) return;
-  const bool was = cuda::launch_folds_enabled();
-  const std::vector<int32_t> ids = reference_ids("rand200");
-  for (const std::string dir : {"gptq", "awq", "gptq-actorder"}) {
-    auto e = load_tiny_fixture(dir, "cuda");
-    Transformer& m = e->model();
-    const int64_t layers = e->config().num_layers;
-    // Four single-sequence passes of one token, then steps of 3 and 6 sequences (one and two fragment halves).
-    auto run = [&](uint64_t* folds, uint64_t* launches) {
-      std::vector<float> out, logits;
-      uint64_t f = 0, l = 0;
-      Sequence s = m.new_sequence(64, KvType::F16);
-      m.forward(s, ids.data(), 20, LogitsMode::None, logits);  // prefill: 20 rows, the dequantise + cuBLAS path
-      for (int i = 0; i < 4; ++i) {
-        const uint64_t f0 = cuda::int4_frag_folds(), l0 = cuda::graph_stats().launches;
-        m.forward(s, ids.data() + 20 + i, 1, LogitsMode::Last, logits);
-        f += cuda::int4_frag_folds() - f0;
-        l += cuda::graph_stats().launches - l0;
-        out.insert(out.end(), logits.begin(), logits.end());
-      }
-      for (int ns : {3, 6}) {
-        auto pool = m.new_kv_pool(ns * 48, KvType::F16);
-        std::vector<Sequence> seqs;
-        for (int i = 0; i < ns; ++i) {
-          seqs.push_back(m.new_sequence_in(pool));
-          m.forward(seqs.back(), ids.data() + 7 * i, 24, LogitsMode::None, logits);
-        }
-        std::vector<int32_t> tok(static_cast<size_t>(ns));
-        std::vector<Transformer::BatchItem> items;
-        for (int i = 0; i < ns; ++i) {
-          tok[size_t(i)] = ids[size_t(150 + i)];
-          items.push_back({&seqs[size_t(i)], &tok[size_t(i)], 1, true});
-        }
-        const uint64_t f0 = cuda::int4_frag_folds(), l0 = cuda::graph_stats().launches;
-        m.forward_batch(items, logits);
-        f += cuda::int4_frag_folds() - f0;
-        l += cuda::graph_stats().launches - l0;
-        out.insert(out.end(), logits.begin(), logits.end());
-      }
-      *folds = f;
-      *launches = l;
-      return out;
-    };
-    uint64_t f_on = 0, f_off = 0, l_on = 0, l_off = 0;
-    (void)run(&f_on, &l_on);  // warm-up: scratch buffers grow (and run the queue) on first use
-    cuda::set_launch_folds_enabled(false);
-    const auto off = run(&f_off, &l_off);
-    cuda::set_launch_folds_enabled(true);
-    const auto on = run(&f_on, &l_on);
-    INFO(dir);
-    REQUIRE(on.size() == off.size());
-    const double d = max_abs_diff(on.data(), off.data(), int64_t(off.size()));
-    std::printf("cuda int4 packs folded, %s: max-abs on vs off %.3g; %llu folds; launches %llu -> %llu\n", dir.c_str(), d,
-                (unsigned long long)f_on, (unsigned long long)l_off, (unsigned long long)l_on);
-    CHECK(d == 0.0);
-    const uint64_t want = dir == "gptq-actorder" ? 0 : uint64_t(6 * 3 * layers);  // 6 passes
-    CHECK(f_on == want);
-    CHECK(f_off == 0);
-    CHECK(l_off >= l_on + want);  // each fold removes a pack launch (other folds may remove more)
-  }
-  cuda::set_launch_folds_enabled(was);
-}
 #endif  // QBENCH_HAVE_CUDA

@@ -19,7 +19,4 @@ void set_gemm_merge_enabled(bool on);
 unsigned long long f32_writes_skipped();
 // How many q/k/v GEMM epilogue passes the RoPE launch after them has taken over (ops_cuda.cu; a launch fold).
 unsigned long long gemm_epilogues_folded();
-// How many int4 GEMV activation packs a producer (RMSNorm, SiLU·mul) has written instead (half_copy.h
-// fold_int4_frags; a launch fold).
-unsigned long long int4_frag_folds();
 }  // namespace qbench::cuda

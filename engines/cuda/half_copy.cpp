@@ -61,11 +61,9 @@ Folded& folded() {
   return f;
 }
 unsigned long long g_skipped = 0;
-unsigned long long g_int4_frag_folds = 0;
 
-// The last launch writes x[0..cnt) and offered to write its copy: it now does, into xh (for Int4Frags, in
-// that layout with rows of dim values and `halves` halves).
-bool fold_into_producer(const float* x, void* xh, int64_t cnt, HalfType t, int64_t dim = 0, int halves = 0) {
+// The last launch writes x[0..cnt) and offered to write its copy: it now does, into xh.
+bool fold_into_producer(const float* x, void* xh, int64_t cnt, HalfType t) {
   Launch* last = last_launch();
   if (!last || last->merge_tag != &kHalfProducerTag || last->merge_state.size() != 4) return false;
   if (last->merge_state[0] != kw(x) || last->merge_state[1] != uint64_t(cnt)) return false;
@@ -73,9 +71,7 @@ bool fold_into_producer(const float* x, void* xh, int64_t cnt, HalfType t, int64
   auto* out = reinterpret_cast<HalfOut*>(uintptr_t(last->merge_state[2]));
   out->p = xh;
   out->type = t;
-  out->dim = dim;
-  out->halves = halves;
-  last->key.insert(last->key.end(), {0x4A1F, kw(xh), uint64_t(t), uint64_t(dim), uint64_t(halves)});
+  last->key.insert(last->key.end(), {0x4A1F, kw(xh), uint64_t(t)});
   last->merge_tag = nullptr;  // complete
   folded() = {x, cnt, out, queued_count() - 1, graph_stats().launches, flush_count(), 0, true};
   return true;
@@ -108,14 +104,6 @@ void ensure_half_copy(uint64_t tag, const float* x, void* xh, int64_t cnt, HalfT
   enqueue(std::move(l));
 }
 
-bool fold_int4_frags(const float* x, void* xf, int64_t n, int64_t in, int halves) {
-  static const bool on = !env_equals("QBENCH_CUDA_INT4_FRAG_FOLD", "0");  // A/B measurements
-  if (!on || in % 128 != 0 || !fold_into_producer(x, xf, n * in, HalfType::Int4Frags, in, halves)) return false;
-  folded().valid = false;  // no FP16 copy to release x for: the producer keeps writing x
-  ++g_int4_frag_folds;
-  return true;
-}
-
 void note_half_copy(const float* x, const void* xh, int64_t cnt, HalfType t) {
   const uint64_t n = graph_stats().launches;
   shared() = {x, xh, cnt, t, n};
@@ -146,6 +134,5 @@ void release_f32(const float* x, int64_t cnt) {
 }
 
 unsigned long long f32_writes_skipped() { return g_skipped; }
-unsigned long long int4_frag_folds() { return g_int4_frag_folds; }
 
 }  // namespace qbench::cuda

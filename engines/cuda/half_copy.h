@@ -14,9 +14,7 @@
 
 namespace qbench::cuda {
 
-// Int4Frags: not a copy but the int4 GEMV's activation fragments of x (int4_kernels_cuda.h, launch_int4_xfrag),
-// which a producer can write in place of that pack launch (fold_int4_frags).
-enum class HalfType : int { None = 0, F16 = 1, BF16 = 2, Int4Frags = 3 };
+enum class HalfType : int { None = 0, F16 = 1, BF16 = 2 };
 
 // Queues what makes xh[0..cnt) = x[0..cnt) rounded to t (round to nearest even), unless the copy is already
 // there: made for the previous GEMM over the same x with nothing queued since, or folded into the producer.
@@ -32,20 +30,11 @@ struct HalfOut {
   void* p = nullptr;
   HalfType type = HalfType::None;
   bool only = false;  // write the copy only, not x itself (release_f32); RMSNorm and SiLU·mul honour it
-  int64_t dim = 0;    // Int4Frags: x's row length (one row per token)
-  int halves = 0;     // Int4Frags: the layout's 8-row halves (int4_xfrag_halves)
 };
 // Marks l (the producer, before enqueue) as able to take on x's copy: *out must live as long as l's run
 // (hold it in the launch's shared arguments). f16_only: the producer writes FP16 copies only (a BF16
 // consumer then converts for itself).
 void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out, bool f16_only = false);
-
-// For an int4 GEMV over x[0..n·in) with no input permutation and in a multiple of its 128-input unit: when
-// the last queued launch produces x and offered (RMSNorm, SiLU·mul; not the F16-only attention), that launch
-// also writes x's activation fragments into xf (the values launch_int4_xfrag would write for the n tokens'
-// rows; rows of absent tokens are not read). True: done, no pack launch needed. At batch-1 decode of the 7B
-// shape this removes 3 of the 4 pack launches per layer (o's input comes from attention).
-bool fold_int4_frags(const float* x, void* xf, int64_t n, int64_t in, int halves);
 
 // x's FP32 values will not be read again before x is written anew (the transformer says so after x's last
 // reader). If the copy was folded into the launch producing x and every launch queued since is a GEMM that

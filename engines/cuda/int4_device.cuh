@@ -28,31 +28,6 @@ __host__ __device__ __forceinline__ Int4CodePos int4_code_pos(int r, int k) {
   return {4 * r + c, t >> 1, ((r16 & 1) << 2) | ((t & 1) << 1) | (r16 >> 3)};
 }
 
-// The activation fragments (launch_int4_xfrag's layout) as 32-bit words: the word holding inputs k and k + 1
-// (k even, the input order the GEMV reads) of fragment row r (2t: FP16 of token t, 2t + 1: its remainder),
-// with `halves` 8-row halves per unit pair. Shared by the pack kernel and the producers that write the
-// fragments themselves (RMSNorm, SiLU·mul: half_copy.h).
-__host__ __device__ __forceinline__ int64_t int4_frag_word(int halves, int r, int64_t k) {
-  const int64_t up = k >> 5;            // unit · 4 + tile pair
-  const int m = int(k & 31);            // 2c + 8 (q & 1) + 16 (q >> 1) (+1)
-  return ((up * halves + (r >> 3)) * 32 + (r & 7) * 4 + ((m & 7) >> 1)) * 4 + (m >> 3);
-}
-// Token t's inputs k, k + 1 (k even) as fragment words: hi into row 2t, the remainder into row 2t + 1.
-__device__ __forceinline__ void int4_frag_store2(uint32_t* xf, int halves, int64_t t, int64_t k, float a, float b) {
-  uint32_t hi, lo;
-  split_half2(a, b, hi, lo);
-  xf[int4_frag_word(halves, int(2 * t), k)] = hi;
-  xf[int4_frag_word(halves, int(2 * t + 1), k)] = lo;
-}
-// One input (either parity): the same values as int4_frag_store2 gives it, as FP16 halves.
-__device__ __forceinline__ void int4_frag_store1(uint32_t* xf, int halves, int64_t t, int64_t k, float a) {
-  const __half h = __float2half_rn(a);
-  const __half l = __float2half_rn(a - __half2float(h));
-  __half* hx = reinterpret_cast<__half*>(xf);
-  hx[2 * int4_frag_word(halves, int(2 * t), k & ~int64_t(1)) + (k & 1)] = h;
-  hx[2 * int4_frag_word(halves, int(2 * t + 1), k & ~int64_t(1)) + (k & 1)] = l;
-}
-
 // Scale and zero of row r of a row block for one group: sz + (rb · groups + group) · 8 + r entries.
 __device__ __forceinline__ float2 int4_sz(const void* sz, bool hs, int64_t entry) {
   if (hs) return __half22float2(static_cast<const __half2*>(sz)[entry]);

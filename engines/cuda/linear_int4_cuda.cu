@@ -224,12 +224,10 @@ class Int4LinearCuda final : public Linear {
     L->groups = g_;
     L->hs = hs_;
     // Once per input (merged GEMVs share it): x permuted, padded and split into FP16 hi/lo fragments.
-    // Written by the launch that produced x where it can (no permutation: half_copy.h fold_int4_frags).
     auto* xf = static_cast<uint4*>(scratch(Scratch::HalfActivations, int4_xfrag_bytes(n, in_pad_)));
     const int64_t in = in_, ip = in_pad_;
-    if (pm || in != ip || !fold_int4_frags(x, xf, n, in, int4_xfrag_halves(n)))
-      enqueue({key(0x1A4B0200, x, xf, pm, n, in, ip), true,
-               [=](cudaStream_t s) { launch_int4_xfrag(x, pm, n, in, ip, xf, s); }});
+    enqueue({key(0x1A4B0200, x, xf, pm, n, in, ip), true,
+             [=](cudaStream_t s) { launch_int4_xfrag(x, pm, n, in, ip, xf, s); }});
     L->xf = xf;
     Launch l;
     l.key = key(tag, x, L->xf, n, in_, codes_, sz_, y, out_, g_.tile_mask);

@@ -18,7 +18,6 @@
 #include "engines/cuda/fold_control.h"
 #include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/half_copy.h"
-#include "engines/cuda/int4_device.cuh"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/pdl.cuh"
 
@@ -40,20 +39,13 @@ uint64_t fbits(float f) {
 constexpr size_t kStagedUploadMax = 64 * 1024;
 
 // Stores v (4 values at element 4i, or one at i) into the 16-bit copy h when there is one.
-// Int4Frags: element (t, k) of rows of h.dim values into the int4 GEMV's activation fragments (int4_device.cuh).
 __device__ __forceinline__ void store_half4(const HalfOut& h, int64_t i, float4 v) {
   if (h.type == HalfType::F16) store4(static_cast<__half*>(h.p), i, v);
   else if (h.type == HalfType::BF16) store4(static_cast<__nv_bfloat16*>(h.p), i, v);
-  else if (h.type == HalfType::Int4Frags) {  // dim % 128 == 0: the 4 values lie in one row
-    const int64_t t = 4 * i / h.dim, k = 4 * i % h.dim;
-    int4_frag_store2(static_cast<uint32_t*>(h.p), h.halves, t, k, v.x, v.y);
-    int4_frag_store2(static_cast<uint32_t*>(h.p), h.halves, t, k + 2, v.z, v.w);
-  }
 }
 __device__ __forceinline__ void store_half1(const HalfOut& h, int64_t i, float v) {
   if (h.type == HalfType::F16) static_cast<__half*>(h.p)[i] = from_f32<__half>(v);
   else if (h.type == HalfType::BF16) static_cast<__nv_bfloat16*>(h.p)[i] = from_f32<__nv_bfloat16>(v);
-  else if (h.type == HalfType::Int4Frags) int4_frag_store1(static_cast<uint32_t*>(h.p), h.halves, i / h.dim, i % h.dim, v);
 }
 
 // y[r, :] = rmsnorm(x[r, :]) * w, one block per row. With `add`, the residual add before it is folded in:
