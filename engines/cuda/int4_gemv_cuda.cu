@@ -41,19 +41,17 @@ constexpr int occupancy(int nt) { return nt > 4 ? 2 : 5; }
 
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
 
-// The unit's activation fragments of this lane (zero where its token rows hold no token).
+// Tile pair i of unit u: this lane's activation fragments (zero where its token rows hold no token). Loaded per
+// pair, not per unit, so that a unit's four pairs do not hold 16 registers (L1/L2 hits: other warps cover them).
 template <int NT>
-__device__ __forceinline__ void load_xfrag(const uint4* __restrict__ xf, int u, int lane, int n, uint4 (&xa)[4],
-                                           uint4 (&xb)[4]) {
+__device__ __forceinline__ void load_xfrag_pair(const uint4* __restrict__ xf, int u, int i, int lane, int n, uint4& xa,
+                                                uint4& xb) {
   constexpr int H = NT <= 4 ? 1 : 2;
   const int g = lane >> 2;
   const uint4 zero = make_uint4(0, 0, 0, 0);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const uint4* p = xf + (int64_t(u) * 4 + i) * H * 32 + lane;
-    xa[i] = g < 2 * n ? __ldg(p) : zero;
-    xb[i] = (H == 2 && g + 8 < 2 * n) ? __ldg(p + 32) : zero;
-  }
+  const uint4* p = xf + (int64_t(u) * 4 + i) * H * 32 + lane;
+  xa = g < 2 * n ? __ldg(p) : zero;
+  xb = (H == 2 && g + 8 < 2 * n) ? __ldg(p + 32) : zero;
 }
 
 // One unit: 8 tiles of dequantised codes × activation fragments into acc (scales applied per interval).
@@ -61,8 +59,7 @@ template <int NT, bool HS, bool G1>
 __device__ __forceinline__ void unit_math(const uint4& cw, Int4LaneSz s, const Int4GemvArgs& a, const void* sz,
                                           int64_t sz_row, int u, int lane, int g, int c, float (&acc)[4]) {
   const Int4Groups& gr = a.g;
-  uint4 xa[4], xb[4];  // L1/L2 hits: other warps cover their latency
-  load_xfrag<NT>(a.xf, u, lane, a.n, xa, xb);
+  uint4 A, B;  // the current tile pair's activation fragments
   const uint32_t words[4] = {cw.x, cw.y, cw.z, cw.w};
   float d[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
@@ -77,8 +74,7 @@ __device__ __forceinline__ void unit_math(const uint4& cw, Int4LaneSz s, const I
     const uint32_t w = (t & 1) ? words[t >> 1] >> 8 : words[t >> 1];
     uint32_t b0, b1;
     int4_bfrag(w, s, b0, b1);
-    const uint4& A = xa[t >> 1];
-    const uint4& B = xb[t >> 1];
+    if ((t & 1) == 0) load_xfrag_pair<NT>(a.xf, u, t >> 1, lane, a.n, A, B);
     if (t & 1) mma_16816(d, A.z, B.z, A.w, B.w, b0, b1);
     else mma_16816(d, A.x, B.x, A.y, B.y, b0, b1);
     if ((G1 && t == 7) || (!G1 && ((t + 1) & gr.tile_mask) == 0)) {
