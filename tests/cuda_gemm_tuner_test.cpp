@@ -3,7 +3,6 @@
 // y = x · Wᵀ like a double-precision reference (FP16/BF16 inputs, FP32 accumulation). Skips without a GPU.
 #ifdef QBENCH_HAVE_CUDA
 #include <catch2/catch.hpp>
-#include <cuda_runtime.h>
 
 #include <cmath>
 #include <limits>
@@ -13,6 +12,8 @@
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/gemm_compare_cuda.h"
 #include "engines/cuda/gemm_tuner.h"
+#include "engines/cuda/ops_cuda.h"
+#include "engines/model/device_array.h"
 #include "tests/support/cuda_test_support.h"
 
 using namespace qbench;
@@ -20,22 +21,21 @@ using namespace qbench::test;
 
 namespace {
 
-// Device copy of a host vector, freed with the object.
+// A host vector on the device (the engine's DeviceArray). The calls under test run on the stream at once,
+// not through the launch queue, so small (staged, queued) uploads are run first.
 template <class T>
-struct Dev {
-  T* p = nullptr;
-  explicit Dev(const std::vector<T>& h) {
-    p = static_cast<T*>(cuda::device_alloc(h.size() * sizeof(T), "test buffer"));
-    REQUIRE(cudaMemcpy(p, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
-  }
-  ~Dev() { cuda::device_free(p); }
-};
+DeviceArray<T> on_device(Ops& ops, const std::vector<T>& h) {
+  DeviceArray<T> a(&ops, h, nullptr, MemCategory::Activations);
+  cuda::sync("test upload");
+  return a;
+}
 
 }  // namespace
 
 TEST_CASE("CUDA tuned GEMM: the token counts it takes, one timing per bucket, results as a reference",
           "[cuda][cuda-kernels][cuda-gemm-tune]") {
   if (!require_cuda()) return;
+  auto ops = make_cuda_ops();
   CHECK(cuda::gemm_tune_bucket(8) == 8);
   CHECK(cuda::gemm_tune_bucket(9) == 16);
   CHECK(cuda::gemm_tune_bucket(64) == 64);
@@ -51,17 +51,17 @@ TEST_CASE("CUDA tuned GEMM: the token counts it takes, one timing per bucket, re
     auto value = [&](uint16_t h) { return bf16 ? bf16_to_f32(h) : f16_to_f32(h); };
     for (size_t i = 0; i < wf.size(); ++i) w16[i] = round(wf[i]);
     for (size_t i = 0; i < xf.size(); ++i) x16[i] = round(xf[i]);
-    Dev<uint16_t> dw(w16), dx(x16);
-    Dev<float> dy(std::vector<float>(size_t(128 * ldy + 1), -7.f));
+    const auto dw = on_device(*ops, w16), dx = on_device(*ops, x16);
+    const auto dy = on_device(*ops, std::vector<float>(size_t(128 * ldy + 1), -7.f));
     const cudaDataType type = bf16 ? CUDA_R_16BF : CUDA_R_16F;
     std::vector<int64_t> checked_rows;  // every 37th row and the last (a full double reference would be slow)
     for (int64_t r = 0; r < rows; r += 37) checked_rows.push_back(r);
     checked_rows.push_back(rows - 1);
     // Outside 8..128 tokens the caller keeps cublasGemmEx: nothing is run or timed.
     const cuda::GemmTuneStats s0 = cuda::gemm_tune_stats();
-    CHECK_FALSE(cuda::run_gemm_tuned(dw.p, dx.p, type, dy.p, rows, 7, in, ldy));
-    CHECK_FALSE(cuda::run_gemm_tuned(dw.p, dx.p, type, dy.p, rows, 129, in, ldy));
-    CHECK_FALSE(cuda::run_gemm_tuned(dw.p, dx.p, type, dy.p, 1000, 64, in, ldy));  // 4 MB of weights
+    CHECK_FALSE(cuda::run_gemm_tuned(dw.data(), dx.data(), type, dy.data(), rows, 7, in, ldy));
+    CHECK_FALSE(cuda::run_gemm_tuned(dw.data(), dx.data(), type, dy.data(), rows, 129, in, ldy));
+    CHECK_FALSE(cuda::run_gemm_tuned(dw.data(), dx.data(), type, dy.data(), 1000, 64, in, ldy));  // 4 MB of weights
     CHECK(cuda::gemm_tune_stats().tuned == s0.tuned);
     // (n, x offset, y offset in elements): 13 and 16 share 9's bucket (16) and are timed once, at the first
     // count seen; offset operands (x 16-byte, y 4-byte aligned, as slices of larger buffers are) are a shape
@@ -70,7 +70,7 @@ TEST_CASE("CUDA tuned GEMM: the token counts it takes, one timing per bucket, re
     for (Call c : {Call{9, 0, 0, true}, Call{13, 0, 0, false}, Call{16, 0, 0, false}, Call{8, 0, 0, true},
                    Call{33, 0, 0, true}, Call{128, 0, 0, true}, Call{16, 8, 1, true}, Call{13, 8, 1, false}}) {
       const cuda::GemmTuneStats before = cuda::gemm_tune_stats();
-      const bool ran = cuda::run_gemm_tuned(dw.p, dx.p + c.xoff, type, dy.p + c.yoff, rows, c.n, in, ldy);
+      const bool ran = cuda::run_gemm_tuned(dw.data(), dx.data() + c.xoff, type, dy.data() + c.yoff, rows, c.n, in, ldy);
       const cuda::GemmTuneStats after = cuda::gemm_tune_stats();
       INFO((bf16 ? "bf16" : "f16") << " n " << c.n << " x offset " << c.xoff << " y offset " << c.yoff);
       CHECK(after.rejected == before.rejected);  // the check found no disagreement
@@ -80,8 +80,7 @@ TEST_CASE("CUDA tuned GEMM: the token counts it takes, one timing per bucket, re
       }
       CHECK(after.tuned == before.tuned + (c.first_of_bucket ? 1 : 0));
       CHECK(after.tuned_calls == before.tuned_calls + 1);
-      std::vector<float> y(size_t(128 * ldy + 1));
-      REQUIRE(cudaMemcpy(y.data(), dy.p, y.size() * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess);
+      const std::vector<float> y = to_host(*ops, dy);
       for (int64_t t = 0; t < c.n; ++t)
         for (int64_t r : checked_rows) {
           double want = 0, S = 0;
@@ -99,13 +98,14 @@ TEST_CASE("CUDA tuned GEMM: the token counts it takes, one timing per bucket, re
 
 TEST_CASE("CUDA GEMM output comparison: largest difference, non-finite positions, strides", "[cuda][cuda-kernels][cuda-gemm-tune]") {
   if (!require_cuda()) return;
+  auto ops = make_cuda_ops();
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   const int64_t rows = 3, n = 2, ld_ref = 3, ld_got = 5;  // got's columns have 2 unused slots (never read)
   std::vector<float> ref = {1.f, -4.f, nan, 2.f, inf, 0.5f};
   std::vector<float> got = {1.f, -4.5f, nan, 1e30f, 1e30f, 2.f, inf, 0.5f, 1e30f, 1e30f};
   {
-    Dev<float> dr(ref), dg(got);
-    const cuda::GemmComparison c = cuda::compare_gemm_outputs(dr.p, ld_ref, dg.p, ld_got, rows, n);
+    const auto dr = on_device(*ops, ref), dg = on_device(*ops, got);
+    const cuda::GemmComparison c = cuda::compare_gemm_outputs(dr.data(), ld_ref, dg.data(), ld_got, rows, n);
     CHECK(c.max_abs_ref == 4.f);   // over positions finite in both (not the inf)
     CHECK(c.max_abs_diff == 0.5f);
     CHECK(c.nonfinite_ref == 2);   // NaN and inf, matched by got: no mismatch
@@ -114,8 +114,8 @@ TEST_CASE("CUDA GEMM output comparison: largest difference, non-finite positions
   got[6] = -inf;  // sign of the infinity differs
   got[2] = 3.f;   // finite where ref is NaN
   {
-    Dev<float> dr(ref), dg(got);
-    const cuda::GemmComparison c = cuda::compare_gemm_outputs(dr.p, ld_ref, dg.p, ld_got, rows, n);
+    const auto dr = on_device(*ops, ref), dg = on_device(*ops, got);
+    const cuda::GemmComparison c = cuda::compare_gemm_outputs(dr.data(), ld_ref, dg.data(), ld_got, rows, n);
     CHECK(c.mismatched == 2);
     CHECK(c.nonfinite_ref == 2);
   }

@@ -190,14 +190,14 @@ nlohmann::json run_throughput(Engine& engine, const ThroughputParams& p) {
     if (!p.concurrency.empty())
       widest = std::min(widest, *std::max_element(p.concurrency.begin(), p.concurrency.end()));
     widest = std::min<int64_t>(widest, 128);  // wider steps are prefill-sized: nothing per width to warm
+    // QBENCH_THROUGHPUT_WARMUP=single: only the first request (A/B measurements of this warm-up).
+    if (env_equals("QBENCH_THROUGHPUT_WARMUP", "single")) widest = 1;
     constexpr int64_t kWarmPrompt = 8;
     auto pool = engine.model().new_kv_pool(std::max<int64_t>(128, widest * (kWarmPrompt + widest + 4)), p.kv_type,
                                            p.kv_block_tokens);
     BatchScheduler warm(engine.model(), pool, p.limits, p.sampling);
     warm.submit(0, std::vector<int32_t>(text.begin(), text.begin() + 64), 4);
     while (!warm.idle()) warm.step();
-    // QBENCH_THROUGHPUT_WARMUP=single: only the first request (A/B measurements of this warm-up).
-    if (env_equals("QBENCH_THROUGHPUT_WARMUP", "single")) widest = 1;
     for (int64_t i = 0; widest > 1 && i < widest; ++i) {
       const auto from = text.begin() + (i * kWarmPrompt) % int64_t(text.size() - kWarmPrompt);
       warm.submit(1 + i, std::vector<int32_t>(from, from + kWarmPrompt), 2 + i);

@@ -51,7 +51,7 @@ GemmComparison compare_gemm_outputs(const float* ref, int64_t ld_ref, const floa
   unsigned int h[4] = {0, 0, 0, 0};
   cudaError_t e = cudaMemsetAsync(d, 0, sizeof h, stream());
   if (e == cudaSuccess) {
-    compare_kernel<<<264, 256, 0, stream()>>>(ref, ld_ref, got, ld_got, rows, n, d);
+    compare_kernel<<<264, 256, 0, stream()>>>(ref, ld_ref, got, ld_got, rows, n, d);  // grid-stride: any size
     e = cudaGetLastError();
   }
   if (e == cudaSuccess) e = cudaMemcpyAsync(h, d, sizeof h, cudaMemcpyDeviceToHost, stream());

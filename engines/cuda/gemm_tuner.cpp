@@ -22,7 +22,7 @@ namespace qbench::cuda {
 namespace {
 
 constexpr int64_t kMinTokens = 8;    // below: the tensor-core kernel / GEMV (linear_dense_cuda.cu)
-constexpr int64_t kMaxTokens = 128;  // above: prefill, compute-bound; at 2048 tokens cuBLAS was within 1 % but on the LM head
+constexpr int64_t kMaxTokens = 128;  // above: prefill, compute-bound (at 2048 tokens cuBLAS was within 1 %, LM head aside)
 constexpr int kCandidates = 8;       // cuBLASLt's top heuristic answers timed
 constexpr int kReps = 3;             // timed runs per candidate (the minimum counts)
 constexpr double kMinGain = 0.02;    // a candidate must beat the first choice by this much
@@ -79,10 +79,11 @@ uint32_t alignment(const void* p) {
   return a == 0 ? 256u : uint32_t(std::min<uintptr_t>(256, a & (~a + 1)));
 }
 
+GemmTuneStats g_stats;  // process-wide, like the tuner; readable without a cuBLASLt handle
+
 struct Tuner {
   cublasLtHandle_t lt = nullptr;
   std::map<Key, std::unique_ptr<Tuned>> entries;
-  GemmTuneStats stats;
   ~Tuner() {
     entries.clear();
     if (lt) cublasLtDestroy(lt);  // at exit: a failure here changes nothing
@@ -188,9 +189,9 @@ std::unique_ptr<Tuned> tune(Tuner& T, const void* w, const void* x, cudaDataType
   if (pick != 0 && res[0].state == CUBLAS_STATUS_SUCCESS && best[size_t(pick)] > (1.0 - kMinGain) * best[0]) pick = 0;
   t->algo = res[size_t(pick)].algo;
   t->has_algo = true;
-  ++T.stats.tuned;
-  if (pick != 0) ++T.stats.changed;
-  T.stats.tuning_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  ++g_stats.tuned;
+  if (pick != 0) ++g_stats.changed;
+  g_stats.tuning_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return t;
 }
 
@@ -234,8 +235,8 @@ bool agrees(Tuner& T, const Tuned& t, const Layouts& L, const void* w, const voi
   const GemmComparison c = compare_gemm_outputs(ref.p, rows, y, ldy, rows, n);
   const bool ok = c.mismatched == 0 && c.max_abs_diff <= 1e-3f * c.max_abs_ref;
   if (!ok) {
-    ++T.stats.rejected;
-    if (T.stats.rejected == 1)
+    ++g_stats.rejected;
+    if (g_stats.rejected == 1)
       std::fprintf(stderr,
                    "qbench: the tuned cuBLASLt algorithm for a %lld x %lld GEMM at %lld tokens disagrees with "
                    "cublasGemmEx (max difference %g, max output %g, %u positions differ in finiteness, %u not "
@@ -271,16 +272,16 @@ bool run_gemm_tuned(const void* w, const void* x, cudaDataType type, float* y, i
     L->supported = takes(T, t, *L) && agrees(T, t, *L, w, x, type, y, rows, n, in, ldy);
     found = t.by_n.emplace(n, std::move(L)).first;
     if (found->second->supported) {  // agrees() left the tuned result in y
-      ++T.stats.tuned_calls;
+      ++g_stats.tuned_calls;
       return true;
     }
   }
   if (!found->second->supported) return false;
   QB_CUBLAS(matmul(T, t, *found->second, t.algo, w, x, y));
-  ++T.stats.tuned_calls;
+  ++g_stats.tuned_calls;
   return true;
 }
 
-GemmTuneStats gemm_tune_stats() { return tuner().stats; }
+GemmTuneStats gemm_tune_stats() { return g_stats; }
 
 }  // namespace qbench::cuda
