@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -20,7 +19,6 @@
 #include "engines/core/half.h"
 #include "engines/cpu/linear_int4_cpu.h"
 #include "engines/cuda/cuda_context.h"
-#include "engines/cuda/int4_kernels_cuda.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/linear_int4_cuda.h"
 #include "engines/cuda/ops_cuda.h"
@@ -135,43 +133,6 @@ TEST_CASE("CUDA int4 Linear equals the CPU int4 Linear (GEMV and GEMM, awkward s
     const int32_t bad = int32_t(s.out);
     CHECK_THROWS_AS(gpu_l->gather_rows(&bad, 1, dg.data()), Error);
   }
-}
-
-TEST_CASE("CUDA int4 GEMV: the shared-memory rings give the register kernel's results bit for bit", "[cuda][cuda-kernels]") {
-  if (!require_cuda()) return;
-  auto ops = make_cuda_ops();
-  struct Shape {
-    int64_t in, out, group;
-    bool act_order, f16;
-  };
-  // One scale interval per unit (the ring kernels' case): group 128 with F16 / float scales, act-order, one
-  // group; 4608 inputs make 36 units, so the split warps run past their rings' first fill.
-  const Shape shapes[] = {{1000, 131, 128, false, true}, {512, 77, 128, true, true}, {768, 64, 128, false, false},
-                          {264, 8, -1, false, true}, {4608, 40, 128, false, true}};
-  for (const Shape& s : shapes) {
-    const auto codes = random_codes(s.in, s.out, s.group, s.act_order, s.f16, uint32_t(s.in * 7 + s.out));
-    auto cpu_l = make_int4_linear_cpu(codes, "gptq-int4-test");
-    auto gpu_l = to_cuda(*cpu_l);
-    for (int64_t n : {1, 3, 8}) {
-      const auto x = randu(size_t(n * s.in), 5 + uint32_t(n));
-      DeviceArray<float> dx(ops.get(), x, nullptr, MemCategory::Activations);
-      DeviceArray<float> dy(ops.get(), size_t(n * s.out), nullptr, MemCategory::Activations);
-      std::vector<float> reg;
-      for (int ring : {0, 4, 6, 8}) {
-        cuda::set_int4_gemv_ring(ring);
-        gpu_l->forward(dx.data(), dy.data(), n);
-        const auto got = to_host(*ops, dy);
-        if (ring == 0) {
-          reg = got;
-          continue;
-        }
-        INFO("in " << s.in << " out " << s.out << " group " << s.group << " n " << n << " ring " << ring);
-        CHECK(std::memcmp(got.data(), reg.data(), got.size() * sizeof(float)) == 0);
-      }
-      cuda::set_int4_gemv_ring(-1);
-    }
-  }
-  CHECK_THROWS_AS(cuda::set_int4_gemv_ring(5), Error);
 }
 
 TEST_CASE("CUDA int4 GEMVs over one input merge, and bias/residual adds fold into them", "[cuda][cuda-kernels]") {

@@ -57,7 +57,8 @@ __device__ __forceinline__ Seg segment_of(const GgufGemvArgs& a, int64_t gb) {
 // kWarps warps holds kWarps >> lg groups. Splitting keeps enough warps in flight for short or long-rowed
 // matrices; without it a warp's prologue and epilogue are spread over more units.
 template <GgmlType T, int NT>
-__global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, int lg, bool prefetch) {
+__global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, int lg) {
+  pdl_enter();
   __shared__ float red[kWarps][R][NT];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int ks = 1 << lg, gpb = kWarps >> lg;
@@ -66,19 +67,6 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, 
   const int part = warp & (ks - 1);
   const int64_t in = a.g.in;
   const int n = a.g.n;
-  const GgufRowStrides st = gguf_row_strides(T, in);
-  const int units = int(in / 32);
-  const int u_first = part * 32 + lane;
-  // The weights do not depend on earlier kernels: the first unit's codes of each row are asked of L2 while
-  // the kernel before this one finishes.
-  if (prefetch && gb < total && u_first < units) {
-    const Seg sg = segment_of(a, gb);
-    const int64_t row0 = (gb - sg.gbase) * R;
-#pragma unroll
-    for (int r = 0; r < R; ++r)
-      if (row0 + r < sg.rows) prefetch_l2(sg.A.a0 + uint64_t(row0 + r) * st.s0 + st.s0 / units * u_first);
-  }
-  pdl_enter();
   float acc[R][NT];
 #pragma unroll
   for (int r = 0; r < R; ++r)
@@ -87,10 +75,12 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, 
   if (gb < total) {
     const Seg sg = segment_of(a, gb);
     const int64_t row0 = (gb - sg.gbase) * R;
+    const GgufRowStrides st = gguf_row_strides(T, in);
+    const int units = int(in / 32);
     int64_t row[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) row[r] = row0 + r < sg.rows ? row0 + r : sg.rows - 1;  // past the end: recompute the last row
-    for (int u = u_first; u < units; u += ks * 32) {
+    for (int u = part * 32 + lane; u < units; u += ks * 32) {
       Unit w[R];
 #pragma unroll
       for (int r = 0; r < R; ++r) load_unit<T>(sg.A, st, row[r], u, w[r]);
@@ -156,7 +146,7 @@ void launch_t(const GgufGemvArgs& a, cudaStream_t s) {
   constexpr bool kq = T == GgmlType::Q4_K || T == GgmlType::Q5_K || T == GgmlType::Q6_K;
   const int lg = split_for(kq, groups), gpb = kWarps >> lg;
   const unsigned blocks = unsigned((groups + gpb - 1) / gpb);
-  launch_pdl(a.g.n == 1 ? gguf_gemv_kernel<T, 1> : gguf_gemv_kernel<T, kGgufMaxGemvTokens>, blocks, kWarps * 32, 0, s, a, lg, weight_prefetch_enabled());
+  launch_pdl(a.g.n == 1 ? gguf_gemv_kernel<T, 1> : gguf_gemv_kernel<T, kGgufMaxGemvTokens>, blocks, kWarps * 32, 0, s, a, lg);
   QB_CUDA_LAUNCH("gguf gemv");
 }
 

@@ -23,9 +23,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <string>
 
-#include "engines/core/error.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/int4_device.cuh"
@@ -41,8 +39,7 @@ namespace {
 // of 3-4 units in flight was slower still (4.7-5.4 ms; the variants are in commit 63d00a0, docs/cuda.md).
 constexpr int occupancy(int nt) { return nt > 4 ? 2 : 5; }
 
-// Units in flight per warp ring (int4_gemv_ring_kernel) unless QBENCH_INT4_RING says otherwise.
-constexpr int kInt4DefaultRing = 4;
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
 
 // Tile pair i of unit u: this lane's activation fragments (zero where its token rows hold no token). Loaded per
 // pair, not per unit, so that a unit's four pairs do not hold 16 registers (L1/L2 hits: other warps cover them).
@@ -92,50 +89,55 @@ __device__ __forceinline__ void unit_math(const uint4& cw, Int4LaneSz s, const I
   }
 }
 
-// What one warp of a GEMV block works on: its row block (within its segment, and over the launch), its share
-// of the row block's units (split-K: ks warps of the block per row block) and the segment's codes and scales.
-struct Int4WarpWork {
-  const uint4* codes;
-  const void* sz;
-  int64_t rb, rb_global;
-  int u0, u1, kp;
-  bool active;
-};
-__device__ __forceinline__ Int4WarpWork int4_warp_work(const Int4GemvArgs& a, int wib, int ks) {
-  Int4WarpWork w;
-  const int rbl = wib / ks;
-  w.kp = wib % ks;
-  w.rb_global = int64_t(blockIdx.x) * (kInt4GemvWarps / ks) + rbl;
+template <int NT, bool HS, bool ONE_GROUP_PER_UNIT>
+__global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT)) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
+  pdl_enter();
+  __shared__ float part[kInt4GemvWarps][8][kInt4Rows];  // [warp][token][row] of split-K partial sums
+  const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
+  const int g = lane >> 2, c = lane & 3;
+  const int rbl = wib / ks, kp = wib % ks;
+  int64_t rb = int64_t(blockIdx.x) * (kInt4GemvWarps / ks) + rbl;
   int64_t total = a.seg[0].rb_end;
 #pragma unroll
   for (int i = 1; i < kInt4MaxSegments; ++i)
     if (i < a.nseg) total = a.seg[i].rb_end;
-  w.active = w.rb_global < total;
+  const bool active = rb < total;
   // The segment, with constant indices only (a run-time index would copy the arguments to local memory);
   // its epilogue pointers are looked up again after the loop, which keeps them out of its registers.
-  w.codes = a.seg[0].codes;
-  w.sz = a.seg[0].sz;
+  const uint4* codes = a.seg[0].codes;
+  const void* sz = a.seg[0].sz;
   int64_t base = 0;
 #pragma unroll
   for (int i = 1; i < kInt4MaxSegments; ++i)
-    if (i < a.nseg && w.rb_global >= a.seg[i - 1].rb_end) {
-      w.codes = a.seg[i].codes;
-      w.sz = a.seg[i].sz;
+    if (i < a.nseg && rb >= a.seg[i - 1].rb_end) {
+      codes = a.seg[i].codes;
+      sz = a.seg[i].sz;
       base = a.seg[i - 1].rb_end;
     }
-  w.rb = w.rb_global - base;
-  const int per = a.units / ks, rem = a.units % ks;
-  w.u0 = w.active ? w.kp * per + min(w.kp, rem) : 0;
-  w.u1 = w.active ? w.u0 + per + (w.kp < rem ? 1 : 0) : 0;
-  return w;
-}
+  const int64_t rb_global = rb;
+  rb -= base;
+  const int units = a.units;
+  const Int4Groups gr = a.g;
 
-// After the unit loop: hi + lo added (token row g + 1, lane + 4, holds the lo half of token g / 2), split-K
-// partial sums added up through shared memory in a fixed order, and the epilogue (bias, residual) of the
-// holder lanes. Every warp of the block calls it (the split's barrier).
-template <int NT>
-__device__ __forceinline__ void int4_finish(float (&acc)[4], float (*part)[8][kInt4Rows], const Int4GemvArgs& a,
-                                            const Int4WarpWork& w, int wib, int ks, int g, int c) {
+  // acc[0..1]: token row g, output rows 2c, 2c + 1; acc[2..3]: token row g + 8 (NT > 4 only).
+  float acc[4] = {0.f, 0.f, 0.f, 0.f};
+  if (active) {
+    const int per = units / ks, rem = units % ks;
+    const int u0 = kp * per + min(kp, rem), u1 = u0 + per + (kp < rem ? 1 : 0);
+    const uint4* cp = codes + rb * units * 32 + lane;
+    const int64_t sz_row = rb * gr.groups * kInt4Rows;  // entries of this row block's first group
+    for (int u = u0; u < u1; ++u) {  // one unit at a time, the next one's codes asked of L2 meanwhile
+      const uint4 cw = __ldcs(cp + int64_t(u) * 32);
+      Int4RawSz<HS> raw;
+      if constexpr (ONE_GROUP_PER_UNIT) raw.load(sz, sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows, g, c);
+      if (u + 1 < u1) prefetch_l2(cp + int64_t(u + 1) * 32);
+      Int4LaneSz s{};
+      if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw);
+      unit_math<NT, HS, ONE_GROUP_PER_UNIT>(cw, s, a, sz, sz_row, u, lane, g, c, acc);
+    }
+  }
+
+  // hi + lo: token row g + 1 (lane + 4) holds the lo half of token g / 2.
 #pragma unroll
   for (int i = 0; i < 4; ++i) acc[i] += __shfl_down_sync(0xffffffffu, acc[i], 4);
   const bool holder = (g & 1) == 0;  // lanes holding token t = g / 2 (acc[0..1]) and t + 4 (acc[2..3])
@@ -148,7 +150,7 @@ __device__ __forceinline__ void int4_finish(float (&acc)[4], float (*part)[8][kI
       part[wib][t0 + 4][2 * c + 1] = acc[3];
     }
     __syncthreads();
-    if (w.kp != 0) return;
+    if (kp != 0) return;
     if (holder)
       for (int j = 1; j < ks; ++j) {
         acc[0] += part[wib + j][t0][2 * c];
@@ -157,14 +159,14 @@ __device__ __forceinline__ void int4_finish(float (&acc)[4], float (*part)[8][kI
         acc[3] += part[wib + j][t0 + 4][2 * c + 1];
       }
   }
-  if (!w.active || !holder) return;
+  if (!active || !holder) return;
   float* y = a.seg[0].y;
   const float* bias = a.seg[0].bias;
   float* resid = a.seg[0].resid;
   int64_t rows = a.seg[0].rows;
 #pragma unroll
   for (int i = 1; i < kInt4MaxSegments; ++i)
-    if (i < a.nseg && w.rb_global >= a.seg[i - 1].rb_end) {
+    if (i < a.nseg && rb_global >= a.seg[i - 1].rb_end) {
       y = a.seg[i].y;
       bias = a.seg[i].bias;
       resid = a.seg[i].resid;
@@ -173,7 +175,7 @@ __device__ __forceinline__ void int4_finish(float (&acc)[4], float (*part)[8][kI
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int t = t0 + (i >= 2 ? 4 : 0);
-    const int64_t row = w.rb * kInt4Rows + 2 * c + (i & 1);
+    const int64_t row = rb * kInt4Rows + 2 * c + (i & 1);
     if (t >= a.n || row >= rows) continue;
     float v = acc[i];
     if (bias) v += bias[row];
@@ -181,115 +183,6 @@ __device__ __forceinline__ void int4_finish(float (&acc)[4], float (*part)[8][kI
     y[o] = v;
     if (resid) resid[o] += v;
   }
-}
-
-template <int NT, bool HS, bool ONE_GROUP_PER_UNIT>
-__global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT)) int4_gemv_kernel(const Int4GemvArgs a, int ks, bool prefetch) {
-  __shared__ float part[kInt4GemvWarps][8][kInt4Rows];  // [warp][token][row] of split-K partial sums
-  const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
-  const int g = lane >> 2, c = lane & 3;
-  // The weights do not depend on earlier kernels: the first two units' codes are asked of L2 while the kernel
-  // before this one finishes (the work is looked up again after the wait: fewer registers live across it).
-  if (prefetch) {
-    const Int4WarpWork p = int4_warp_work(a, wib, ks);
-    if (p.u0 < p.u1) {
-      const uint4* q = p.codes + (p.rb * a.units + p.u0) * 32 + lane;
-      prefetch_l2(q);
-      if (p.u0 + 1 < p.u1) prefetch_l2(q + 32);
-    }
-  }
-  pdl_enter();
-  const Int4WarpWork w = int4_warp_work(a, wib, ks);
-  const Int4Groups gr = a.g;
-
-  // acc[0..1]: token row g, output rows 2c, 2c + 1; acc[2..3]: token row g + 8 (NT > 4 only).
-  float acc[4] = {0.f, 0.f, 0.f, 0.f};
-  {
-    const uint4* cp = w.codes + w.rb * a.units * 32 + lane;
-    const int64_t sz_row = w.rb * gr.groups * kInt4Rows;  // entries of this row block's first group
-    const void* sz = w.sz;
-    for (int u = w.u0; u < w.u1; ++u) {  // one unit at a time, the next one's codes asked of L2 meanwhile
-      const uint4 cw = __ldcs(cp + int64_t(u) * 32);
-      Int4RawSz<HS> raw;
-      if constexpr (ONE_GROUP_PER_UNIT) raw.load(sz, sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows, g, c);
-      if (u + 1 < w.u1) prefetch_l2(cp + int64_t(u + 1) * 32);
-      Int4LaneSz s{};
-      if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw);
-      unit_math<NT, HS, ONE_GROUP_PER_UNIT>(cw, s, a, sz, sz_row, u, lane, g, c, acc);
-    }
-  }
-
-  int4_finish<NT>(acc, part, a, w, wib, ks, g, c);
-}
-
-// The same GEMV with the codes and scales streamed through a per-warp ring of R units in shared memory
-// (cp.async: bytes in flight without holding registers), for one scale interval per unit (group size 128 or
-// a multiple: GPTQ/AWQ files as published). The weights do not depend on the kernels before this one, so the
-// ring's first R − 1 units are requested before the programmatic-dependent-launch wait: they stream while the
-// previous kernel (the fragment pack, RMSNorm) finishes. The arithmetic is unit_math's, in the same order.
-template <bool HS>
-__host__ __device__ constexpr int sz_pieces() { return HS ? 2 : 4; }  // 16-byte pieces of one row block's (s, z) for one group
-
-template <bool HS>
-__device__ __forceinline__ Int4RawSz<HS> raw_sz_shared(const uint4* p, int g, int c) {
-  Int4RawSz<HS> r;
-  if constexpr (HS) {
-    const uint32_t* w = reinterpret_cast<const uint32_t*>(p);
-    r.z = w[g];
-    r.s = *reinterpret_cast<const uint2*>(w + 2 * c);
-  } else {
-    const float2* f = reinterpret_cast<const float2*>(p);
-    r.z = f[g];
-    r.s = *reinterpret_cast<const float4*>(f + 2 * c);
-  }
-  return r;
-}
-
-template <int NT, bool HS, int R>
-__global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT))
-    int4_gemv_ring_kernel(const Int4GemvArgs a, int ks, bool /*prefetch: the ring fills before the wait anyway*/) {
-  __shared__ uint4 ring[kInt4GemvWarps][R][32];
-  __shared__ uint4 szr[kInt4GemvWarps][R][sz_pieces<HS>()];
-  __shared__ float part[kInt4GemvWarps][8][kInt4Rows];
-  const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
-  const int g = lane >> 2, c = lane & 3;
-  const Int4WarpWork w = int4_warp_work(a, wib, ks);
-  const Int4Groups gr = a.g;
-  const int u1 = w.u1;
-  const uint4* cp = w.codes + w.rb * a.units * 32 + lane;
-  const int64_t sz_row = w.rb * gr.groups * kInt4Rows;
-  const void* sz = w.sz;
-  // Unit u into ring slot `slot` (nothing past u1); one commit group per call keeps the wait count uniform.
-  auto issue = [&](int u, int slot) {
-    if (u < u1) {
-      cp_async16(&ring[wib][slot][lane], cp + int64_t(u) * 32, true);
-      if (lane < sz_pieces<HS>()) {
-        const int64_t e = sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows;  // (s, z) entries
-        const uint4* src = HS ? reinterpret_cast<const uint4*>(static_cast<const __half2*>(sz) + e)
-                              : reinterpret_cast<const uint4*>(static_cast<const float2*>(sz) + e);
-        cp_async16(&szr[wib][slot][lane], src + lane, true);
-      }
-    }
-    cp_async_commit();
-  };
-#pragma unroll
-  for (int i = 0; i < R - 1; ++i) issue(w.u0 + i, i);
-  pdl_enter();  // the activation fragments and the outputs depend on earlier kernels; the weights do not
-
-  float acc[4] = {0.f, 0.f, 0.f, 0.f};
-  int slot = 0;
-  for (int u = w.u0; u < u1; ++u) {
-    __syncwarp();  // every lane has read the slot refilled next (the scales are read across lanes)
-    issue(u + R - 1, slot == 0 ? R - 1 : slot - 1);
-    cp_async_wait<R - 1>();  // unit u's group has landed (this lane's copies) ...
-    __syncwarp();            // ... and the other lanes' (the scales)
-    const uint4 cw = ring[wib][slot][lane];
-    const Int4LaneSz s = lane_sz<HS>(raw_sz_shared<HS>(szr[wib][slot], g, c));
-    unit_math<NT, HS, true>(cw, s, a, sz, sz_row, u, lane, g, c, acc);
-    slot = slot + 1 == R ? 0 : slot + 1;
-  }
-
-  int4_finish<NT>(acc, part, a, w, wib, ks, g, c);
 }
 
 __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restrict__ perm, int n, int64_t in,
@@ -319,25 +212,29 @@ __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restr
   xf[i] = make_uint4(w[0], w[1], w[2], w[3]);
 }
 
-// Blocks of a kernel the whole GPU holds at once.
-template <class Kernel>
-int64_t resident_blocks_of(Kernel k) {
-  int per_sm = 0;
-  QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, kInt4GemvWarps * 32, 0));
-  return int64_t(std::max(1, sm_count() * per_sm));
+// Blocks of this kernel the whole GPU holds at once (cached per instantiation).
+template <int NT, bool HS, bool G1>
+int64_t resident_blocks() {
+  static const int64_t n = [] {
+    int per_sm = 0;
+    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1>, kInt4GemvWarps * 32, 0));
+    return int64_t(std::max(1, sm_count() * per_sm));
+  }();
+  return n;
 }
 
-// Split a row block's units over 2..8 warps of one block (added up in shared memory) while the launch stays
-// within one wave and each warp keeps at least 4 units: few row blocks (q/k/v, o, down) then keep every SM
-// busy. QBENCH_INT4_KSPLIT=1|2|4|8 forces the split (measurements).
-int ksplit_for(const Int4GemvArgs& a, int64_t resident_blocks) {
+template <int NT, bool HS, bool G1>
+void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
+  const int64_t total = a.seg[a.nseg - 1].rb_end;
+  // Split a row block's units over 2..8 warps of one block (added up in shared memory) while the
+  // launch stays within one wave and each warp keeps at least 2 units: few row blocks (q/k/v, o,
+  // down) then keep every SM busy. QBENCH_INT4_KSPLIT=1|2|4|8 forces the split (measurements).
   static const int forced = [] {
     const char* e = std::getenv("QBENCH_INT4_KSPLIT");
     const int v = e ? std::atoi(e) : 0;
     return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
   }();
-  const int64_t total = a.seg[a.nseg - 1].rb_end;
-  const int64_t cap_warps = resident_blocks * kInt4GemvWarps;
+  const int64_t cap_warps = resident_blocks<NT, HS, G1>() * kInt4GemvWarps;
   int ks = 1;
   if (forced) {
     ks = forced;
@@ -345,66 +242,19 @@ int ksplit_for(const Int4GemvArgs& a, int64_t resident_blocks) {
   } else {
     while (ks < kInt4GemvWarps && total * ks * 2 <= cap_warps && a.units >= 4 * ks) ks *= 2;
   }
-  return ks;
-}
-
-template <class Kernel>
-void launch_split(Kernel k, int64_t resident_blocks, const Int4GemvArgs& a, cudaStream_t s) {
-  const int ks = ksplit_for(a, resident_blocks);
   const int64_t per_block = kInt4GemvWarps / ks;
-  const unsigned blocks = unsigned((a.seg[a.nseg - 1].rb_end + per_block - 1) / per_block);
-  launch_pdl(k, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks, weight_prefetch_enabled());
-}
-
-template <int NT, bool HS, bool G1>
-void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
-  static const int64_t resident = resident_blocks_of(int4_gemv_kernel<NT, HS, G1>);
-  launch_split(int4_gemv_kernel<NT, HS, G1>, resident, a, s);
-}
-
-template <int NT, bool HS, int R>
-void launch_ring(const Int4GemvArgs& a, cudaStream_t s) {
-  static const int64_t resident = resident_blocks_of(int4_gemv_ring_kernel<NT, HS, R>);
-  launch_split(int4_gemv_ring_kernel<NT, HS, R>, resident, a, s);
-}
-
-int g_forced_ring = -1;
-
-// Units per warp ring: set_int4_gemv_ring, else QBENCH_INT4_RING (0 = the register kernel for every group
-// size; 4, 6 or 8), else kInt4DefaultRing.
-int ring_units() {
-  static const int from_env = [] {
-    const char* e = std::getenv("QBENCH_INT4_RING");
-    const int v = e ? std::atoi(e) : kInt4DefaultRing;
-    return v == 0 || v == 4 || v == 6 || v == 8 ? v : kInt4DefaultRing;
-  }();
-  return g_forced_ring >= 0 ? g_forced_ring : from_env;
-}
-
-template <int NT, bool HS>
-void launch_hs(const Int4GemvArgs& a, cudaStream_t s) {
-  const bool g1 = a.g.tile_mask == 7;
-  if (!g1) return launch_t<NT, HS, false>(a, s);
-  switch (ring_units()) {
-    case 4: return launch_ring<NT, HS, 4>(a, s);
-    case 6: return launch_ring<NT, HS, 6>(a, s);
-    case 8: return launch_ring<NT, HS, 8>(a, s);
-    default: return launch_t<NT, HS, true>(a, s);
-  }
+  const unsigned blocks = unsigned((total + per_block - 1) / per_block);
+  launch_pdl(int4_gemv_kernel<NT, HS, G1>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
 }
 
 template <int NT>
 void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
-  hs ? launch_hs<NT, true>(a, s) : launch_hs<NT, false>(a, s);
+  const bool g1 = a.g.tile_mask == 7;
+  if (hs) g1 ? launch_t<NT, true, true>(a, s) : launch_t<NT, true, false>(a, s);
+  else g1 ? launch_t<NT, false, true>(a, s) : launch_t<NT, false, false>(a, s);
 }
 
 }  // namespace
-
-void set_int4_gemv_ring(int units) {
-  if (units != -1 && units != 0 && units != 4 && units != 6 && units != 8)
-    throw Error("int4 GEMV ring: " + std::to_string(units) + " units (0, 4, 6, 8 or -1)");
-  g_forced_ring = units;
-}
 
 void launch_int4_gemv(const Int4GemvArgs& a, bool half_scales, cudaStream_t s) {
   if (a.n <= 4) launch_nt<4>(a, half_scales, s);

@@ -68,10 +68,6 @@ struct Int4GemvArgs {
 
 // y_s[t, :] = x[t, :] · W_sᵀ for t < n <= 8: in-register dequantisation to FP16, tensor-core tiles, FP32 sums.
 void launch_int4_gemv(const Int4GemvArgs& a, bool half_scales, cudaStream_t s);
-// Tests and A/Bs: units per warp ring of the GEMV for one scale interval per unit (4, 6, 8; 0: the register
-// kernel; -1: QBENCH_INT4_RING or the default). Read when a GEMV is launched (a captured graph keeps the
-// kernel it was captured with); the results do not depend on it (same sums in the same order).
-void set_int4_gemv_ring(int units);
 
 // Halves of activation fragments for n tokens: 1 for n <= 4, 2 for n <= 8.
 inline int int4_xfrag_halves(int64_t n) { return n <= 4 ? 1 : 2; }

@@ -95,7 +95,8 @@ __device__ __forceinline__ void fma8(const float* w, const float* __restrict__ x
 // y_s[t, row] = x[t, :] · W_s[row, :] for t < n (n <= NT), one warp per output row.
 // VEC: in % 8 == 0, so rows are 16-byte aligned and read 16 bytes per lane.
 template <class T, int NT, bool VEC>
-__global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(GemvArgs a, const float* __restrict__ x, bool prefetch) {
+__global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(GemvArgs a, const float* __restrict__ x) {
+  pdl_enter();
   const int lane = threadIdx.x & 31;
   int64_t row = int64_t(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
   int64_t total = a.end[0];
@@ -123,14 +124,6 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(GemvArgs a, const
   const int64_t in = a.in;
   const int n = a.n;
   const T* wr = static_cast<const T*>(W) + row * in;
-  // The weights do not depend on earlier kernels: the row's first batch is asked of L2 while the kernel
-  // before this one finishes.
-  if (VEC && prefetch) {
-#pragma unroll
-    for (int u = 0; u < kUnroll<NT>; ++u)
-      if (int64_t(lane) * 8 + u * 256 < in) prefetch_l2(wr + int64_t(lane) * 8 + u * 256);
-  }
-  pdl_enter();
   float acc[NT];
 #pragma unroll
   for (int t = 0; t < NT; ++t) acc[t] = 0.f;
@@ -626,10 +619,10 @@ class DenseLinearCuda final : public Linear {
     l.run = [args, x, vec](cudaStream_t s) {
       const GemvArgs& a = *args;
       const unsigned blocks = unsigned((a.end[a.nseg - 1] + kGemvWarps - 1) / kGemvWarps);
-      void (*k)(GemvArgs, const float*, bool) = a.n == 1 ? (vec ? gemv_kernel<T, 1, true> : gemv_kernel<T, 1, false>)
+      void (*k)(GemvArgs, const float*) = a.n == 1 ? (vec ? gemv_kernel<T, 1, true> : gemv_kernel<T, 1, false>)
                                                    : (vec ? gemv_kernel<T, kMaxGemvTokens, true>
                                                           : gemv_kernel<T, kMaxGemvTokens, false>);
-      launch_pdl(k, blocks, kGemvWarps * 32, 0, s, a, x, weight_prefetch_enabled());
+      launch_pdl(k, blocks, kGemvWarps * 32, 0, s, a, x);
       QB_CUDA_LAUNCH("gemv");
     };
     enqueue(std::move(l));

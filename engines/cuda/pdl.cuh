@@ -4,9 +4,8 @@
 // still finishing, so its launch latency and block setup overlap that tail
 // instead of following it (in a CUDA graph the capture keeps this as a
 // programmatic edge). Correctness rests on one rule: a kernel launched with
-// launch_pdl calls pdl_enter() before it touches global memory (reads *or*
-// writes) that a kernel may write: the weights, which no kernel writes, may be
-// read or prefetched before it (the GEMVs do). Its wait returns once every earlier kernel on the stream has
+// launch_pdl starts with pdl_enter(), before it touches global memory (reads
+// *or* writes): its wait returns once every earlier kernel on the stream has
 // completed and its writes are visible; its trigger then lets the next
 // kernel's blocks be scheduled (that kernel still waits for this one's
 // completion in its own pdl_enter). Kernels that are not launched this way
@@ -24,18 +23,13 @@
 
 namespace qbench::cuda {
 
-// First statement of every kernel launched with launch_pdl that touches memory written by an earlier kernel.
-// Before it a kernel may read what no kernel writes (the weights: cp.async into shared memory) or ask L2
-// for it (prefetch_l2, a hint that cannot make a later read stale: L2 is where global memory is coherent), so
-// its first weight bytes stream while the kernel before it finishes.
+// First statement of every kernel launched with launch_pdl.
 __device__ __forceinline__ void pdl_enter() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;\n" ::: "memory");
   asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 #endif
 }
-
-__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
 
 template <class... KArgs, class... Args>
 void launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, Args&&... args) {

@@ -7,7 +7,4 @@ bool pdl_enabled();
 // Tests switch it (on is ignored before sm_90). The graph cache key holds it (launch_queue.cu), so a graph
 // captured under one setting is never replayed under the other.
 void set_pdl_enabled(bool on);
-// Whether the decode GEMVs ask L2 for their first weight bytes before their PDL wait (pdl.cuh): true unless
-// QBENCH_CUDA_WEIGHT_PREFETCH=0 (A/B runs). Read once; passed to the kernels as an argument.
-bool weight_prefetch_enabled();
 }  // namespace qbench::cuda
