@@ -8,8 +8,6 @@
 // memory in a fixed order (split_for: how many, by type and size).
 // Segments (q/k/v, gate/up of one type) share one launch; the epilogue adds the
 // bias and the residual that gemv_fusion.h folded in.
-#include <cstdlib>
-
 #include "engines/core/error.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
@@ -59,7 +57,7 @@ __device__ __forceinline__ Seg segment_of(const GgufGemvArgs& a, int64_t gb) {
 // kWarps warps holds kWarps >> lg groups. Splitting keeps enough warps in flight for short or long-rowed
 // matrices; without it a warp's prologue and epilogue are spread over more units.
 template <GgmlType T, int NT>
-__global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, int lg, int pd) {
+__global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, int lg) {
   pdl_enter();
   __shared__ float red[kWarps][R][NT];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -82,15 +80,7 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, 
     int64_t row[R];
 #pragma unroll
     for (int r = 0; r < R; ++r) row[r] = row0 + r < sg.rows ? row0 + r : sg.rows - 1;  // past the end: recompute the last row
-    const int stride = ks * 32;
-    const uint64_t unit_bytes = st.s0 / uint64_t(units);  // of a0, the codes
-    for (int u = part * 32 + lane; u < units; u += stride) {
-      // The codes pd iterations ahead are asked of L2 while this one computes.
-      if (pd > 0 && u + pd * stride < units) {
-#pragma unroll
-        for (int r = 0; r < R; ++r)
-          prefetch_l2(sg.A.a0 + uint64_t(min(row0 + r, sg.rows - 1)) * st.s0 + unit_bytes * (u + pd * stride));
-      }
+    for (int u = part * 32 + lane; u < units; u += ks * 32) {
       Unit w[R];
 #pragma unroll
       for (int r = 0; r < R; ++r) load_unit<T>(sg.A, st, row[r], u, w[r]);
@@ -136,17 +126,6 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, 
 
 int g_forced_split = -1;
 
-// Iterations between the unit a lane computes and the one whose codes it asks L2 for (QBENCH_GGUF_PREFETCH=0..4;
-// 0: none).
-int prefetch_iterations() {
-  static const int d = [] {
-    const char* e = std::getenv("QBENCH_GGUF_PREFETCH");
-    const int v = e ? std::atoi(e) : 0;
-    return v >= 0 && v <= 4 ? v : 0;
-  }();
-  return d;
-}
-
 // log2 of the warps per row group. K-quants: the least split that still gives 16 warps per SM (fewer
 // instructions per weight for their scale decoding). Q8_0 and the other 32-block types: always 4 warps per
 // group (more loads in flight per row). H100, Qwen2.5-7B decode, one run each: with the size rule instead of 4 warps
@@ -167,8 +146,7 @@ void launch_t(const GgufGemvArgs& a, cudaStream_t s) {
   constexpr bool kq = T == GgmlType::Q4_K || T == GgmlType::Q5_K || T == GgmlType::Q6_K;
   const int lg = split_for(kq, groups), gpb = kWarps >> lg;
   const unsigned blocks = unsigned((groups + gpb - 1) / gpb);
-  launch_pdl(a.g.n == 1 ? gguf_gemv_kernel<T, 1> : gguf_gemv_kernel<T, kGgufMaxGemvTokens>, blocks, kWarps * 32, 0, s, a, lg,
-             prefetch_iterations());
+  launch_pdl(a.g.n == 1 ? gguf_gemv_kernel<T, 1> : gguf_gemv_kernel<T, kGgufMaxGemvTokens>, blocks, kWarps * 32, 0, s, a, lg);
   QB_CUDA_LAUNCH("gguf gemv");
 }
 

@@ -26,7 +26,6 @@
 
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
-#include "engines/cuda/device_math.cuh"
 #include "engines/cuda/int4_device.cuh"
 #include "engines/cuda/pdl.cuh"
 
@@ -40,8 +39,7 @@ namespace {
 // of 3-4 units in flight was slower still (4.7-5.4 ms; the variants are in commit 63d00a0, docs/cuda.md).
 constexpr int occupancy(int nt) { return nt > 4 ? 2 : 5; }
 
-// Prefetch distance in units (prefetch_distance()).
-constexpr int kInt4PrefetchUnits = 1;
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
 
 // Tile pair i of unit u: this lane's activation fragments (zero where its token rows hold no token). Loaded per
 // pair, not per unit, so that a unit's four pairs do not hold 16 registers (L1/L2 hits: other warps cover them).
@@ -92,7 +90,7 @@ __device__ __forceinline__ void unit_math(const uint4& cw, Int4LaneSz s, const I
 }
 
 template <int NT, bool HS, bool ONE_GROUP_PER_UNIT>
-__global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT)) int4_gemv_kernel(const Int4GemvArgs a, int ks, int pd) {
+__global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT)) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
   pdl_enter();
   __shared__ float part[kInt4GemvWarps][8][kInt4Rows];  // [warp][token][row] of split-K partial sums
   const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
@@ -128,19 +126,11 @@ __global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT)) int4_gemv_
     const int u0 = kp * per + min(kp, rem), u1 = u0 + per + (kp < rem ? 1 : 0);
     const uint4* cp = codes + rb * units * 32 + lane;
     const int64_t sz_row = rb * gr.groups * kInt4Rows;  // entries of this row block's first group
-    // The codes (and the scale line) of the unit pd ahead are asked of L2 while this one computes.
-    auto prefetch_unit = [&](int u) {
-      prefetch_l2(cp + int64_t(u) * 32);
-      if (lane == 0)
-        prefetch_l2(static_cast<const char*>(sz) +
-                    (sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows) * (HS ? 4 : 8));
-    };
-    for (int u = u0 + 1; u < u0 + pd && u < u1; ++u) prefetch_unit(u);
-    for (int u = u0; u < u1; ++u) {  // one unit at a time
+    for (int u = u0; u < u1; ++u) {  // one unit at a time, the next one's codes asked of L2 meanwhile
       const uint4 cw = __ldcs(cp + int64_t(u) * 32);
       Int4RawSz<HS> raw;
       if constexpr (ONE_GROUP_PER_UNIT) raw.load(sz, sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows, g, c);
-      if (u + pd < u1) prefetch_unit(u + pd);
+      if (u + 1 < u1) prefetch_l2(cp + int64_t(u + 1) * 32);
       Int4LaneSz s{};
       if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw);
       unit_math<NT, HS, ONE_GROUP_PER_UNIT>(cw, s, a, sz, sz_row, u, lane, g, c, acc);
@@ -233,16 +223,6 @@ int64_t resident_blocks() {
   return n;
 }
 
-// Units between the one a warp computes and the one whose codes it asks L2 for (QBENCH_INT4_PREFETCH=1..8).
-int prefetch_distance() {
-  static const int d = [] {
-    const char* e = std::getenv("QBENCH_INT4_PREFETCH");
-    const int v = e ? std::atoi(e) : kInt4PrefetchUnits;
-    return v >= 1 && v <= 8 ? v : kInt4PrefetchUnits;
-  }();
-  return d;
-}
-
 template <int NT, bool HS, bool G1>
 void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   const int64_t total = a.seg[a.nseg - 1].rb_end;
@@ -264,7 +244,7 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   }
   const int64_t per_block = kInt4GemvWarps / ks;
   const unsigned blocks = unsigned((total + per_block - 1) / per_block);
-  launch_pdl(int4_gemv_kernel<NT, HS, G1>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks, prefetch_distance());
+  launch_pdl(int4_gemv_kernel<NT, HS, G1>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
 }
 
 template <int NT>
