@@ -47,33 +47,6 @@ struct Int4LaneSz {
   uint32_t zlo, zhi;  // half2 (1024 + z), half2 −(64 + z)
   float s0, s1;
 };
-// Streamed once: read without allocating in L1, so the activation fragments stay there.
-__device__ __forceinline__ uint32_t ld_na_u32(const void* p) {
-  uint32_t r;
-  asm("ld.global.nc.L1::no_allocate.u32 %0, [%1];\n" : "=r"(r) : "l"(p));
-  return r;
-}
-__device__ __forceinline__ uint2 ld_na_u64(const void* p) {
-  uint2 r;
-  asm("ld.global.nc.L1::no_allocate.v2.u32 {%0, %1}, [%2];\n" : "=r"(r.x), "=r"(r.y) : "l"(p));
-  return r;
-}
-__device__ __forceinline__ uint4 ld_na_u128(const void* p) {
-  uint4 r;
-  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-      : "l"(p));
-  return r;
-}
-// Read by every warp of the SM: kept in L1 as long as possible.
-__device__ __forceinline__ uint4 ld_keep_u128(const void* p) {
-  uint4 r;
-  asm("ld.global.nc.L1::evict_last.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-      : "l"(p));
-  return r;
-}
-
 template <bool HS>
 struct Int4RawSz;
 template <>
@@ -83,10 +56,6 @@ struct Int4RawSz<true> {
   __device__ __forceinline__ void load(const void* base, int64_t e, int g, int c) {
     z = __ldcs(static_cast<const unsigned int*>(base) + e + g);
     s = __ldcs(reinterpret_cast<const uint2*>(static_cast<const uint32_t*>(base) + e + 2 * c));
-  }
-  __device__ __forceinline__ void load_na(const void* base, int64_t e, int g, int c) {
-    z = ld_na_u32(static_cast<const unsigned int*>(base) + e + g);
-    s = ld_na_u64(static_cast<const uint32_t*>(base) + e + 2 * c);
   }
   __device__ __forceinline__ float zero() const { return __high2float(*reinterpret_cast<const __half2*>(&z)); }
   __device__ __forceinline__ float scale0() const { return __low2float(*reinterpret_cast<const __half2*>(&s.x)); }
@@ -99,12 +68,6 @@ struct Int4RawSz<false> {
   __device__ __forceinline__ void load(const void* base, int64_t e, int g, int c) {
     z = __ldcs(static_cast<const float2*>(base) + e + g);
     s = __ldcs(reinterpret_cast<const float4*>(static_cast<const float2*>(base) + e + 2 * c));
-  }
-  __device__ __forceinline__ void load_na(const void* base, int64_t e, int g, int c) {
-    const uint2 zz = ld_na_u64(static_cast<const float2*>(base) + e + g);
-    const uint4 ss = ld_na_u128(static_cast<const float2*>(base) + e + 2 * c);
-    z = make_float2(__uint_as_float(zz.x), __uint_as_float(zz.y));
-    s = make_float4(__uint_as_float(ss.x), __uint_as_float(ss.y), __uint_as_float(ss.z), __uint_as_float(ss.w));
   }
   __device__ __forceinline__ float zero() const { return z.y; }
   __device__ __forceinline__ float scale0() const { return s.x; }

@@ -43,24 +43,19 @@ __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefe
 
 // Tile pair i of unit u: this lane's activation fragments (zero where its token rows hold no token). Loaded per
 // pair, not per unit, so that a unit's four pairs do not hold 16 registers (L1/L2 hits: other warps cover them).
-template <int NT, int V>
+template <int NT>
 __device__ __forceinline__ void load_xfrag_pair(const uint4* __restrict__ xf, int u, int i, int lane, int n, uint4& xa,
                                                 uint4& xb) {
   constexpr int H = NT <= 4 ? 1 : 2;
   const int g = lane >> 2;
   const uint4 zero = make_uint4(0, 0, 0, 0);
   const uint4* p = xf + (int64_t(u) * 4 + i) * H * 32 + lane;
-  if constexpr (V >= 2) {
-    xa = g < 2 * n ? ld_keep_u128(p) : zero;
-    xb = (H == 2 && g + 8 < 2 * n) ? ld_keep_u128(p + 32) : zero;
-  } else {
-    xa = g < 2 * n ? __ldg(p) : zero;
-    xb = (H == 2 && g + 8 < 2 * n) ? __ldg(p + 32) : zero;
-  }
+  xa = g < 2 * n ? __ldg(p) : zero;
+  xb = (H == 2 && g + 8 < 2 * n) ? __ldg(p + 32) : zero;
 }
 
 // One unit: 8 tiles of dequantised codes × activation fragments into acc (scales applied per interval).
-template <int NT, bool HS, bool G1, int V>
+template <int NT, bool HS, bool G1>
 __device__ __forceinline__ void unit_math(const uint4& cw, Int4LaneSz s, const Int4GemvArgs& a, const void* sz,
                                           int64_t sz_row, int u, int lane, int g, int c, float (&acc)[4]) {
   const Int4Groups& gr = a.g;
@@ -72,15 +67,14 @@ __device__ __forceinline__ void unit_math(const uint4& cw, Int4LaneSz s, const I
     if constexpr (!G1) {
       if ((t & gr.tile_mask) == 0) {  // a new scale interval: its group's constants
         Int4RawSz<HS> r;
-        if constexpr (V >= 2) r.load_na(sz, sz_row + int64_t(group_of(u * kInt4Unit + 16 * t, gr)) * kInt4Rows, g, c);
-        else r.load(sz, sz_row + int64_t(group_of(u * kInt4Unit + 16 * t, gr)) * kInt4Rows, g, c);
+        r.load(sz, sz_row + int64_t(group_of(u * kInt4Unit + 16 * t, gr)) * kInt4Rows, g, c);
         s = lane_sz<HS>(r);
       }
     }
     const uint32_t w = (t & 1) ? words[t >> 1] >> 8 : words[t >> 1];
     uint32_t b0, b1;
     int4_bfrag(w, s, b0, b1);
-    if ((t & 1) == 0) load_xfrag_pair<NT, V>(a.xf, u, t >> 1, lane, a.n, A, B);
+    if ((t & 1) == 0) load_xfrag_pair<NT>(a.xf, u, t >> 1, lane, a.n, A, B);
     if (t & 1) mma_16816(d, A.z, B.z, A.w, B.w, b0, b1);
     else mma_16816(d, A.x, B.x, A.y, B.y, b0, b1);
     if ((G1 && t == 7) || (!G1 && ((t + 1) & gr.tile_mask) == 0)) {
@@ -95,9 +89,7 @@ __device__ __forceinline__ void unit_math(const uint4& cw, Int4LaneSz s, const I
   }
 }
 
-// V (experiment): 0 as before; 1 without the next unit's L2 prefetch; 2 also codes and scales read past L1
-// (no_allocate) and the activation fragments kept there (evict_last); 3 also the G1 scale entry by shift.
-template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int V>
+template <int NT, bool HS, bool ONE_GROUP_PER_UNIT>
 __global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT)) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
   pdl_enter();
   __shared__ float part[kInt4GemvWarps][8][kInt4Rows];  // [warp][token][row] of split-K partial sums
@@ -135,22 +127,13 @@ __global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT)) int4_gemv_
     const uint4* cp = codes + rb * units * 32 + lane;
     const int64_t sz_row = rb * gr.groups * kInt4Rows;  // entries of this row block's first group
     for (int u = u0; u < u1; ++u) {  // one unit at a time, the next one's codes asked of L2 meanwhile
-      const uint4 cw = V >= 2 ? ld_na_u128(cp + int64_t(u) * 32) : __ldcs(cp + int64_t(u) * 32);
+      const uint4 cw = __ldcs(cp + int64_t(u) * 32);
       Int4RawSz<HS> raw;
-      if constexpr (ONE_GROUP_PER_UNIT) {
-        int gi;
-        if constexpr (V >= 3) {
-          gi = gr.gshift >= 7 ? min(u >> (gr.gshift - 7), gr.groups - 1) : group_of(u * kInt4Unit, gr);
-        } else {
-          gi = group_of(u * kInt4Unit, gr);
-        }
-        if constexpr (V >= 2) raw.load_na(sz, sz_row + int64_t(gi) * kInt4Rows, g, c);
-        else raw.load(sz, sz_row + int64_t(gi) * kInt4Rows, g, c);
-      }
-      if (V == 0 && u + 1 < u1) prefetch_l2(cp + int64_t(u + 1) * 32);
+      if constexpr (ONE_GROUP_PER_UNIT) raw.load(sz, sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows, g, c);
+      if (u + 1 < u1) prefetch_l2(cp + int64_t(u + 1) * 32);
       Int4LaneSz s{};
       if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw);
-      unit_math<NT, HS, ONE_GROUP_PER_UNIT, V>(cw, s, a, sz, sz_row, u, lane, g, c, acc);
+      unit_math<NT, HS, ONE_GROUP_PER_UNIT>(cw, s, a, sz, sz_row, u, lane, g, c, acc);
     }
   }
 
@@ -230,17 +213,17 @@ __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restr
 }
 
 // Blocks of this kernel the whole GPU holds at once (cached per instantiation).
-template <int NT, bool HS, bool G1, int V>
+template <int NT, bool HS, bool G1>
 int64_t resident_blocks() {
   static const int64_t n = [] {
     int per_sm = 0;
-    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1, V>, kInt4GemvWarps * 32, 0));
+    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1>, kInt4GemvWarps * 32, 0));
     return int64_t(std::max(1, sm_count() * per_sm));
   }();
   return n;
 }
 
-template <int NT, bool HS, bool G1, int V>
+template <int NT, bool HS, bool G1>
 void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   const int64_t total = a.seg[a.nseg - 1].rb_end;
   // Split a row block's units over 2..8 warps of one block (added up in shared memory) while the
@@ -251,7 +234,7 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
     const int v = e ? std::atoi(e) : 0;
     return v == 1 || v == 2 || v == 4 || v == 8 ? v : 0;
   }();
-  const int64_t cap_warps = resident_blocks<NT, HS, G1, V>() * kInt4GemvWarps;
+  const int64_t cap_warps = resident_blocks<NT, HS, G1>() * kInt4GemvWarps;
   int ks = 1;
   if (forced) {
     ks = forced;
@@ -261,33 +244,14 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   }
   const int64_t per_block = kInt4GemvWarps / ks;
   const unsigned blocks = unsigned((total + per_block - 1) / per_block);
-  launch_pdl(int4_gemv_kernel<NT, HS, G1, V>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
-}
-
-template <int NT, int V>
-void launch_v(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
-  const bool g1 = a.g.tile_mask == 7;
-  if (hs) g1 ? launch_t<NT, true, true, V>(a, s) : launch_t<NT, true, false, V>(a, s);
-  else g1 ? launch_t<NT, false, true, V>(a, s) : launch_t<NT, false, false, V>(a, s);
-}
-
-int loop_variant() {
-  static const int v = [] {
-    const char* e = std::getenv("QBENCH_INT4_V");
-    const int x = e ? std::atoi(e) : 0;
-    return x >= 0 && x <= 3 ? x : 0;
-  }();
-  return v;
+  launch_pdl(int4_gemv_kernel<NT, HS, G1>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
 }
 
 template <int NT>
 void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
-  switch (loop_variant()) {
-    case 1: return launch_v<NT, 1>(a, hs, s);
-    case 2: return launch_v<NT, 2>(a, hs, s);
-    case 3: return launch_v<NT, 3>(a, hs, s);
-    default: return launch_v<NT, 0>(a, hs, s);
-  }
+  const bool g1 = a.g.tile_mask == 7;
+  if (hs) g1 ? launch_t<NT, true, true>(a, s) : launch_t<NT, true, false>(a, s);
+  else g1 ? launch_t<NT, false, true>(a, s) : launch_t<NT, false, false>(a, s);
 }
 
 }  // namespace
