@@ -41,10 +41,17 @@ constexpr int occupancy(int nt) { return nt > 4 ? 2 : 5; }
 
 __device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p)); }
 
-// Tile t of unit u: this lane's A fragment, the mma's four registers as one 16-byte load (zero where its token
-// rows hold no token: lanes with g >= 2n load nothing).
-__device__ __forceinline__ uint4 load_xfrag_tile(const uint4* __restrict__ xf, int u, int t, int lane, int n) {
-  return (lane >> 2) < 2 * n ? __ldg(xf + (int64_t(u) * 8 + t) * 32 + lane) : make_uint4(0, 0, 0, 0);
+// Tile pair i of unit u: this lane's activation fragments (zero where its token rows hold no token). Loaded per
+// pair, not per unit, so that a unit's four pairs do not hold 16 registers (L1/L2 hits: other warps cover them).
+template <int NT>
+__device__ __forceinline__ void load_xfrag_pair(const uint4* __restrict__ xf, int u, int i, int lane, int n, uint4& xa,
+                                                uint4& xb) {
+  constexpr int H = NT <= 4 ? 1 : 2;
+  const int g = lane >> 2;
+  const uint4 zero = make_uint4(0, 0, 0, 0);
+  const uint4* p = xf + (int64_t(u) * 4 + i) * H * 32 + lane;
+  xa = g < 2 * n ? __ldg(p) : zero;
+  xb = (H == 2 && g + 8 < 2 * n) ? __ldg(p + 32) : zero;
 }
 
 // One unit: 8 tiles of dequantised codes × activation fragments into acc (scales applied per interval).
@@ -52,6 +59,7 @@ template <int NT, bool HS, bool G1>
 __device__ __forceinline__ void unit_math(const uint4& cw, Int4LaneSz s, const Int4GemvArgs& a, const void* sz,
                                           int64_t sz_row, int u, int lane, int g, int c, float (&acc)[4]) {
   const Int4Groups& gr = a.g;
+  uint4 A, B;  // the current tile pair's activation fragments
   const uint32_t words[4] = {cw.x, cw.y, cw.z, cw.w};
   float d[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
@@ -66,8 +74,9 @@ __device__ __forceinline__ void unit_math(const uint4& cw, Int4LaneSz s, const I
     const uint32_t w = (t & 1) ? words[t >> 1] >> 8 : words[t >> 1];
     uint32_t b0, b1;
     int4_bfrag(w, s, b0, b1);
-    const uint4 A = load_xfrag_tile(a.xf, u, t, lane, a.n);
-    mma_16816(d, A.x, A.y, A.z, A.w, b0, b1);
+    if ((t & 1) == 0) load_xfrag_pair<NT>(a.xf, u, t >> 1, lane, a.n, A, B);
+    if (t & 1) mma_16816(d, A.z, B.z, A.w, B.w, b0, b1);
+    else mma_16816(d, A.x, B.x, A.y, B.y, b0, b1);
     if ((G1 && t == 7) || (!G1 && ((t + 1) & gr.tile_mask) == 0)) {
       acc[0] = __fmaf_rn(s.s0, d[0], acc[0]);
       acc[1] = __fmaf_rn(s.s1, d[1], acc[1]);
@@ -177,24 +186,27 @@ __global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT)) int4_gemv_
 }
 
 __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restrict__ perm, int n, int64_t in,
-                             int units, uint4* __restrict__ xf) {
+                             int units, int H, uint4* __restrict__ xf) {
   pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= int64_t(units) * 8 * 32) return;
+  if (i >= int64_t(units) * 4 * H * 32) return;
   const int lane = int(i & 31);
-  const int64_t k0 = (i >> 5) * 16 + 2 * (lane & 3);  // tile (unit · 8 + t): inputs 16 · tile + 2c
-  uint32_t w[4];
+  const int64_t rest = i >> 5;
+  const int h = int(rest % H);
+  const int64_t up = rest / H;  // unit · 4 + pair
+  const int row = (lane >> 2) + 8 * h, t = row >> 1;
+  uint32_t w[4] = {0, 0, 0, 0};
+  if (t < n) {
+    const bool lo = row & 1;
+    const int64_t k0 = up * 32 + 2 * (lane & 3);  // tile 2·pair of unit: inputs 16·(2·pair) + 2c
+    const float* xt = x + int64_t(t) * in;
+    auto at = [&](int64_t j) { return j < in ? xt[perm ? perm[j] : j] : 0.f; };
 #pragma unroll
-  for (int q = 0; q < 4; ++q) {  // word q: token row g + 8 (q & 1) at inputs k0 + 8 (q >> 1) and + 1
-    const int row = (lane >> 2) + 8 * (q & 1), t = row >> 1;
-    w[q] = 0;
-    if (t < n) {
-      const float* xt = x + int64_t(t) * in;
-      auto at = [&](int64_t j) { return j < in ? xt[perm ? perm[j] : j] : 0.f; };
-      const int64_t k = k0 + 8 * (q >> 1);
+    for (int q = 0; q < 4; ++q) {  // {tile 2i: k0, k0 + 8; tile 2i + 1: k0 + 16, k0 + 24}
+      const int64_t k = k0 + (q & 1) * 8 + (q >> 1) * 16;
       uint32_t hi, rem;
       split_half2(at(k), at(k + 1), hi, rem);
-      w[q] = row & 1 ? rem : hi;
+      w[q] = lo ? rem : hi;
     }
   }
   xf[i] = make_uint4(w[0], w[1], w[2], w[3]);
@@ -252,9 +264,9 @@ void launch_int4_gemv(const Int4GemvArgs& a, bool half_scales, cudaStream_t s) {
 
 void launch_int4_xfrag(const float* x, const int32_t* perm, int64_t n, int64_t in, int64_t in_pad, uint4* xf,
                        cudaStream_t s) {
-  const int units = int(in_pad / kInt4Unit);
-  const int64_t threads = int64_t(units) * 8 * 32;
-  launch_pdl(xfrag_kernel, dim3(unsigned((threads + 255) / 256)), dim3(256), 0, s, x, perm, int(n), in, units, xf);
+  const int units = int(in_pad / kInt4Unit), H = int4_xfrag_halves(n);
+  const int64_t threads = int64_t(units) * 4 * H * 32;
+  launch_pdl(xfrag_kernel, dim3(unsigned((threads + 255) / 256)), dim3(256), 0, s, x, perm, int(n), in, units, H, xf);
   QB_CUDA_LAUNCH("int4 activation fragments");
 }
 

@@ -69,8 +69,12 @@ struct Int4GemvArgs {
 // y_s[t, :] = x[t, :] · W_sᵀ for t < n <= 8: in-register dequantisation to FP16, tensor-core tiles, FP32 sums.
 void launch_int4_gemv(const Int4GemvArgs& a, bool half_scales, cudaStream_t s);
 
-// Bytes of the fragments of n <= 8 tokens over in_pad inputs (one uint4 per unit, tile and lane).
-inline size_t int4_xfrag_bytes(int64_t /*n*/, int64_t in_pad) { return size_t(in_pad / kInt4Unit) * 8 * 32 * 16; }
+// Halves of activation fragments for n tokens: 1 for n <= 4, 2 for n <= 8.
+inline int int4_xfrag_halves(int64_t n) { return n <= 4 ? 1 : 2; }
+// Bytes of the fragments of n tokens over in_pad inputs.
+inline size_t int4_xfrag_bytes(int64_t n, int64_t in_pad) {
+  return size_t(in_pad / kInt4Unit) * 4 * size_t(int4_xfrag_halves(n)) * 32 * 16;
+}
 // x[t][perm ? perm[j] : j] (j < in; 0 beyond, and for t >= n) into the fragment layout above, n <= 8.
 void launch_int4_xfrag(const float* x, const int32_t* perm, int64_t n, int64_t in, int64_t in_pad, uint4* xf,
                        cudaStream_t s);
