@@ -185,6 +185,141 @@ __global__ void __launch_bounds__(kInt4GemvWarps * 32, occupancy(NT)) int4_gemv_
   }
 }
 
+// Two row blocks per warp (n <= 4 tokens, one scale interval per unit): each activation fragment a lane
+// loads feeds both row blocks' mma, so the fragment traffic from L1 and the per-unit overhead (addresses,
+// fragment loads, loop) are spread over twice the weights; each warp also has two units' codes in flight.
+// Costs registers: 4 blocks of 8 warps per SM instead of 5.
+struct Int4RowBlock {
+  const uint4* codes;  // this lane's codes of unit 0
+  const void* sz;      // the row block's (s, z) entries of group 0
+  int64_t rb_global, rb;
+  bool active;
+};
+
+template <bool HS>
+__device__ __forceinline__ Int4RowBlock int4_row_block(const Int4GemvArgs& a, int64_t rbg, int64_t total, int lane) {
+  Int4RowBlock r;
+  r.rb_global = rbg;
+  r.active = rbg < total;
+  const uint4* codes = a.seg[0].codes;
+  r.sz = a.seg[0].sz;
+  int64_t base = 0;
+#pragma unroll
+  for (int i = 1; i < kInt4MaxSegments; ++i)
+    if (i < a.nseg && rbg >= a.seg[i - 1].rb_end) {
+      codes = a.seg[i].codes;
+      r.sz = a.seg[i].sz;
+      base = a.seg[i - 1].rb_end;
+    }
+  r.rb = rbg - base;
+  r.codes = codes + r.rb * a.units * 32 + lane;
+  r.sz = static_cast<const char*>(r.sz) + r.rb * a.g.groups * kInt4Rows * (HS ? 4 : 8);
+  return r;
+}
+
+// Split-K sums and the epilogue of one row block (every warp of the block calls it: it has a barrier).
+template <int NT>
+__device__ __forceinline__ void int4_store_rb(float (&acc)[4], float (*part)[8][kInt4Rows], const Int4GemvArgs& a,
+                                              const Int4RowBlock& r, int wib, int kp, int ks, int g, int c) {
+#pragma unroll
+  for (int i = 0; i < 4; ++i) acc[i] += __shfl_down_sync(0xffffffffu, acc[i], 4);
+  const bool holder = (g & 1) == 0;
+  const int t0 = g >> 1;
+  if (ks > 1) {
+    __syncthreads();  // part is free (a previous call's readers are done)
+    if (holder) {
+      part[wib][t0][2 * c] = acc[0];
+      part[wib][t0][2 * c + 1] = acc[1];
+    }
+    __syncthreads();
+    if (kp != 0) return;
+    if (holder)
+      for (int j = 1; j < ks; ++j) {
+        acc[0] += part[wib + j][t0][2 * c];
+        acc[1] += part[wib + j][t0][2 * c + 1];
+      }
+  }
+  if (!r.active || !holder) return;
+  float* y = a.seg[0].y;
+  const float* bias = a.seg[0].bias;
+  float* resid = a.seg[0].resid;
+  int64_t rows = a.seg[0].rows;
+#pragma unroll
+  for (int i = 1; i < kInt4MaxSegments; ++i)
+    if (i < a.nseg && r.rb_global >= a.seg[i - 1].rb_end) {
+      y = a.seg[i].y;
+      bias = a.seg[i].bias;
+      resid = a.seg[i].resid;
+      rows = a.seg[i].rows;
+    }
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int64_t row = r.rb * kInt4Rows + 2 * c + i;
+    if (t0 >= a.n || row >= rows) continue;
+    float v = acc[i];
+    if (bias) v += bias[row];
+    const int64_t o = int64_t(t0) * rows + row;
+    y[o] = v;
+    if (resid) resid[o] += v;
+  }
+}
+
+template <bool HS>
+__global__ void __launch_bounds__(kInt4GemvWarps * 32, 4) int4_gemv2_kernel(const Int4GemvArgs a, int ks) {
+  pdl_enter();
+  __shared__ float part[kInt4GemvWarps][8][kInt4Rows];
+  const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
+  const int g = lane >> 2, c = lane & 3;
+  const int kp = wib % ks;
+  const int64_t pair = int64_t(blockIdx.x) * (kInt4GemvWarps / ks) + wib / ks;
+  int64_t total = a.seg[0].rb_end;
+#pragma unroll
+  for (int i = 1; i < kInt4MaxSegments; ++i)
+    if (i < a.nseg) total = a.seg[i].rb_end;
+  float acc0[4] = {0.f, 0.f, 0.f, 0.f}, acc1[4] = {0.f, 0.f, 0.f, 0.f};
+  {
+    // Only the pointers live through the loop; the epilogue looks the row blocks up again.
+    const Int4RowBlock r0 = int4_row_block<HS>(a, 2 * pair, total, lane);
+    Int4RowBlock r1 = int4_row_block<HS>(a, 2 * pair + 1, total, lane);
+    if (!r1.active) r1 = r0;  // valid addresses; its sums are never stored
+    const Int4Groups gr = a.g;
+    const int per = a.units / ks, rem = a.units % ks;
+    const int u0 = kp * per + min(kp, rem), u1 = r0.active ? u0 + per + (kp < rem ? 1 : 0) : u0;
+  for (int u = u0; u < u1; ++u) {
+    const uint4 cw0 = __ldcs(r0.codes + int64_t(u) * 32);
+    const uint4 cw1 = __ldcs(r1.codes + int64_t(u) * 32);
+    const int64_t ge = int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows;
+    Int4RawSz<HS> raw0, raw1;
+    raw0.load(r0.sz, ge, g, c);
+    raw1.load(r1.sz, ge, g, c);
+    if (u + 1 < u1) {
+      prefetch_l2(r0.codes + int64_t(u + 1) * 32);
+      prefetch_l2(r1.codes + int64_t(u + 1) * 32);
+    }
+    const Int4LaneSz s0 = lane_sz<HS>(raw0), s1 = lane_sz<HS>(raw1);
+    const uint32_t w0[4] = {cw0.x, cw0.y, cw0.z, cw0.w}, w1[4] = {cw1.x, cw1.y, cw1.z, cw1.w};
+    float d0[4] = {0.f, 0.f, 0.f, 0.f}, d1[4] = {0.f, 0.f, 0.f, 0.f};
+    uint4 A, B;
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      if ((t & 1) == 0) load_xfrag_pair<4>(a.xf, u, t >> 1, lane, a.n, A, B);
+      const uint32_t x0 = (t & 1) ? A.z : A.x, x2 = (t & 1) ? A.w : A.y;
+      uint32_t b0, b1;
+      int4_bfrag((t & 1) ? w0[t >> 1] >> 8 : w0[t >> 1], s0, b0, b1);
+      mma_16816(d0, x0, 0u, x2, 0u, b0, b1);
+      int4_bfrag((t & 1) ? w1[t >> 1] >> 8 : w1[t >> 1], s1, b0, b1);
+      mma_16816(d1, x0, 0u, x2, 0u, b0, b1);
+    }
+    acc0[0] = __fmaf_rn(s0.s0, d0[0], acc0[0]);
+    acc0[1] = __fmaf_rn(s0.s1, d0[1], acc0[1]);
+    acc1[0] = __fmaf_rn(s1.s0, d1[0], acc1[0]);
+    acc1[1] = __fmaf_rn(s1.s1, d1[1], acc1[1]);
+  }
+  }
+  int4_store_rb<4>(acc0, part, a, int4_row_block<HS>(a, 2 * pair, total, lane), wib, kp, ks, g, c);
+  int4_store_rb<4>(acc1, part, a, int4_row_block<HS>(a, 2 * pair + 1, total, lane), wib, kp, ks, g, c);
+}
+
 __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restrict__ perm, int n, int64_t in,
                              int units, int H, uint4* __restrict__ xf) {
   pdl_enter();
@@ -247,8 +382,33 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   launch_pdl(int4_gemv_kernel<NT, HS, G1>, dim3(blocks), dim3(kInt4GemvWarps * 32), 0, s, a, ks);
 }
 
+template <bool HS>
+void launch_two(const Int4GemvArgs& a, cudaStream_t s) {
+  static const int64_t resident = [] {
+    int per_sm = 0;
+    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv2_kernel<HS>, kInt4GemvWarps * 32, 0));
+    return int64_t(std::max(1, sm_count() * per_sm));
+  }();
+  const int64_t pairs = (a.seg[a.nseg - 1].rb_end + 1) / 2;
+  int ks = 1;
+  while (ks < kInt4GemvWarps && pairs * ks * 2 <= resident * kInt4GemvWarps && a.units >= 4 * ks) ks *= 2;
+  const int64_t per_block = kInt4GemvWarps / ks;
+  launch_pdl(int4_gemv2_kernel<HS>, dim3(unsigned((pairs + per_block - 1) / per_block)), dim3(kInt4GemvWarps * 32), 0, s,
+             a, ks);
+}
+
+// Row blocks per warp (QBENCH_INT4_RB=1|2; 2 where the two-block kernel applies, by default).
+int row_blocks_per_warp() {
+  static const int v = [] {
+    const char* e = std::getenv("QBENCH_INT4_RB");
+    return e && std::atoi(e) == 1 ? 1 : 2;
+  }();
+  return v;
+}
+
 template <int NT>
 void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
+  if (NT <= 4 && a.g.tile_mask == 7 && row_blocks_per_warp() == 2) return hs ? launch_two<true>(a, s) : launch_two<false>(a, s);
   const bool g1 = a.g.tile_mask == 7;
   if (hs) g1 ? launch_t<NT, true, true>(a, s) : launch_t<NT, true, false>(a, s);
   else g1 ? launch_t<NT, false, true>(a, s) : launch_t<NT, false, false>(a, s);
