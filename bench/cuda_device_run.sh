@@ -6,7 +6,10 @@
 #
 # usage (repo root, on the GPU machine): bash bench/cuda_device_run.sh [OUT_DIR] [steps]
 #   steps: any of build,tests,sanitize,roofline,stream,gemmalgos,gemv,bench7b,bench7b-nographs,decode,profile,formats,
-#   cpubench,throughput,longprompt (default: all but stream, gemmalgos, cpubench, throughput and longprompt)
+#   int4prof,cpubench,throughput,longprompt (default: all but stream, gemmalgos, int4prof, cpubench, throughput and
+#   longprompt)
+#   int4prof: the GPTQ 7B decode step taken apart: GPU time per kernel, Nsight Compute's full set on one layer's
+#   four int4 GEMVs (q/k/v, o, gate/up, down) and the int4 GEMV's SASS (docs/cuda.md, int4 decode speed).
 #   longprompt: the FP16 latency workload at prompts 512 and 4096 (generate 32), flash attention on and off.
 #   GEN_TOKENS / REPS (default 256 / 5) size the latency runs.
 #   FORMATS (default gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0): the quantized 7B files the
@@ -139,6 +142,23 @@ if has formats; then
     "$BUILD/harness/qbench" run --model "$m" --device cuda --workload latency --prompt-tokens 512 \
       --gen-tokens "$GEN_TOKENS" --reps "$REPS" --out "$OUT_DIR/latency-$f-7b.json" 2>&1 | tail -12
   done
+fi
+if has int4prof && command -v ncu >/dev/null; then
+  m=/tmp/qwen2.5-7b-gptq-int4
+  if [ ! -e "$m" ]; then
+    log "generating Qwen2.5-7B-shaped gptq-int4 in $m"
+    OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --format gptq-int4 --out "$m" --no-tokenizer || exit 1
+  fi
+  log "int4 decode step: ms per step, GPU time per kernel, ncu full set on one layer's GEMVs, SASS"
+  "$BUILD/bench/bench_cuda_decode" --model "$m" --prompt 512 --steps 131 | tee "$OUT_DIR/decode-gptq.txt"
+  ncu --profile-from-start off --clock-control none --metrics gpu__time_duration.sum --csv --print-units base \
+    "$BUILD/bench/bench_cuda_decode" --model "$m" --prompt 512 --steps 5 >"$OUT_DIR/ncu-gptq.csv" 2>"$OUT_DIR/ncu-gptq.err"
+  python3 bench/ncu_step_summary.py "$OUT_DIR/ncu-gptq.csv" 2 | tee "$OUT_DIR/ncu-gptq-summary.txt"
+  # bench_cuda_decode takes --steps >= 4; --launch-count 4 = the first layer's four GEMVs.
+  ncu --profile-from-start off --clock-control none --set full -k regex:int4_gemv --launch-count 4 \
+    "$BUILD/bench/bench_cuda_decode" --model "$m" --prompt 512 --steps 5 >"$OUT_DIR/ncu-int4-full.txt" 2>&1
+  o=$(find "$BUILD" -name "int4_gemv_cuda.cu.o" | head -1)
+  [ -n "$o" ] && cuobjdump -sass "$o" >"$OUT_DIR/int4_gemv.sass" 2>/dev/null
 fi
 # CPU decode of the GGUF and int4 formats on this machine's host CPU (all cores), next to probes
 # taken right before and after each row: a second CPU for issues 3 and 4 (the 2-vCPU development VM
