@@ -157,6 +157,7 @@ if has int4prof && command -v ncu >/dev/null; then
   # bench_cuda_decode takes --steps >= 4; --launch-count 4 = the first layer's four GEMVs.
   ncu --profile-from-start off --clock-control none --set full -k regex:int4_gemv --launch-count 4 \
     "$BUILD/bench/bench_cuda_decode" --model "$m" --prompt 512 --steps 5 >"$OUT_DIR/ncu-int4-full.txt" 2>&1
+  python3 bench/ncu_kernel_table.py "$OUT_DIR/ncu-int4-full.txt" | tee "$OUT_DIR/ncu-int4-table.txt"
   o=$(find "$BUILD" -name "int4_gemv_cuda.cu.o" | head -1)
   [ -n "$o" ] && cuobjdump -sass "$o" >"$OUT_DIR/int4_gemv.sass" 2>/dev/null
 fi
