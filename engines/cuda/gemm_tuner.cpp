@@ -227,10 +227,7 @@ bool agrees(Tuner& T, const Tuned& t, const Layouts& L, const void* w, const voi
     (void)cudaGetLastError();
     return false;  // no room to check: cublasGemmEx
   }
-  const float one = 1.f, zero = 0.f;
-  run_gemm_xwt_default(w, x, type, y, rows, n, in, ldy);
-  QB_CUBLAS(cublasSgeam(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, int(rows), int(n), &one, y, int(ldy), &zero, y, int(ldy),
-                        ref.p, int(rows)));
+  run_gemm_xwt_default(w, x, type, ref.p, rows, n, in, rows);  // the reference, packed (ld = rows)
   QB_CUBLAS(matmul(T, t, L, t.algo, w, x, y));
   const GemmComparison c = compare_gemm_outputs(ref.p, rows, y, ldy, rows, n);
   const bool ok = c.mismatched == 0 && c.max_abs_diff <= 1e-3f * c.max_abs_ref;
