@@ -37,6 +37,13 @@ ensure_fp16_model() {
   fi
 }
 log() { echo "== $(date +%T) $*"; }
+# A quantized Qwen2.5-7B-shaped file ($1: format) at $2, generated on first use (synthetic, real size and type mix).
+ensure_quant_model() {
+  if [ ! -e "$2" ]; then
+    log "generating Qwen2.5-7B-shaped $1 in $2"
+    OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --format "$1" --out "$2" --no-tokenizer
+  fi
+}
 
 # Build dependencies the image may lack (Eigen, nlohmann_json, Catch2, pcre2, utf8proc, hwloc, libpfm).
 if ! pkg-config --exists hwloc libpcre2-8 libutf8proc 2>/dev/null || [ ! -d /usr/include/eigen3 ]; then
@@ -134,10 +141,7 @@ fi
 if has formats; then
   for f in ${FORMATS//,/ }; do
     case $f in gguf-*) m=/tmp/qwen2.5-7b-$f.gguf ;; *) m=/tmp/qwen2.5-7b-$f ;; esac
-    if [ ! -e "$m" ]; then
-      log "generating Qwen2.5-7B-shaped $f in $m"
-      OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --format "$f" --out "$m" --no-tokenizer || continue
-    fi
+    ensure_quant_model "$f" "$m" || continue
     log "latency ($f): prompt 512, generate $GEN_TOKENS, batch 1, $REPS reps"
     "$BUILD/harness/qbench" run --model "$m" --device cuda --workload latency --prompt-tokens 512 \
       --gen-tokens "$GEN_TOKENS" --reps "$REPS" --out "$OUT_DIR/latency-$f-7b.json" 2>&1 | tail -12
@@ -145,10 +149,7 @@ if has formats; then
 fi
 if has int4prof && command -v ncu >/dev/null; then
   m=/tmp/qwen2.5-7b-gptq-int4
-  if [ ! -e "$m" ]; then
-    log "generating Qwen2.5-7B-shaped gptq-int4 in $m"
-    OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --format gptq-int4 --out "$m" --no-tokenizer || exit 1
-  fi
+  ensure_quant_model gptq-int4 "$m" || exit 1
   log "int4 decode step: ms per step, GPU time per kernel, ncu full set on one layer's GEMVs, SASS"
   "$BUILD/bench/bench_cuda_decode" --model "$m" --prompt 512 --steps 131 | tee "$OUT_DIR/decode-gptq.txt"
   ncu --profile-from-start off --clock-control none --metrics gpu__time_duration.sum --csv --print-units base \
