@@ -99,9 +99,9 @@ TEST_CASE("CUDA int4 Linear equals the CPU int4 Linear (GEMV and GEMM, awkward s
     CHECK(gpu_l->in_features() == s.in);
     CHECK(gpu_l->out_features() == s.out);
     CHECK(gpu_l->kind() == "gptq-int4-test");
-    // Device bytes: codes (rows to 8, inputs to 128) + (s, z) per row block and group + the permutation.
-    const int64_t rb = (s.out + 7) / 8, ip = (s.in + 127) / 128 * 128;
-    const uint64_t want_bytes = uint64_t(rb * 8 * ip / 2) + uint64_t(rb * codes.groups * 8) * (s.f16 ? 4 : 8) +
+    // Device bytes: codes (rows to 16, inputs to 128) + (s, z) per row block and group + the permutation.
+    const int64_t rb = (s.out + 15) / 16, ip = (s.in + 127) / 128 * 128;
+    const uint64_t want_bytes = uint64_t(rb * 16 * ip / 2) + uint64_t(rb * codes.groups * 16) * (s.f16 ? 4 : 8) +
                                 (s.act_order ? uint64_t(s.in) * 4 : 0);
     CHECK(gpu_l->weight_bytes() == want_bytes);
     for (int64_t n : {1, 3, 8, 9, 37}) {

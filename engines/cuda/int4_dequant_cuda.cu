@@ -22,9 +22,9 @@ __global__ void permute_half_kernel(const float* __restrict__ x, const int32_t* 
   out[i] = __float2half_rn(v);
 }
 
-// One warp per (row block, unit): each lane dequantises its row's 32 codes into a shared 8 × 128 tile
-// (row stride padded to 136 halves: the lanes' 4-byte writes hit 32 different banks), then the warp
-// writes the tile out in 16-byte pieces, 256 contiguous bytes per row.
+// One warp per (row block, unit): each lane dequantises its 64 codes (rows g and g + 8) into a shared
+// 16 × 128 tile (row stride padded to 136 halves: the lanes' 4-byte writes hit 32 different banks), then the
+// warp writes the tile out in 16-byte pieces, 256 contiguous bytes per row.
 constexpr int kDqStride = kInt4Unit + 8;
 __global__ void __launch_bounds__(256) dequant_kernel(const uint4* __restrict__ codes, const void* __restrict__ sz,
                                                       bool hs, int units, Int4Groups g, int64_t rb0, int64_t nrb,
@@ -35,22 +35,23 @@ __global__ void __launch_bounds__(256) dequant_kernel(const uint4* __restrict__ 
   if (wi >= nrb * units) return;
   const int u = int(wi % units);
   const int64_t rb = rb0 + wi / units;
-  const int r = lane >> 2, c = lane & 3;
-  const uint4 cw = __ldg(codes + (rb * units + u) * 32 + lane);
-  const uint32_t words[4] = {cw.x, cw.y, cw.z, cw.w};
+  const int gl = lane >> 2, c = lane & 3;
+  const uint4 c0 = __ldg(codes + ((rb * units + u) * 2) * 32 + lane);
+  const uint4 c1 = __ldg(codes + ((rb * units + u) * 2 + 1) * 32 + lane);
+  const uint32_t words[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
 #pragma unroll
-  for (int w = 0; w < 4; ++w)
+  for (int t = 0; t < 8; ++t)
 #pragma unroll
-    for (int p = 0; p < 4; ++p) {
-      const int k = int4_code_input(w, p, c);
+    for (int p = 0; p < 4; ++p) {  // nibbles p and p + 4: one row, inputs k and k + 1
+      const int r = int4_code_row(p, gl), k = int4_code_input(t, p, c);
       const float2 f = int4_sz(sz, hs, (rb * g.groups + group_of(u * kInt4Unit + k, g)) * kInt4Rows + r);
-      const float q0 = float((words[w] >> (4 * p)) & 0xFu), q1 = float((words[w] >> (4 * p + 16)) & 0xFu);
+      const float q0 = float((words[t] >> (4 * p)) & 0xFu), q1 = float((words[t] >> (4 * p + 16)) & 0xFu);
       *reinterpret_cast<__half2*>(&tile[wib][r][k]) = __floats2half2_rn(f.x * (q0 - f.y), f.x * (q1 - f.y));
     }
   __syncwarp();
   const int64_t in_pad = int64_t(units) * kInt4Unit;
 #pragma unroll
-  for (int j = 0; j < 4; ++j) {
+  for (int j = 0; j < 8; ++j) {
     const int idx = lane + 32 * j, rr = idx >> 4, piece = idx & 15;
     const int64_t row = rb * kInt4Rows + rr - r0;
     if (row < 0 || row >= rows) continue;
@@ -69,30 +70,29 @@ __global__ void gather_kernel(const uint4* __restrict__ codes, const void* __res
   const int r = int(o % kInt4Rows);
   const int u = int(j / kInt4Unit);
   const Int4CodePos pos = int4_code_pos(r, int(j % kInt4Unit));
-  const uint32_t* cw = reinterpret_cast<const uint32_t*>(codes + (rb * units + u) * 32 + pos.lane);
-  const float q = float((__ldg(cw + pos.word) >> (4 * pos.nibble)) & 0xFu);
+  const uint32_t* cw = reinterpret_cast<const uint32_t*>(codes);
+  const float q = float((__ldg(cw + int4_word_index(rb, units, u, pos.lane, pos.word)) >> (4 * pos.nibble)) & 0xFu);
   const float2 f = int4_sz(sz, hs, (rb * g.groups + group_of(int(j), g)) * kInt4Rows + r);
   out[t * in + (perm ? perm[j] : j)] = f.x * (q - f.y);
 }
 
-// One thread per device word: (row block, unit, lane, word).
+// One thread per device word: (row block, unit, half, lane, word of the uint4).
 __global__ void repack_kernel(const uint32_t* __restrict__ cw, int64_t out, int64_t row_blocks, int units,
                               uint32_t* __restrict__ dst) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= row_blocks * units * 128) return;
-  const int w = int(i & 3), lane = int((i >> 2) & 31);
-  const int64_t rest = i >> 7;
+  if (i >= row_blocks * units * 256) return;
+  const int lane = int((i >> 2) & 31), t = int(((i >> 7) & 1) * 4 + (i & 3));
+  const int64_t rest = i >> 8;
   const int64_t u = rest % units, rb = rest / units;
-  const int64_t o = rb * kInt4Rows + (lane >> 2);
   uint32_t v = 0;
-  if (o < out) {
+#pragma unroll
+  for (int p = 0; p < 8; ++p) {
+    const int64_t o = rb * kInt4Rows + int4_code_row(p, lane >> 2);
+    if (o >= out) continue;
     // CPU chunk u of row o: nibble k / 16 of word k % 16 is input k of the chunk.
     const uint32_t* src = cw + o * (int64_t(units) * 16) + u * 16;
-#pragma unroll
-    for (int p = 0; p < 8; ++p) {
-      const int k = int4_code_input(w, p, lane & 3);
-      v |= ((src[k & 15] >> (4 * (k >> 4))) & 0xFu) << (4 * p);
-    }
+    const int k = int4_code_input(t, p, lane & 3);
+    v |= ((src[k & 15] >> (4 * (k >> 4))) & 0xFu) << (4 * p);
   }
   dst[i] = v;
 }
@@ -121,7 +121,7 @@ void launch_int4_gather(const uint4* codes, const void* sz, bool half_scales, in
 
 void launch_int4_repack(const uint32_t* cpu_words, int64_t out, int64_t row_blocks, int units, uint4* codes,
                         cudaStream_t s) {
-  repack_kernel<<<blocks_for(row_blocks * units * 128, 256), 256, 0, s>>>(cpu_words, out, row_blocks, units,
+  repack_kernel<<<blocks_for(row_blocks * units * 256, 256), 256, 0, s>>>(cpu_words, out, row_blocks, units,
                                                                           reinterpret_cast<uint32_t*>(codes));
   QB_CUDA_LAUNCH("int4 repack");
 }

@@ -4,26 +4,28 @@
 // Include from CUDA-aware sources only.
 //
 // Device layout (built on upload from cpu::PackedInt4, act-order already
-// resolved into an input permutation), shaped for mma.sync m16n8k16 with the
-// activations as A (16 "token rows": hi and lo FP16 halves of up to 8 tokens)
-// and W as B (8 output rows × 16 inputs), so every tensor-core tile yields the
-// 8 rows' dot products for all tokens at once:
+// resolved into an input permutation), shaped for mma.sync m16n8k16 with W as
+// A (16 output rows × 16 inputs) and the activations as B (8 "token columns":
+// hi and lo FP16 halves of up to 4 tokens; a second B for tokens 4..7), so one
+// tensor-core instruction yields 16 rows' dot products for 4 tokens and a
+// lane's 8 codes of a tile are one 32-bit word:
 // - inputs padded to in_pad = a multiple of 128 ("units" of 8 k16 tiles, the
-//   CPU's chunk), outputs to a multiple of 8 (a "row block");
-// - codes: uint4 [row_blocks][units][32 lanes]. Lane l = 4·r + c holds row
-//   8·rb + r; word i of its uint4 holds tiles 2i and 2i+1 of the unit, nibble
-//   p the input 16·(2i + ((p >> 1) & 1)) + 2c + (p >> 2) + 8·(p & 1): nibbles
-//   (0,4) (1,5) are the B fragment of tile 2i, (2,6) (3,7) of tile 2i+1, so two
-//   LOP3s with 0x000F000F / 0x00F000F0 give FP16 pairs. A warp's 16-byte loads
-//   are one coalesced 512-byte read;
-// - scales and zeros per row block and group: 8 × half2 (s, z), 32 bytes (when
+//   CPU's chunk), outputs to a multiple of 16 (a "row block");
+// - codes: uint4 [row_blocks][units][2][32 lanes]: lane l = 4·g + c, word j of
+//   half h is tile 4h + j of the unit, and nibble p of it is row g + 8·(p & 1)
+//   of the block, input 16·t + 2c + ((p >> 2) & 1) + 8·((p >> 1) & 1) of the
+//   unit (int4_device.cuh): nibbles (0,4) (1,5) (2,6) (3,7) are the A
+//   fragment's four FP16 pairs, two LOP3s and a shift away. A warp reads a
+//   unit as two coalesced 512-byte loads;
+// - scales and zeros per row block and group: 16 × half2 (s, z), 64 bytes (when
 //   every scale is exactly an F16 value, as GPTQ/AWQ files store them), else
-//   8 × float2. Zeros are integers 0..16, so q − z is exact in FP16; the scale
+//   16 × float2. Zeros are integers 0..16, so q − z is exact in FP16; the scale
 //   multiplies the tensor core's FP32 sums per group, in FP32;
 // - activations (int4_xfrag): per unit, tile pair i and half h, the 32 lanes'
-//   A fragments as uint4 {a(2i) rows g, a(2i) rows g k+8, a(2i+1) …}: token
-//   row 2t is FP16(x_t), row 2t + 1 is FP16(x_t − FP16(x_t)), so the products
-//   keep ~22 bits of x and sum in FP32 (half 1 holds tokens 4..7).
+//   B fragments as uint4 {b0, b1 of tile 2i, b0, b1 of tile 2i+1}: token
+//   column 2t is FP16(x_t), column 2t + 1 is FP16(x_t − FP16(x_t)), so the
+//   products keep ~22 bits of x and sum in FP32 (half 1 holds tokens 4..7);
+//   one zero uint4 after them, which lanes of columns without a token read.
 // Group of (permuted) input k: min(k / group_size, groups − 1); group sizes are
 // multiples of 16 (pack_int4_for_cpu checks), so a tile lies in one group.
 #include <cuda_fp16.h>
@@ -34,8 +36,7 @@
 namespace qbench::cuda {
 
 constexpr int kInt4Unit = 128;       // inputs per unit (8 tiles of 16)
-constexpr int kInt4Rows = 8;         // output rows per row block (the mma's n)
-constexpr int kInt4GemvWarps = 8;    // warps per GEMV block
+constexpr int kInt4Rows = 16;        // output rows per row block (the mma's m)
 constexpr int kInt4MaxSegments = 4;  // GEMVs over one input merged into one launch
 
 struct Int4Groups {
@@ -71,9 +72,13 @@ void launch_int4_gemv(const Int4GemvArgs& a, bool half_scales, cudaStream_t s);
 
 // Halves of activation fragments for n tokens: 1 for n <= 4, 2 for n <= 8.
 inline int int4_xfrag_halves(int64_t n) { return n <= 4 ? 1 : 2; }
-// Bytes of the fragments of n tokens over in_pad inputs.
+// Bytes of the fragments of n tokens over in_pad inputs, with the zero uint4 after them.
 inline size_t int4_xfrag_bytes(int64_t n, int64_t in_pad) {
-  return size_t(in_pad / kInt4Unit) * 4 * size_t(int4_xfrag_halves(n)) * 32 * 16;
+  return (size_t(in_pad / kInt4Unit) * 4 * size_t(int4_xfrag_halves(n)) * 32 + 1) * 16;
+}
+// Bytes of the codes of a row_blocks × units matrix.
+inline size_t int4_code_bytes(int64_t row_blocks, int units) {
+  return size_t(row_blocks) * size_t(units) * kInt4Rows * kInt4Unit / 2;
 }
 // x[t][perm ? perm[j] : j] (j < in; 0 beyond, and for t >= n) into the fragment layout above, n <= 8.
 void launch_int4_xfrag(const float* x, const int32_t* perm, int64_t n, int64_t in, int64_t in_pad, uint4* xf,
@@ -83,7 +88,7 @@ void launch_int4_xfrag(const float* x, const int32_t* perm, int64_t n, int64_t i
 void launch_int4_permute_half(const float* x, const int32_t* perm, int64_t n, int64_t in, int64_t in_pad, __half* out,
                               cudaStream_t s);
 
-// Rows [r0, r0 + rows) of W (r0 % 8 == 0) dequantised to FP16, [rows][in_pad], permuted input order.
+// Rows [r0, r0 + rows) of W (r0 % 16 == 0) dequantised to FP16, [rows][in_pad], permuted input order.
 void launch_int4_dequant(const uint4* codes, const void* sz, bool half_scales, int units, Int4Groups g, int64_t r0,
                          int64_t rows, __half* out, cudaStream_t s);
 

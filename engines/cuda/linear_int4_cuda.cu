@@ -131,9 +131,9 @@ class Int4LinearCuda final : public Linear {
       }
 
     const std::string what = "int4 weights [" + std::to_string(out_) + " x " + std::to_string(in_) + "]";
-    const size_t cbytes = size_t(row_blocks_) * size_t(units_) * 512;
+    const size_t cbytes = int4_code_bytes(row_blocks_, units_);
 
-    // Per row block and group: the 8 rows' (scale, zero); padded rows are zero.
+    // Per row block and group: its rows' (scale, zero); padded rows are zero.
     const size_t entries = size_t(row_blocks_) * size_t(p.groups) * kInt4Rows;
     std::vector<uint32_t> h(hs_ ? entries : 2 * entries, 0);
     for (int64_t o = 0; o < out_; ++o)
