@@ -91,6 +91,7 @@ TEST_CASE("CUDA int4 Linear equals the CPU int4 Linear (GEMV and GEMM, awkward s
       {100, 5, 32, false, true},    // in % 8 != 0: the GEMV reads a padded copy
       {640, 19, 64, true, false},   // scales that are no F16 values (float2 layout)
       {768, 64, 128, false, false},
+      {4100, 45, 128, true, true},  // 33 units over few row blocks: split-K 16 (16-warp blocks), uneven shares
   };
   for (const Shape& s : shapes) {
     const auto codes = random_codes(s.in, s.out, s.group, s.act_order, s.f16, uint32_t(s.in * 31 + s.out));
