@@ -15,7 +15,9 @@
 #   FORMATS (default gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0): the quantized 7B files the
 #   `formats` step generates on the device (synthetic, real size and type mix) and runs the latency workload on.
 # Inputs it looks for in .device/ (git-ignored, carried to the machine):
-#   .device/shared/fixtures/tiny-qwen2/...  the reference fixture (QBENCH_SHARED_DIR)
+#   .device/shared/fixtures/tiny-qwen2/...  the reference fixture (QBENCH_SHARED_DIR), or
+#   .device/shared.tar.gz                   the same folder as a gzip tarball (the fixtures uncompressed plus
+#                                           the tree come to more than the 64 MiB a device call carries)
 #   .device/debs/*.deb                      build deps unpacked to /opt/qbdeps when the image lacks them
 set -uo pipefail
 OUT_DIR=${1:-${OUT:-/tmp/qbench-cuda}}
@@ -59,6 +61,7 @@ if ! pkg-config --exists hwloc libpcre2-8 libutf8proc 2>/dev/null || [ ! -d /usr
     export CPATH=/opt/qbdeps/usr/include${CPATH:+:$CPATH}
   fi
 fi
+[ ! -d .device/shared ] && [ -f .device/shared.tar.gz ] && tar -xzf .device/shared.tar.gz -C .device
 [ -d .device/shared ] && export QBENCH_SHARED_DIR=$ROOT/.device/shared
 
 if has build; then
