@@ -31,21 +31,17 @@ MODEL_DIR=${MODEL_DIR:-/tmp/qwen2.5-7b-fp16}
 JOBS=${JOBS:-$(nproc)}
 mkdir -p "$OUT_DIR"
 has() { [[ ",$STEPS," == *",$1,"* ]]; }
-# The Qwen2.5-7B-shaped FP16 checkpoint the FP16 steps share, generated on first use.
-ensure_fp16_model() {
-  if [ ! -f "$MODEL_DIR/config.json" ]; then
-    log "generating Qwen2.5-7B-shaped FP16 checkpoint in $MODEL_DIR"
-    OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --out "$MODEL_DIR" --no-tokenizer || exit 1
-  fi
-}
 log() { echo "== $(date +%T) $*"; }
-# A quantized Qwen2.5-7B-shaped file ($1: format) at $2, generated on first use (synthetic, real size and type mix).
-ensure_quant_model() {
-  if [ ! -e "$2" ]; then
+# A Qwen2.5-7B-shaped model ($1: qbench fixture --format) at $2, generated on first use (synthetic, real size and
+# type mix): a .gguf file, or a folder that counts once its config.json is written.
+ensure_model() {
+  if [ ! -f "$2" ] && [ ! -f "$2/config.json" ]; then
     log "generating Qwen2.5-7B-shaped $1 in $2"
     OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --format "$1" --out "$2" --no-tokenizer
   fi
 }
+# The FP16 checkpoint the FP16 steps share.
+ensure_fp16_model() { ensure_model fp16 "$MODEL_DIR" || exit 1; }
 
 # Build dependencies the image may lack (Eigen, nlohmann_json, Catch2, pcre2, utf8proc, hwloc, libpfm).
 if ! pkg-config --exists hwloc libpcre2-8 libutf8proc 2>/dev/null || [ ! -d /usr/include/eigen3 ]; then
@@ -144,7 +140,7 @@ fi
 if has formats; then
   for f in ${FORMATS//,/ }; do
     case $f in gguf-*) m=/tmp/qwen2.5-7b-$f.gguf ;; *) m=/tmp/qwen2.5-7b-$f ;; esac
-    ensure_quant_model "$f" "$m" || continue
+    ensure_model "$f" "$m" || continue
     log "latency ($f): prompt 512, generate $GEN_TOKENS, batch 1, $REPS reps"
     "$BUILD/harness/qbench" run --model "$m" --device cuda --workload latency --prompt-tokens 512 \
       --gen-tokens "$GEN_TOKENS" --reps "$REPS" --out "$OUT_DIR/latency-$f-7b.json" 2>&1 | tail -12
@@ -152,7 +148,7 @@ if has formats; then
 fi
 if has int4prof && command -v ncu >/dev/null; then
   m=/tmp/qwen2.5-7b-gptq-int4
-  ensure_quant_model gptq-int4 "$m" || exit 1
+  ensure_model gptq-int4 "$m" || exit 1
   log "int4 decode step: ms per step, GPU time per kernel, ncu full set on one layer's GEMVs, SASS"
   "$BUILD/bench/bench_cuda_decode" --model "$m" --prompt 512 --steps 131 | tee "$OUT_DIR/decode-gptq.txt"
   ncu --profile-from-start off --clock-control none --metrics gpu__time_duration.sum --csv --print-units base \

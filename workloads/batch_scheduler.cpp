@@ -70,7 +70,7 @@ std::vector<BatchScheduler::Event> BatchScheduler::step() {
   }
   last_tokens_ = lim_.max_batched_tokens - budget;
   // Greedy: the argmax is taken where the logits are (a GPU returns token ids, not batch x vocab floats).
-  const bool greedy = sampling_.temperature == 0.f;
+  const bool greedy = sampling_.greedy();
   if (greedy) model_.forward_batch_greedy(items, greedy_);
   else model_.forward_batch(items, logits_);
 

@@ -35,9 +35,11 @@ struct KvRowStore {
 // combine pass for rows split more than once. Decode rows are split so the grid fills the GPU. With an F16
 // cache the same tasks run on the tensor cores and prefill sequences (> 4 rows) on the flash kernel, queued as
 // one launch with the others.
+// A lone sequence takes it when it decodes (≤ 4 rows: every K/V row read once for its GQA group, not once per
+// query head; QBENCH_CUDA_GROUPED_DECODE=0 leaves it to attention() for A/Bs), not for a prefill.
 // All sequences must share one pool; false (nothing queued) where this kernel does not apply
-// (sequences in different pools, head_dim % 8 != 0 or > 256, more than 8 query heads per KV head):
-// the caller then goes one sequence at a time.
+// (a lone prefill, sequences in different pools, head_dim % 8 != 0 or > 256, more than 8 query heads per KV
+// head): the caller then goes one sequence at a time.
 bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, const float* k, const float* v,
                      const float* q, float* out, int64_t n_heads,
                      const std::function<bool(const KvRowStore&)>& fold = nullptr);

@@ -36,8 +36,8 @@ __global__ void __launch_bounds__(256) dequant_kernel(const uint4* __restrict__ 
   const int u = int(wi % units);
   const int64_t rb = rb0 + wi / units;
   const int gl = lane >> 2, c = lane & 3;
-  const uint4 c0 = __ldg(codes + ((rb * units + u) * 2) * 32 + lane);
-  const uint4 c1 = __ldg(codes + ((rb * units + u) * 2 + 1) * 32 + lane);
+  const uint4* unit = codes + (rb * units + u) * kInt4UnitVecs + lane;
+  const uint4 c0 = __ldg(unit), c1 = __ldg(unit + 32);
   const uint32_t words[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
 #pragma unroll
   for (int t = 0; t < 8; ++t)
@@ -76,13 +76,14 @@ __global__ void gather_kernel(const uint4* __restrict__ codes, const void* __res
   out[t * in + (perm ? perm[j] : j)] = f.x * (q - f.y);
 }
 
-// One thread per device word: (row block, unit, half, lane, word of the uint4).
+// One thread per device word, in int4_word_index order: (row block, unit, half, lane, word of the uint4).
+constexpr int kUnitWords = kInt4UnitVecs * 4;
 __global__ void repack_kernel(const uint32_t* __restrict__ cw, int64_t out, int64_t row_blocks, int units,
                               uint32_t* __restrict__ dst) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= row_blocks * units * 256) return;
+  if (i >= row_blocks * units * kUnitWords) return;
   const int lane = int((i >> 2) & 31), t = int(((i >> 7) & 1) * 4 + (i & 3));
-  const int64_t rest = i >> 8;
+  const int64_t rest = i / kUnitWords;
   const int64_t u = rest % units, rb = rest / units;
   uint32_t v = 0;
 #pragma unroll
@@ -121,7 +122,7 @@ void launch_int4_gather(const uint4* codes, const void* sz, bool half_scales, in
 
 void launch_int4_repack(const uint32_t* cpu_words, int64_t out, int64_t row_blocks, int units, uint4* codes,
                         cudaStream_t s) {
-  repack_kernel<<<blocks_for(row_blocks * units * 256, 256), 256, 0, s>>>(cpu_words, out, row_blocks, units,
+  repack_kernel<<<blocks_for(row_blocks * units * kUnitWords, 256), 256, 0, s>>>(cpu_words, out, row_blocks, units,
                                                                           reinterpret_cast<uint32_t*>(codes));
   QB_CUDA_LAUNCH("int4 repack");
 }

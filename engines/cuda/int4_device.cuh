@@ -30,7 +30,7 @@ __host__ __device__ __forceinline__ Int4CodePos int4_code_pos(int r, int k) {
 }
 // The uint32 holding word `word` of `lane` for (row block rb, unit u).
 __host__ __device__ __forceinline__ int64_t int4_word_index(int64_t rb, int units, int u, int lane, int word) {
-  return ((((rb * units + u) * 2 + (word >> 2)) * 32) + lane) * 4 + (word & 3);
+  return ((rb * units + u) * kInt4UnitVecs + (word >> 2) * 32 + lane) * 4 + (word & 3);
 }
 
 // Scale and zero of row r of a row block for one group: sz + (rb · groups + group) · 16 + r entries.

@@ -5,7 +5,7 @@
 // tile's four FP16 pairs q − z with 4 LOP3, a shift and 4 half2 operations
 // (exact: 1024 + q is an FP16 value), and one mma.sync m16n8k16 multiplies 16
 // rows × 16 inputs for 4 tokens (two for 8): ~10 instructions per 256 weights
-// in the tile loop. The activations are the B operand, 8 "token columns"
+// in the tile loop (estimated from the source; the SASS was not counted). The activations are the B operand, 8 "token columns"
 // holding FP16 hi and lo halves of each token (built once per input by
 // launch_int4_xfrag), so the products keep ~22 bits of x; the tensor core sums
 // in FP32 and the group's scale multiplies those sums in FP32. Lanes of columns
@@ -127,18 +127,18 @@ __global__ void __launch_bounds__(W * 32, min_blocks(NT, W)) int4_gemv_kernel(co
     }
     const int per = units / ks, rem = units % ks;
     const int u0 = kp * per + min(kp, rem), u1 = u0 + per + (kp < rem ? 1 : 0);
-    const uint4* cp = codes + rb * units * 64 + lane;
+    const uint4* cp = codes + rb * units * kInt4UnitVecs + lane;  // unit u at cp + u · kInt4UnitVecs, half 1 + 32
     const int64_t sz_row = rb * gr.groups * kInt4Rows;  // entries of this row block's first group
     uint4 n0{}, n1{};  // the next unit's codes, loaded while this one is multiplied
     if (u0 < u1) {
-      n0 = __ldcs(cp + int64_t(u0) * 64);
-      n1 = __ldcs(cp + int64_t(u0) * 64 + 32);
+      n0 = __ldcs(cp + int64_t(u0) * kInt4UnitVecs);
+      n1 = __ldcs(cp + int64_t(u0) * kInt4UnitVecs + 32);
     }
     for (int u = u0; u < u1; ++u) {
       const uint4 c0 = n0, c1 = n1;
       if (u + 1 < u1) {
-        n0 = __ldcs(cp + int64_t(u + 1) * 64);
-        n1 = __ldcs(cp + int64_t(u + 1) * 64 + 32);
+        n0 = __ldcs(cp + int64_t(u + 1) * kInt4UnitVecs);
+        n1 = __ldcs(cp + int64_t(u + 1) * kInt4UnitVecs + 32);
       }
       Int4RawSz<HS> raw;
       if constexpr (ONE_GROUP_PER_UNIT) raw.load(sz, sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows, g);

@@ -37,6 +37,7 @@ namespace qbench::cuda {
 
 constexpr int kInt4Unit = 128;       // inputs per unit (8 tiles of 16)
 constexpr int kInt4Rows = 16;        // output rows per row block (the mma's m)
+constexpr int kInt4UnitVecs = 64;    // code uint4s per (row block, unit): 2 halves × 32 lanes
 constexpr int kInt4MaxSegments = 4;  // GEMVs over one input merged into one launch
 
 struct Int4Groups {
@@ -78,7 +79,7 @@ inline size_t int4_xfrag_bytes(int64_t n, int64_t in_pad) {
 }
 // Bytes of the codes of a row_blocks × units matrix.
 inline size_t int4_code_bytes(int64_t row_blocks, int units) {
-  return size_t(row_blocks) * size_t(units) * kInt4Rows * kInt4Unit / 2;
+  return size_t(row_blocks) * size_t(units) * kInt4UnitVecs * sizeof(uint4);
 }
 // x[t][perm ? perm[j] : j] (j < in; 0 beyond, and for t >= n) into the fragment layout above, n <= 8.
 void launch_int4_xfrag(const float* x, const int32_t* perm, int64_t n, int64_t in, int64_t in_pad, uint4* xf,

@@ -539,20 +539,14 @@ class CudaOps final : public Ops {
     cuda::attention(kv, layer, pos0, q, out, rows, n_heads);
   }
 
-  // Several sequences: one kv_store and one attention launch for all of them (attention_cuda.h); so does
-  // batch-1 decode, while a lone prefill keeps the single-sequence kernels.
+  // One kv_store and one attention launch for all sequences (attention_cuda.h: several, or one decoding);
+  // where those kernels do not apply (a lone prefill among them), one sequence at a time.
   void attention_batch(int64_t layer, const SeqRows* seqs, int64_t count, const float* k, const float* v,
                        const float* q, float* out, int64_t n_heads) override {
     auto fold = [this](const KvRowStore& st) {
       return launch_folds_enabled() && fold_kv_rows(st);
     };
-    // A lone decoding sequence takes the batched kernels too: one block per KV head and split for all of its
-    // query heads, so each K/V row is read once, not once per query head (GPTQ 7B step on the H100, prompt
-    // 512: 2.96-3.02 ms against 3.05-3.10 with a block per query head). QBENCH_CUDA_GROUPED_DECODE=0 keeps the
-    // per-head kernel (A/B measurements).
-    static const bool grouped = !env_equals("QBENCH_CUDA_GROUPED_DECODE", "0");
-    const bool lone_decode = grouped && count == 1 && seqs[0].rows <= 4;
-    if ((count > 1 || lone_decode) && cuda::attention_batch(layer, seqs, count, k, v, q, out, n_heads, fold)) return;
+    if (cuda::attention_batch(layer, seqs, count, k, v, q, out, n_heads, fold)) return;
     Ops::attention_batch(layer, seqs, count, k, v, q, out, n_heads);
   }
 

@@ -20,7 +20,7 @@ Sampler::Sampler(SamplerParams p) : p_(p), rng_(p.seed) {
 }
 
 int32_t Sampler::sample(const float* logits, int64_t vocab) {
-  if (p_.temperature == 0.f) return argmax(logits, vocab);
+  if (p_.greedy()) return argmax(logits, vocab);
   // Softmax at temperature T over all ids, then the smallest set whose mass reaches top_p.
   cand_.resize(size_t(vocab));
   float mx = logits[argmax(logits, vocab)];

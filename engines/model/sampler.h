@@ -11,6 +11,8 @@ struct SamplerParams {
   float temperature = 0.f;  // 0 = greedy
   float top_p = 1.f;
   uint64_t seed = 0;
+  // The largest logit, lowest id on ties (argmax()): what a device can pick where the logits are.
+  bool greedy() const { return temperature == 0.f; }
 };
 
 class Sampler {
