@@ -168,4 +168,51 @@ TEST_CASE("cuda q/k/v as one GEMM: same logits within rounding, fewer launches",
   cuda::set_gemm_merge_enabled(was);
 }
 
+// Batch-1 decode on the GEMV paths: RMSNorm, SiLU·mul and the attention's combine pass write the int4 GEMV's
+// activation fragments or the GGUF GEMV's int8 runs themselves (half_copy.h fold_int4_fragments /
+// fold_gguf_runs). Same values as the packing launches they replace: bit-identical logits.
+TEST_CASE("cuda batch-1 decode: activation forms folded into their producers, bit-identical, fewer launches",
+          "[cuda][folds]") {
+  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gptq/model.safetensors")) return;
+  const bool was = cuda::form_folds_enabled();
+  const std::vector<int32_t> ids = reference_ids("rand200");
+  for (const std::string dir : {"gptq", "awq", "gptq-actorder", "gguf/tiny-qwen2-q4_k_m.gguf", "gguf/tiny-qwen2-q8_0.gguf"}) {
+    auto e = load_tiny_fixture(dir, "cuda");
+    Transformer& m = e->model();
+    const int64_t layers = e->config().num_layers;
+    // A 40-token prompt, then 3 steps; capacity 200 splits every step's attention (its combine pass writes
+    // all of the output, and with it o's form). Launches counted over the last step.
+    auto decode = [&](uint64_t& launches) {
+      Sequence s = m.new_sequence(200, KvType::F16);
+      std::vector<float> logits, all;
+      m.forward(s, ids.data(), 40, LogitsMode::Last, logits);
+      for (int i = 0; i < 3; ++i) {
+        const uint64_t before = cuda::graph_stats().launches;
+        m.forward(s, ids.data() + 40 + i, 1, LogitsMode::Last, logits);
+        launches = cuda::graph_stats().launches - before;
+        all.insert(all.end(), logits.begin(), logits.end());
+      }
+      return all;
+    };
+    uint64_t l_off = 0, l_on = 0;
+    (void)decode(l_on);  // warm-up: scratch buffers grow on first use
+    cuda::set_form_folds_enabled(false);
+    const auto off = decode(l_off);
+    cuda::set_form_folds_enabled(true);
+    const auto on = decode(l_on);
+    INFO(dir);
+    REQUIRE(on.size() == off.size());
+    const double d = max_abs_diff(on.data(), off.data(), int64_t(on.size()));
+    std::printf("cuda form folds %s: max-abs on vs off %.3g; step launches %llu -> %llu\n", dir.c_str(), d,
+                (unsigned long long)l_off, (unsigned long long)l_on);
+    CHECK(d == 0.0);
+    // Per layer the inputs of q/k/v, o, gate/up and down; act-order permutes every input (packing stays);
+    // GGUF also the LM head's input when the LM head is a GGUF matrix.
+    if (dir == "gptq-actorder") CHECK(l_off == l_on);
+    else if (dir.rfind("gguf", 0) == 0) CHECK((l_off - l_on == uint64_t(4 * layers) || l_off - l_on == uint64_t(4 * layers + 1)));
+    else CHECK(l_off - l_on == uint64_t(4 * layers));
+  }
+  cuda::set_form_folds_enabled(was);
+}
+
 #endif  // QBENCH_HAVE_CUDA

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -23,6 +24,7 @@
 #include "engines/core/half.h"
 #include "engines/cpu/linear_gguf_cpu.h"
 #include "engines/cuda/cuda_context.h"
+#include "engines/cuda/fold_control.h"
 #include "engines/cuda/gguf_kernels_cuda.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/linear_gguf_cuda.h"
@@ -353,6 +355,45 @@ std::vector<float> prefill_all(Engine& e, const std::vector<int32_t>& ids) {
 }
 
 }  // namespace
+
+TEST_CASE("CUDA GGUF GEMV activation runs fold into the RMSNorm / SiLU·mul before it: bit-identical, one launch fewer",
+          "[cuda][cuda-kernels]") {
+  if (!require_cuda()) return;
+  auto ops = make_cuda_ops();
+  const int64_t out = 37;
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K})
+    for (int64_t in : {256, 4864})
+      for (int64_t n : {1, 5}) {
+        const auto blocks = random_matrix(t, in, out, 900 + uint64_t(in));
+        auto gpu = make_gguf_linear_cuda(GgufBlocksView{t, blocks.data(), nullptr}, in, out);
+        DeviceArray<float> dx(ops.get(), randn(size_t(n * in), 31), nullptr, MemCategory::Activations);
+        DeviceArray<float> dg(ops.get(), randn(size_t(n * in), 32), nullptr, MemCategory::Activations);
+        DeviceArray<float> dw(ops.get(), randn(size_t(in), 33), nullptr, MemCategory::Activations);
+        DeviceArray<float> dy(ops.get(), size_t(n * in), nullptr, MemCategory::Activations);
+        DeviceArray<float> dz(ops.get(), size_t(n * out), nullptr, MemCategory::Activations);
+        for (bool silu : {false, true}) {
+          auto run = [&](bool folds, uint64_t& launches) {
+            cuda::set_launch_folds_enabled(folds);
+            cuda::flush();
+            const uint64_t before = cuda::graph_stats().launches;
+            if (silu) ops->silu_mul(dx.data(), dg.data(), dy.data(), n * in);
+            else ops->rmsnorm(dx.data(), dw.data(), dy.data(), n, in, 1e-6f);
+            gpu->forward(dy.data(), dz.data(), n);
+            launches = cuda::graph_stats().launches - before;
+            return to_host(*ops, dz);
+          };
+          uint64_t l_off = 0, l_on = 0;
+          const auto off = run(false, l_off);
+          const auto on = run(true, l_on);
+          cuda::set_launch_folds_enabled(true);
+          INFO(quant::type_name(t) << " in " << in << " n " << n << (silu ? " silu_mul" : " rmsnorm"));
+          CHECK(l_off == 3u);
+          CHECK(l_on == 2u);
+          REQUIRE(on.size() == off.size());
+          CHECK(std::memcmp(on.data(), off.data(), on.size() * sizeof(float)) == 0);
+        }
+      }
+}
 
 TEST_CASE("GGUF on cuda: logits match llama.cpp and the CPU backend for every fixture file", "[cuda][reference]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/reference/logits/index.json") ||

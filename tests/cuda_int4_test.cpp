@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "engines/core/half.h"
 #include "engines/cpu/linear_int4_cpu.h"
 #include "engines/cuda/cuda_context.h"
+#include "engines/cuda/fold_control.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/linear_int4_cuda.h"
 #include "engines/cuda/ops_cuda.h"
@@ -92,6 +94,10 @@ TEST_CASE("CUDA int4 Linear equals the CPU int4 Linear (GEMV and GEMM, awkward s
       {640, 19, 64, true, false},   // scales that are no F16 values (float2 layout)
       {768, 64, 128, false, false},
       {4100, 45, 128, true, true},  // 33 units over few row blocks: split-K 16 (16-warp blocks), uneven shares
+      // More row blocks than a split-K 2 wave holds (> 2112 on an H100): no split, the deep queue of 3
+      // units ahead at n <= 4; F16 scales (half2) and not (float2).
+      {384, 34000, 128, false, true},
+      {640, 34003, 64, false, false},
   };
   for (const Shape& s : shapes) {
     const auto codes = random_codes(s.in, s.out, s.group, s.act_order, s.f16, uint32_t(s.in * 31 + s.out));
@@ -187,6 +193,47 @@ TEST_CASE("CUDA int4 GEMVs over one input merge, and bias/residual adds fold int
       }
     }
   }
+}
+
+TEST_CASE("CUDA int4 GEMV fragments fold into the RMSNorm / SiLU·mul before it: bit-identical, one launch fewer",
+          "[cuda][cuda-kernels]") {
+  if (!require_cuda()) return;
+  auto ops = make_cuda_ops();
+  const int64_t out = 40;
+  // 256 and 640 inputs fold (natural order, whole units); act-order and 200 inputs (padded) keep the pack.
+  for (int64_t in : {256, 640, 200})
+    for (bool act_order : {false, true})
+      for (int64_t n : {1, 3, 6}) {
+        auto c = random_codes(in, out, 64, act_order, true, 11 + uint32_t(in));
+        auto cpu = make_int4_linear_cpu(c, "gptq-int4-g64");
+        auto gpu = to_cuda(*cpu);
+        DeviceArray<float> dx(ops.get(), randu(size_t(n * in), 21), nullptr, MemCategory::Activations);
+        DeviceArray<float> dg(ops.get(), randu(size_t(n * in), 22), nullptr, MemCategory::Activations);
+        DeviceArray<float> dw(ops.get(), randu(size_t(in), 23, 0.5f, 1.5f), nullptr, MemCategory::Activations);
+        DeviceArray<float> dy(ops.get(), size_t(n * in), nullptr, MemCategory::Activations);
+        DeviceArray<float> dz(ops.get(), size_t(n * out), nullptr, MemCategory::Activations);
+        for (bool silu : {false, true}) {
+          auto run = [&](bool folds, uint64_t& launches) {
+            cuda::set_launch_folds_enabled(folds);
+            cuda::flush();
+            const uint64_t before = cuda::graph_stats().launches;
+            if (silu) ops->silu_mul(dx.data(), dg.data(), dy.data(), n * in);
+            else ops->rmsnorm(dx.data(), dw.data(), dy.data(), n, in, 1e-6f);
+            gpu->forward(dy.data(), dz.data(), n);
+            launches = cuda::graph_stats().launches - before;
+            return to_host(*ops, dz);
+          };
+          uint64_t l_off = 0, l_on = 0;
+          const auto off = run(false, l_off);
+          const auto on = run(true, l_on);
+          cuda::set_launch_folds_enabled(true);
+          INFO("in " << in << " act-order " << act_order << " n " << n << (silu ? " silu_mul" : " rmsnorm"));
+          CHECK(l_off == 3u);
+          CHECK(l_on == (!act_order && in % 128 == 0 ? 2u : 3u));
+          REQUIRE(on.size() == off.size());
+          CHECK(std::memcmp(on.data(), off.data(), on.size() * sizeof(float)) == 0);
+        }
+      }
 }
 
 namespace {

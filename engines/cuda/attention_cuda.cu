@@ -13,6 +13,7 @@
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
 #include "engines/cuda/half_copy.h"
+#include "engines/cuda/half_out_store.cuh"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/pdl.cuh"
 
@@ -56,8 +57,10 @@ struct PagedKv {
 // (max, sum, D unnormalised sums) at p + s * stride. Used by the last block of a split single-sequence launch
 // (the partials were written by other blocks of the same grid: read through L2, __ldcg, never a possibly stale
 // L1 line) and by the batched combine pass.
+// With h (every 16 consecutive threads of the block in one run of 16 values, for GgufQ8): out in the form
+// the o projection asked for too (half_copy.h; out[0] is element e0 of the whole output).
 __device__ __forceinline__ void combine_splits(const float* p, int64_t stride, float* out, int splits, int D,
-                                               __half* out_h = nullptr) {
+                                               const HalfOut* h = nullptr, int64_t e0 = 0) {
   float M = -INFINITY;
   for (int s = 0; s < splits; ++s) M = fmaxf(M, __ldcg(p + s * stride));
   float L = 0.f;
@@ -72,7 +75,7 @@ __device__ __forceinline__ void combine_splits(const float* p, int64_t stride, f
       if (ms != -INFINITY) o += __ldcg(p + s * stride + 2 + i) * expf(ms - M);
     }
     out[i] = o / L;
-    if (out_h) out_h[i] = __float2half_rn(o / L);  // the o projection's FP16 copy (half_copy.h)
+    if (h) store_half1(*h, e0 + i, o / L);
   }
 }
 
@@ -442,7 +445,7 @@ __global__ void attention_batch_combine(const int4* __restrict__ rows, const flo
   const int h = blockIdx.y;
   const int64_t o = (int64_t(c.x) * n_heads + h) * D;
   combine_splits(part + (int64_t(c.y) * n_heads + h) * (D + 2), int64_t(n_heads) * (D + 2), out + o, c.z, D,
-                 out_h.p ? static_cast<__half*>(out_h.p) + o : nullptr);
+                 out_h.p ? &out_h : nullptr, o);
 }
 
 template <class T, int DT>
@@ -467,7 +470,10 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
   // No prefill tiles and either every row split (the combine pass writes all of out) or, on the tensor-core
   // decode kernel, none (it writes all of out): the writer may write the o projection's FP16 copy with it.
   if (!fa.n_tiles && (n_comb == total_rows || (flash_decode && n_comb == 0)))
-    offer_half_copy(l, out, total_rows * n_heads * D, out_h.get(), true);
+    // The combine pass also writes the int4 / GGUF GEMVs' forms (one value per thread, runs of 16 on 16
+    // consecutive threads where D % 16 == 0); the tensor-core decode kernel FP16 only.
+    offer_half_copy(l, out, total_rows * n_heads * D, out_h.get(),
+                    n_comb == total_rows ? kCapF16 | kCapInt4Frag | (D % 16 == 0 ? kCapGgufQ8 : 0u) : kCapF16);
   l.run = [=](cudaStream_t s) {
     // One queued launch, up to three kernels: prefill tiles, decode rows, the splits' combine.
     if (fa.n_tiles) launch_flash_attention(fa, s);

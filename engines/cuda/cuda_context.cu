@@ -94,6 +94,11 @@ bool pdl_enabled() {
 
 void set_pdl_enabled(bool on) { g_pdl = on && device_has_pdl() ? 1 : 0; }
 
+bool early_weight_loads() {
+  static const bool on = !env_equals("QBENCH_CUDA_EARLY_WEIGHTS", "0");
+  return on;
+}
+
 int sm_count() {
   static const int n = [] {
     int dev = 0, v = 0;

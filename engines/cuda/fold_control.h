@@ -10,6 +10,11 @@ namespace qbench::cuda {
 bool launch_folds_enabled();
 // Runs what is queued first: launches queued under one setting run under it.
 void set_launch_folds_enabled(bool on);
+// Within the launch folds: producers writing the decode GEMVs' activation forms (the int4 GEMV's fragments,
+// the GGUF GEMV's int8 runs; half_copy.h fold_int4_fragments / fold_gguf_runs) instead of those GEMVs
+// queueing a packing launch of their own. On unless QBENCH_CUDA_FORM_FOLDS=0 at start-up.
+bool form_folds_enabled();
+void set_form_folds_enabled(bool on);
 // q/k/v as one cuBLAS GEMM at batched decode (linear_dense_cuda.cu), on unless QBENCH_CUDA_GEMM_MERGE=0.
 // Not bit-identical to three GEMMs (cuBLAS may pick another kernel and summation order for the merged shape).
 bool gemm_merge_enabled();

@@ -253,6 +253,48 @@ __device__ __forceinline__ XRun quant16(const float* __restrict__ p) {
   return r;
 }
 
+// quant16 over a run that a quad of lanes holds, 4 values each in order (lane & 3: which 4), for the
+// producers that write the runs themselves (half_copy.h, HalfType::GgufQ8): this lane's code word, and
+// the run's scale and code sum, equal to quant16's (a maximum and an integer sum do not depend on order).
+// All four lanes of the quad must call it together.
+__device__ __forceinline__ void quant16_quad(float4 v, int& q, float& d, int& sum) {
+  const unsigned mask = 0xFu << (threadIdx.x & 28u);
+  float amax = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+  amax = fmaxf(amax, __shfl_xor_sync(mask, amax, 1));
+  amax = fmaxf(amax, __shfl_xor_sync(mask, amax, 2));
+  float id = 0.f;
+  d = 0.f;
+  if (amax > 0.f) {
+    id = __fmul_rn(127.f, __frcp_rn(amax));
+    d = __fmul_rn(amax, kInv127);
+  }
+  constexpr float kMagic = 12582912.f;  // 1.5 * 2^23
+  q = pack4(__fmaf_rn(v.x, id, kMagic), __fmaf_rn(v.y, id, kMagic), __fmaf_rn(v.z, id, kMagic),
+            __fmaf_rn(v.w, id, kMagic));
+  sum = __dp4a(q, 0x01010101, 0);
+  sum += __shfl_xor_sync(mask, sum, 1);
+  sum += __shfl_xor_sync(mask, sum, 2);
+}
+
+// quant16 over a run that 16 consecutive lanes hold, one value each in order (lane & 15: which): this
+// lane's code, and the run's scale and code sum, equal to quant16's. All 16 lanes must call it together.
+__device__ __forceinline__ void quant16_lanes(float v, int& q, float& d, int& sum) {
+  const unsigned mask = 0xFFFFu << (threadIdx.x & 16u);
+  float amax = fabsf(v);
+#pragma unroll
+  for (int o = 1; o < 16; o <<= 1) amax = fmaxf(amax, __shfl_xor_sync(mask, amax, o));
+  float id = 0.f;
+  d = 0.f;
+  if (amax > 0.f) {
+    id = __fmul_rn(127.f, __frcp_rn(amax));
+    d = __fmul_rn(amax, kInv127);
+  }
+  q = int(int8_t(__float_as_int(__fmaf_rn(v, id, 12582912.f)) & 0xFF));  // as pack4 takes it
+  sum = q;
+#pragma unroll
+  for (int o = 1; o < 16; o <<= 1) sum += __shfl_xor_sync(mask, sum, o);
+}
+
 // The same run as quant16 wrote it to memory (quantize_runs_kernel): 16 codes, then (d bits, sum) per run.
 __device__ __forceinline__ XRun load_xrun(const int8_t* __restrict__ xq, const int2* __restrict__ xs, int64_t off) {
   const uint4 q = __ldg(reinterpret_cast<const uint4*>(xq + off));

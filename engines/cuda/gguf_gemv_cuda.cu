@@ -57,8 +57,7 @@ __device__ __forceinline__ Seg segment_of(const GgufGemvArgs& a, int64_t gb) {
 // kWarps warps holds kWarps >> lg groups. Splitting keeps enough warps in flight for short or long-rowed
 // matrices; without it a warp's prologue and epilogue are spread over more units.
 template <GgmlType T, int NT>
-__global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, int lg) {
-  pdl_enter();
+__global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, int lg, bool early) {
   __shared__ float red[kWarps][R][NT];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int ks = 1 << lg, gpb = kWarps >> lg;
@@ -66,24 +65,34 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, 
   const int64_t gb = int64_t(blockIdx.x) * gpb + (warp >> lg);
   const int part = warp & (ks - 1);
   const int64_t in = a.g.in;
+  const int units = int(in / 32);
+  const bool active = gb < total;
+  const Seg sg = segment_of(a, active ? gb : 0);
+  const int64_t row0 = (gb - sg.gbase) * R;
+  const GgufRowStrides st = gguf_row_strides(T, in);
+  int64_t row[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) row[r] = row0 + r < sg.rows ? row0 + r : sg.rows - 1;  // past the end: recompute the last row
+  // The first units' weights are requested before the wait for the kernel before this one (pdl.cuh:
+  // weights only), so their latency overlaps its tail.
+  const int u_first = part * 32 + lane;
+  Unit w[R];
+  auto load = [&](int u) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) load_unit<T>(sg.A, st, row[r], u, w[r]);
+  };
+  if (early && active && u_first < units) load(u_first);
+  pdl_enter();
+  if (!early && active && u_first < units) load(u_first);
   const int n = a.g.n;
   float acc[R][NT];
 #pragma unroll
   for (int r = 0; r < R; ++r)
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[r][t] = 0.f;
-  if (gb < total) {
-    const Seg sg = segment_of(a, gb);
-    const int64_t row0 = (gb - sg.gbase) * R;
-    const GgufRowStrides st = gguf_row_strides(T, in);
-    const int units = int(in / 32);
-    int64_t row[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) row[r] = row0 + r < sg.rows ? row0 + r : sg.rows - 1;  // past the end: recompute the last row
-    for (int u = part * 32 + lane; u < units; u += ks * 32) {
-      Unit w[R];
-#pragma unroll
-      for (int r = 0; r < R; ++r) load_unit<T>(sg.A, st, row[r], u, w[r]);
+  if (active) {
+    for (int u = u_first; u < units; u += ks * 32) {
+      if (u != u_first) load(u);
       int xa, xb;
       unit_pos<T>(u, xa, xb);
 #pragma unroll
@@ -146,7 +155,8 @@ void launch_t(const GgufGemvArgs& a, cudaStream_t s) {
   constexpr bool kq = T == GgmlType::Q4_K || T == GgmlType::Q5_K || T == GgmlType::Q6_K;
   const int lg = split_for(kq, groups), gpb = kWarps >> lg;
   const unsigned blocks = unsigned((groups + gpb - 1) / gpb);
-  launch_pdl(a.g.n == 1 ? gguf_gemv_kernel<T, 1> : gguf_gemv_kernel<T, kGgufMaxGemvTokens>, blocks, kWarps * 32, 0, s, a, lg);
+  launch_pdl(a.g.n == 1 ? gguf_gemv_kernel<T, 1> : gguf_gemv_kernel<T, kGgufMaxGemvTokens>, blocks, kWarps * 32, 0, s, a, lg,
+             early_weight_loads());
   QB_CUDA_LAUNCH("gguf gemv");
 }
 

@@ -28,7 +28,7 @@ struct Switch {
     v = b ? 1 : 0;
   }
 };
-Switch g_folds{"QBENCH_CUDA_FOLDS"}, g_merge{"QBENCH_CUDA_GEMM_MERGE"};
+Switch g_folds{"QBENCH_CUDA_FOLDS"}, g_merge{"QBENCH_CUDA_GEMM_MERGE"}, g_forms{"QBENCH_CUDA_FORM_FOLDS"};
 
 // The copy the last GEMM read. Nothing queued since (the queue's launch count is unchanged) and no flush
 // since (the queue is not empty) mean x and the copy are as they were: a GEMM launch is never extended by
@@ -62,16 +62,21 @@ Folded& folded() {
 }
 unsigned long long g_skipped = 0;
 
-// The last launch writes x[0..cnt) and offered to write its copy: it now does, into xh.
-bool fold_into_producer(const float* x, void* xh, int64_t cnt, HalfType t) {
+// The last launch writes x[0..cnt) and offered to write its copy: it now does, into xh (for Int4Frag,
+// fragments of tokens of `row` inputs in `halves` halves).
+bool fold_into_producer(const float* x, void* xh, int64_t cnt, HalfType t, int64_t row = 0, int halves = 0,
+                        void* p2 = nullptr) {
   Launch* last = last_launch();
   if (!last || last->merge_tag != &kHalfProducerTag || last->merge_state.size() != 4) return false;
   if (last->merge_state[0] != kw(x) || last->merge_state[1] != uint64_t(cnt)) return false;
-  if (last->merge_state[3] && t != HalfType::F16) return false;
+  if (!(last->merge_state[3] & (1u << int(t)))) return false;
   auto* out = reinterpret_cast<HalfOut*>(uintptr_t(last->merge_state[2]));
   out->p = xh;
   out->type = t;
-  last->key.insert(last->key.end(), {0x4A1F, kw(xh), uint64_t(t)});
+  out->row = row;
+  out->halves = halves;
+  out->p2 = p2;
+  last->key.insert(last->key.end(), {0x4A1F, kw(xh), uint64_t(t), uint64_t(row), uint64_t(halves), kw(p2)});
   last->merge_tag = nullptr;  // complete
   folded() = {x, cnt, out, queued_count() - 1, graph_stats().launches, flush_count(), 0, true};
   return true;
@@ -81,13 +86,15 @@ bool fold_into_producer(const float* x, void* xh, int64_t cnt, HalfType t) {
 
 bool launch_folds_enabled() { return g_folds.on(); }
 void set_launch_folds_enabled(bool on) { g_folds.set(on); }
+bool form_folds_enabled() { return g_forms.on(); }
+void set_form_folds_enabled(bool on) { g_forms.set(on); }
 bool gemm_merge_enabled() { return g_merge.on(); }
 void set_gemm_merge_enabled(bool on) { g_merge.set(on); }
 
-void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out, bool f16_only) {
+void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out, unsigned caps) {
   if (!launch_folds_enabled()) return;
   l.merge_tag = &kHalfProducerTag;
-  l.merge_state = {kw(x), uint64_t(cnt), kw(out), uint64_t(f16_only)};
+  l.merge_state = {kw(x), uint64_t(cnt), kw(out), uint64_t(caps)};
 }
 
 void ensure_half_copy(uint64_t tag, const float* x, void* xh, int64_t cnt, HalfType t) {
@@ -102,6 +109,16 @@ void ensure_half_copy(uint64_t tag, const float* x, void* xh, int64_t cnt, HalfT
   else
     l.run = [=](cudaStream_t st) { launch_to_16bit(x, static_cast<__nv_bfloat16*>(xh), cnt, st); };
   enqueue(std::move(l));
+}
+
+bool fold_int4_fragments(const float* x, void* xf, int64_t n, int64_t row) {
+  if (!form_folds_enabled() || n < 1 || n > 8 || row % 128 != 0) return false;
+  return fold_into_producer(x, xf, n * row, HalfType::Int4Frag, row, n <= 4 ? 1 : 2);
+}
+
+bool fold_gguf_runs(const float* x, void* xq, void* xs, int64_t cnt) {
+  if (!form_folds_enabled() || cnt % 16 != 0) return false;
+  return fold_into_producer(x, xq, cnt, HalfType::GgufQ8, 0, 0, xs);
 }
 
 void note_half_copy(const float* x, const void* xh, int64_t cnt, HalfType t) {

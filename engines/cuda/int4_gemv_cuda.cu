@@ -7,7 +7,8 @@
 // rows × 16 inputs for 4 tokens (two for 8): ~10 instructions per 256 weights
 // in the tile loop (estimated from the source; the SASS was not counted). The activations are the B operand, 8 "token columns"
 // holding FP16 hi and lo halves of each token (built once per input by
-// launch_int4_xfrag), so the products keep ~22 bits of x; the tensor core sums
+// launch_int4_xfrag, or by the launch that produced x: half_copy.h
+// fold_int4_fragments), so the products keep ~22 bits of x; the tensor core sums
 // in FP32 and the group's scale multiplies those sums in FP32. Lanes of columns
 // that hold no token read one shared zero fragment: no moves, one L1 sector.
 // (Before this layout W was the B operand, 8 rows per mma, and the SASS unit loop
@@ -16,11 +17,15 @@
 //
 // A warp owns one row block (16 rows) or a 1/2…1/16 share of its units
 // (split-K, added up in shared memory), chosen so that the launch fills the GPU
-// with one wave. A lane loads the next unit's codes (2 × 16 bytes, evict-first)
-// into registers while it multiplies this one's.
+// with one wave; the block size is chosen so that the busiest SM gets as few
+// row blocks as possible. A lane loads the next unit's codes (2 × 16 bytes,
+// evict-first) and scales/zeros into registers while it multiplies this one's;
+// the first unit's before the PDL wait (pdl.cuh), behind the previous kernel.
 #include "engines/cuda/int4_kernels_cuda.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 
 #include "engines/core/env_flag.h"
 #include "engines/cuda/cuda_check.h"
@@ -32,11 +37,12 @@ namespace qbench::cuda {
 
 namespace {
 
-// Resident warps per SM the registers are cut for: 32 at n <= 4 (64 registers: the next unit's codes are
-// loaded while this one is multiplied), 16 at n <= 8. W: warps per block (8, or 16 for split-K 16).
-// Loading two units ahead (85 registers, 24 warps) took gate/up from 41 to 35 µs in Nsight Compute's
-// serialised timing but left the graph-replayed step unchanged (3.02-3.09 ms either way, docs/cuda.md).
-constexpr int min_blocks(int nt, int w) { return (nt > 4 ? 16 : 32) / w; }
+// Resident warps per SM the registers are cut for: 32 at n <= 4 (64 registers), 16 at n <= 8. Blocks have
+// up to kMaxWarps warps (chosen per launch). Not kept (H100, GPTQ 7B step, docs/cuda.md): more units in
+// flight per warp, 3 in registers (2.83-2.84 ms against 2.79-2.80) or 4 in a cp.async ring in shared
+// memory (H200: 2.84-2.86 against 2.67-2.68); before, 2 in registers (step unchanged).
+constexpr int kMaxWarps = 16;
+constexpr int min_blocks(int nt) { return (nt > 4 ? 16 : 32) / kMaxWarps; }
 
 // One unit: 8 tiles of dequantised codes × activation fragments into acc (scales applied per interval).
 // xp: this lane's fragment pointer (the zero fragment for columns without a token), xs: its stride per pair.
@@ -81,15 +87,15 @@ __device__ __forceinline__ void unit_math(const uint4& c0, const uint4& c1, Int4
   }
 }
 
-template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int W>
-__global__ void __launch_bounds__(W * 32, min_blocks(NT, W)) int4_gemv_kernel(const Int4GemvArgs a, int ks) {
-  pdl_enter();
+template <int NT, bool HS, bool ONE_GROUP_PER_UNIT>
+__global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
+    int4_gemv_kernel(const Int4GemvArgs a, int ks, bool early) {
   constexpr int H = NT <= 4 ? 1 : 2;
-  __shared__ float part[W][2 * H][32];  // [warp][output][lane] of split-K partial sums
-  const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5;
+  __shared__ float part[kMaxWarps][2 * H][32];  // [warp][output][lane] of split-K partial sums
+  const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5, wpb = blockDim.x >> 5;
   const int g = lane >> 2, c = lane & 3;
   const int rbl = wib / ks, kp = wib % ks;
-  int64_t rb = int64_t(blockIdx.x) * (W / ks) + rbl;
+  int64_t rb = int64_t(blockIdx.x) * (wpb / ks) + rbl;
   int64_t total = a.seg[0].rb_end;
 #pragma unroll
   for (int i = 1; i < kInt4MaxSegments; ++i)
@@ -112,6 +118,25 @@ __global__ void __launch_bounds__(W * 32, min_blocks(NT, W)) int4_gemv_kernel(co
   const int units = a.units;
   const Int4Groups gr = a.g;
 
+  const int per = units / ks, rem = units % ks;
+  const int u0 = kp * per + min(kp, rem), u1 = active ? u0 + per + (kp < rem ? 1 : 0) : u0;
+  const uint4* cp = codes + rb * units * kInt4UnitVecs + lane;  // unit u at cp + u · kInt4UnitVecs, half 1 + 32
+  const int64_t sz_row = rb * gr.groups * kInt4Rows;  // entries of this row block's first group
+  // The next unit's codes (and, with one group per unit, its scales and zeros) are loaded while this one is
+  // multiplied. The first unit's are requested before the wait for the kernel before this one (pdl.cuh:
+  // weights only), so their latency overlaps its tail.
+  auto sz_entry = [&](int u) { return sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows; };
+  uint4 n0{}, n1{};
+  Int4RawSz<HS> nraw{};
+  auto fetch = [&](int u) {
+    n0 = __ldcs(cp + int64_t(u) * kInt4UnitVecs);
+    n1 = __ldcs(cp + int64_t(u) * kInt4UnitVecs + 32);
+    if constexpr (ONE_GROUP_PER_UNIT) nraw.load(sz, sz_entry(u), g);
+  };
+  if (early && u0 < u1) fetch(u0);
+  pdl_enter();
+  if (!early && u0 < u1) fetch(u0);
+
   // acc[4h ..]: token c + 4h, rows g (hi, lo) and g + 8 (hi, lo).
   float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
   if (active) {
@@ -125,23 +150,10 @@ __global__ void __launch_bounds__(W * 32, min_blocks(NT, W)) int4_gemv_kernel(co
       xp[h] = real ? a.xf + h * 32 + lane : zero;
       xs[h] = real ? H * 32 : 0;
     }
-    const int per = units / ks, rem = units % ks;
-    const int u0 = kp * per + min(kp, rem), u1 = u0 + per + (kp < rem ? 1 : 0);
-    const uint4* cp = codes + rb * units * kInt4UnitVecs + lane;  // unit u at cp + u · kInt4UnitVecs, half 1 + 32
-    const int64_t sz_row = rb * gr.groups * kInt4Rows;  // entries of this row block's first group
-    uint4 n0{}, n1{};  // the next unit's codes, loaded while this one is multiplied
-    if (u0 < u1) {
-      n0 = __ldcs(cp + int64_t(u0) * kInt4UnitVecs);
-      n1 = __ldcs(cp + int64_t(u0) * kInt4UnitVecs + 32);
-    }
     for (int u = u0; u < u1; ++u) {
       const uint4 c0 = n0, c1 = n1;
-      if (u + 1 < u1) {
-        n0 = __ldcs(cp + int64_t(u + 1) * kInt4UnitVecs);
-        n1 = __ldcs(cp + int64_t(u + 1) * kInt4UnitVecs + 32);
-      }
-      Int4RawSz<HS> raw;
-      if constexpr (ONE_GROUP_PER_UNIT) raw.load(sz, sz_row + int64_t(group_of(u * kInt4Unit, gr)) * kInt4Rows, g);
+      const Int4RawSz<HS> raw = nraw;
+      if (u + 1 < u1) fetch(u + 1);
       Int4LaneSz s{};
       if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw);
       unit_math<NT, HS, ONE_GROUP_PER_UNIT>(c0, c1, s, a, sz, sz_row, u, g, xp, xs, acc);
@@ -220,20 +232,22 @@ __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restr
   xf[i] = make_uint4(w[0], w[1], w[2], w[3]);
 }
 
-// Blocks of this kernel the whole GPU holds at once (cached per instantiation).
-template <int NT, bool HS, bool G1, int W>
-int64_t resident_blocks() {
-  static const int64_t n = [] {
+// Warps of this kernel one SM holds at once in blocks of w warps (cached per instantiation and w).
+template <int NT, bool HS, bool G1>
+int warps_per_sm(int w) {
+  static std::atomic<int> cache[kMaxWarps + 1] = {};
+  if (!cache[w].load()) {
     int per_sm = 0;
-    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1, W>, W * 32, 0));
-    return int64_t(std::max(1, sm_count() * per_sm));
-  }();
-  return n;
+    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1>, w * 32, 0));
+    cache[w].store(std::max(1, per_sm) * w);
+  }
+  return cache[w].load();
 }
 
 template <int NT, bool HS, bool G1>
 void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   const int64_t total = a.seg[a.nseg - 1].rb_end;
+  const int64_t sms = sm_count();
   // Split a row block's units over 2..16 warps of one block (added up in shared memory) while the
   // launch stays within one wave and each warp keeps at least one unit: few row blocks (q/k/v, o,
   // down) then keep every SM busy. QBENCH_INT4_KSPLIT=1|2|4|8|16 forces the split, QBENCH_INT4_KSMAX caps it
@@ -243,7 +257,8 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
     return v == 1 || v == 2 || v == 4 || v == 8 || v == 16 ? v : 0;
   }();
   static const int ks_max = int(env_int("QBENCH_INT4_KSMAX", 16, 1, 16));
-  const int64_t cap_warps = resident_blocks<NT, HS, G1, 8>() * 8;
+  static const bool balance = env_int("QBENCH_INT4_BALANCE", 1, 0, 1) != 0;
+  const int64_t cap_warps = sms * warps_per_sm<NT, HS, G1>(8);
   int ks = 1;
   if (forced) {
     ks = forced;
@@ -251,13 +266,24 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   } else {
     while (2 * ks <= ks_max && total * ks * 2 <= cap_warps && a.units >= 2 * ks) ks *= 2;
   }
-  if (ks == 16) {  // one 16-warp block per row block
-    launch_pdl(int4_gemv_kernel<NT, HS, G1, 16>, dim3(unsigned(total)), dim3(16 * 32), 0, s, a, ks);
-  } else {
-    const int64_t per_block = 8 / ks;
-    const unsigned blocks = unsigned((total + per_block - 1) / per_block);
-    launch_pdl(int4_gemv_kernel<NT, HS, G1, 8>, dim3(blocks), dim3(8 * 32), 0, s, a, ks);
+  // Warps per block: the block scheduler spreads a one-wave launch's blocks evenly over the SMs, so the
+  // busiest SM holds ceil(blocks / SMs) blocks; take the block size (a multiple of ks) that gives it the
+  // fewest row blocks and still fits one wave, larger blocks on ties. Gate/up of the 7B shape (2368 row
+  // blocks, no split): 9 warps (18 row blocks on every SM) instead of 8 (24 on some, 16 on others).
+  // QBENCH_INT4_BALANCE=0 keeps 8 warps (16 for split-K 16), as before (A/B runs).
+  int wpb = std::max(8, ks);
+  if (balance) {
+    int64_t best = INT64_MAX;
+    for (int w = ks; w <= kMaxWarps; w += ks) {
+      const int64_t blocks = (total + w / ks - 1) / (w / ks), per_sm = (blocks + sms - 1) / sms;
+      if (per_sm * w > warps_per_sm<NT, HS, G1>(w)) continue;
+      const int64_t load = per_sm * (w / ks);
+      if (load <= best) best = load, wpb = w;
+    }
   }
+  const int64_t per_block = wpb / ks;
+  const unsigned blocks = unsigned((total + per_block - 1) / per_block);
+  launch_pdl(int4_gemv_kernel<NT, HS, G1>, dim3(blocks), dim3(wpb * 32), 0, s, a, ks, early_weight_loads());
 }
 
 template <int NT>

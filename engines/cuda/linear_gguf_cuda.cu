@@ -151,6 +151,7 @@ class GgufLinearCuda final : public Linear {
     const uint64_t qbytes = align256(uint64_t(n * in_));
     const int8_t* xq = nullptr;
     const int2* xs = nullptr;
+    bool folded = false;
     if (const GgufGemvArgs* p = reusable_quantized(x, n, in_)) {
       xq = p->xq;
       xs = p->xs;
@@ -160,7 +161,10 @@ class GgufLinearCuda final : public Linear {
       int8_t* q = reinterpret_cast<int8_t*>(sc);
       int2* m = reinterpret_cast<int2*>(sc + qbytes);
       const int64_t in = in_;
-      enqueue({key(0x620, x, q, m, n, in), true, [=](cudaStream_t s) { launch_gguf_quantize(x, n, in, q, m, s); }});
+      // By the launch that produced x where it can (RMSNorm, SiLU·mul), else by a launch of its own.
+      folded = fold_gguf_runs(x, q, m, n * in);
+      if (!folded)
+        enqueue({key(0x620, x, q, m, n, in), true, [=](cudaStream_t s) { launch_gguf_quantize(x, n, in, q, m, s); }});
       xq = q;
       xs = m;
     }
@@ -191,6 +195,7 @@ class GgufLinearCuda final : public Linear {
       launch_gguf_gemv(t, a, s);
     };
     enqueue(std::move(l));
+    if (folded) note_half_copy(x, xq, n * in_, HalfType::GgufQ8);  // a reader of the runs only (release_f32)
   }
 
   // The last queued launch's quantised x when it is a GGUF GEMV over the same x and n whose quantised copy

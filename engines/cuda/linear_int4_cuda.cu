@@ -223,11 +223,15 @@ class Int4LinearCuda final : public Linear {
     L->units = units_;
     L->groups = g_;
     L->hs = hs_;
-    // Once per input (merged GEMVs share it): x permuted, padded and split into FP16 hi/lo fragments.
+    // Once per input (merged GEMVs share it): x permuted, padded and split into FP16 hi/lo fragments,
+    // by the launch that produced x where it can (RMSNorm, SiLU·mul: natural order, no padding), else by
+    // a launch of its own.
     auto* xf = static_cast<uint4*>(scratch(Scratch::HalfActivations, int4_xfrag_bytes(n, in_pad_)));
     const int64_t in = in_, ip = in_pad_;
-    enqueue({key(0x1A4B0200, x, xf, pm, n, in, ip), true,
-             [=](cudaStream_t s) { launch_int4_xfrag(x, pm, n, in, ip, xf, s); }});
+    const bool folded = !pm && ip == in && fold_int4_fragments(x, xf, n, in);
+    if (!folded)
+      enqueue({key(0x1A4B0200, x, xf, pm, n, in, ip), true,
+               [=](cudaStream_t s) { launch_int4_xfrag(x, pm, n, in, ip, xf, s); }});
     L->xf = xf;
     Launch l;
     l.key = key(tag, x, L->xf, n, in_, codes_, sz_, y, out_, g_.tile_mask);
@@ -235,6 +239,7 @@ class Int4LinearCuda final : public Linear {
     l.merge_state = {tag, kw(x), uint64_t(n), uint64_t(in_), kw(&L->g)};
     l.run = [L](cudaStream_t s) { run_gemv(*L, s); };
     enqueue(std::move(l));
+    if (folded) note_half_copy(x, xf, n * in, HalfType::Int4Frag);  // a reader of the copy only (release_f32)
   }
 
   // Adds this matrix to a queued int4 GEMV over the same input when that is safe; false otherwise.

@@ -18,6 +18,7 @@
 #include "engines/cuda/fold_control.h"
 #include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/half_copy.h"
+#include "engines/cuda/half_out_store.cuh"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/pdl.cuh"
 
@@ -37,16 +38,6 @@ uint64_t fbits(float f) {
 }
 // Host-to-device copies up to this size are staged and queued (graph-safe); larger ones run at once.
 constexpr size_t kStagedUploadMax = 64 * 1024;
-
-// Stores v (4 values at element 4i, or one at i) into the 16-bit copy h when there is one.
-__device__ __forceinline__ void store_half4(const HalfOut& h, int64_t i, float4 v) {
-  if (h.type == HalfType::F16) store4(static_cast<__half*>(h.p), i, v);
-  else if (h.type == HalfType::BF16) store4(static_cast<__nv_bfloat16*>(h.p), i, v);
-}
-__device__ __forceinline__ void store_half1(const HalfOut& h, int64_t i, float v) {
-  if (h.type == HalfType::F16) static_cast<__half*>(h.p)[i] = from_f32<__half>(v);
-  else if (h.type == HalfType::BF16) static_cast<__nv_bfloat16*>(h.p)[i] = from_f32<__nv_bfloat16>(v);
-}
 
 // y[r, :] = rmsnorm(x[r, :]) * w, one block per row. With `add`, the residual add before it is folded in:
 // x[r, :] += add[r, :] first (written back: x is the residual stream). With h.p, y's 16-bit copy too (with
@@ -419,7 +410,8 @@ class CudaOps final : public Ops {
       else launch_pdl(rmsnorm_kernel, unsigned(rows), threads, 0, s, *args);
       QB_CUDA_LAUNCH(args->add ? "residual add + rmsnorm" : "rmsnorm");
     };
-    offer_half_copy(l, y, rows * dim, &args->h);  // a GEMM over y may have it write y's 16-bit copy
+    // A GEMM over y may have it write y's 16-bit copy (or a GEMV's activation form of y).
+    offer_half_copy(l, y, rows * dim, &args->h, vec && dim % 16 == 0 ? kCapsVec4 : kCapsScalar);
     if (args->add) *last = std::move(l);
     else enqueue(std::move(l));
   }
@@ -577,7 +569,8 @@ class CudaOps final : public Ops {
       launch_pdl(silu_mul_kernel, vec_blocks(n, vec), 256, 0, s, gate, up, out, n, vec, *h);
       QB_CUDA_LAUNCH("silu_mul");
     };
-    offer_half_copy(l, out, n, h.get());  // the down projection's GEMM may have it write out's 16-bit copy
+    // The down projection's GEMM may have it write out's 16-bit copy (or its GEMV, out's activation form).
+    offer_half_copy(l, out, n, h.get(), vec && n % 16 == 0 ? kCapsVec4 : kCapsScalar);
     enqueue(std::move(l));
   }
 

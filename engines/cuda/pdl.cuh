@@ -23,7 +23,9 @@
 
 namespace qbench::cuda {
 
-// First statement of every kernel launched with launch_pdl.
+// First statement of every kernel launched with launch_pdl. The one exception: a kernel may read memory
+// that no kernel writes while a model runs (its weights) before it, so that those loads are in flight
+// while the kernel before it finishes (the decode GEMVs' first units): such reads stay before pdl_enter().
 __device__ __forceinline__ void pdl_enter() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;\n" ::: "memory");
