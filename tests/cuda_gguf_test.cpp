@@ -24,7 +24,6 @@
 #include "engines/core/half.h"
 #include "engines/cpu/linear_gguf_cpu.h"
 #include "engines/cuda/cuda_context.h"
-#include "engines/cuda/fold_control.h"
 #include "engines/cuda/gguf_kernels_cuda.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/linear_gguf_cuda.h"
@@ -38,6 +37,7 @@
 #include "engines/quant/random_blocks.h"
 #include "engines/registry/registry.h"
 #include "tests/support/reference_fixture.h"
+#include "tests/support/cuda_producer_fold.h"
 #include "tests/support/cuda_test_support.h"
 #include "tests/support/greedy_alone.h"
 #include "tests/support/test_paths.h"
@@ -366,31 +366,13 @@ TEST_CASE("CUDA GGUF GEMV activation runs fold into the RMSNorm / SiLU·mul befo
       for (int64_t n : {1, 5}) {
         const auto blocks = random_matrix(t, in, out, 900 + uint64_t(in));
         auto gpu = make_gguf_linear_cuda(GgufBlocksView{t, blocks.data(), nullptr}, in, out);
-        DeviceArray<float> dx(ops.get(), randn(size_t(n * in), 31), nullptr, MemCategory::Activations);
-        DeviceArray<float> dg(ops.get(), randn(size_t(n * in), 32), nullptr, MemCategory::Activations);
-        DeviceArray<float> dw(ops.get(), randn(size_t(in), 33), nullptr, MemCategory::Activations);
-        DeviceArray<float> dy(ops.get(), size_t(n * in), nullptr, MemCategory::Activations);
-        DeviceArray<float> dz(ops.get(), size_t(n * out), nullptr, MemCategory::Activations);
         for (bool silu : {false, true}) {
-          auto run = [&](bool folds, uint64_t& launches) {
-            cuda::set_launch_folds_enabled(folds);
-            cuda::flush();
-            const uint64_t before = cuda::graph_stats().launches;
-            if (silu) ops->silu_mul(dx.data(), dg.data(), dy.data(), n * in);
-            else ops->rmsnorm(dx.data(), dw.data(), dy.data(), n, in, 1e-6f);
-            gpu->forward(dy.data(), dz.data(), n);
-            launches = cuda::graph_stats().launches - before;
-            return to_host(*ops, dz);
-          };
-          uint64_t l_off = 0, l_on = 0;
-          const auto off = run(false, l_off);
-          const auto on = run(true, l_on);
-          cuda::set_launch_folds_enabled(true);
+          const ProducerFold f = producer_then_linear(*ops, *gpu, n, silu);
           INFO(quant::type_name(t) << " in " << in << " n " << n << (silu ? " silu_mul" : " rmsnorm"));
-          CHECK(l_off == 3u);
-          CHECK(l_on == 2u);
-          REQUIRE(on.size() == off.size());
-          CHECK(std::memcmp(on.data(), off.data(), on.size() * sizeof(float)) == 0);
+          CHECK(f.launches_off == 3u);
+          CHECK(f.launches_on == 2u);
+          REQUIRE(f.on.size() == f.off.size());
+          CHECK(std::memcmp(f.on.data(), f.off.data(), f.on.size() * sizeof(float)) == 0);
         }
       }
 }

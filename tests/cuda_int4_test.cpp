@@ -20,7 +20,6 @@
 #include "engines/core/half.h"
 #include "engines/cpu/linear_int4_cpu.h"
 #include "engines/cuda/cuda_context.h"
-#include "engines/cuda/fold_control.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/linear_int4_cuda.h"
 #include "engines/cuda/ops_cuda.h"
@@ -30,6 +29,7 @@
 #include "engines/quant/int4_codes.h"
 #include "engines/registry/registry.h"
 #include "tests/support/reference_fixture.h"
+#include "tests/support/cuda_producer_fold.h"
 #include "tests/support/cuda_test_support.h"
 #include "tests/support/test_paths.h"
 
@@ -207,31 +207,13 @@ TEST_CASE("CUDA int4 GEMV fragments fold into the RMSNorm / SiLU·mul before it:
         auto c = random_codes(in, out, 64, act_order, true, 11 + uint32_t(in));
         auto cpu = make_int4_linear_cpu(c, "gptq-int4-g64");
         auto gpu = to_cuda(*cpu);
-        DeviceArray<float> dx(ops.get(), randu(size_t(n * in), 21), nullptr, MemCategory::Activations);
-        DeviceArray<float> dg(ops.get(), randu(size_t(n * in), 22), nullptr, MemCategory::Activations);
-        DeviceArray<float> dw(ops.get(), randu(size_t(in), 23, 0.5f, 1.5f), nullptr, MemCategory::Activations);
-        DeviceArray<float> dy(ops.get(), size_t(n * in), nullptr, MemCategory::Activations);
-        DeviceArray<float> dz(ops.get(), size_t(n * out), nullptr, MemCategory::Activations);
         for (bool silu : {false, true}) {
-          auto run = [&](bool folds, uint64_t& launches) {
-            cuda::set_launch_folds_enabled(folds);
-            cuda::flush();
-            const uint64_t before = cuda::graph_stats().launches;
-            if (silu) ops->silu_mul(dx.data(), dg.data(), dy.data(), n * in);
-            else ops->rmsnorm(dx.data(), dw.data(), dy.data(), n, in, 1e-6f);
-            gpu->forward(dy.data(), dz.data(), n);
-            launches = cuda::graph_stats().launches - before;
-            return to_host(*ops, dz);
-          };
-          uint64_t l_off = 0, l_on = 0;
-          const auto off = run(false, l_off);
-          const auto on = run(true, l_on);
-          cuda::set_launch_folds_enabled(true);
+          const ProducerFold f = producer_then_linear(*ops, *gpu, n, silu);
           INFO("in " << in << " act-order " << act_order << " n " << n << (silu ? " silu_mul" : " rmsnorm"));
-          CHECK(l_off == 3u);
-          CHECK(l_on == (!act_order && in % 128 == 0 ? 2u : 3u));
-          REQUIRE(on.size() == off.size());
-          CHECK(std::memcmp(on.data(), off.data(), on.size() * sizeof(float)) == 0);
+          CHECK(f.launches_off == 3u);
+          CHECK(f.launches_on == (!act_order && in % 128 == 0 ? 2u : 3u));
+          REQUIRE(f.on.size() == f.off.size());
+          CHECK(std::memcmp(f.on.data(), f.off.data(), f.on.size() * sizeof(float)) == 0);
         }
       }
 }
