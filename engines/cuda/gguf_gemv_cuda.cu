@@ -8,6 +8,7 @@
 // memory in a fixed order (split_for: how many, by type and size).
 // Segments (q/k/v, gate/up of one type) share one launch; the epilogue adds the
 // bias and the residual that gemv_fusion.h folded in.
+#include "engines/core/env_flag.h"
 #include "engines/core/error.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
@@ -133,16 +134,19 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, 
   }
 }
 
-int g_forced_split = -1;
+// Tests force the split (set_gguf_gemv_split); QBENCH_GGUF_SPLIT=0|1|2 at start-up does the same for A/B runs.
+int g_forced_split = int(env_int("QBENCH_GGUF_SPLIT", -1, -1, 2));
 
 // log2 of the warps per row group. K-quants: the least split that still gives 16 warps per SM (fewer
-// instructions per weight for their scale decoding). Q8_0 and the other 32-block types: always 4 warps per
-// group (more loads in flight per row). H100, Qwen2.5-7B decode, one run each: with the size rule instead of 4 warps
+// instructions per weight for their scale decoding). Q8_0: always 2 warps per group; the other 32-block types
+// 4 (more loads in flight per row). H100, Qwen2.5-7B decode, one run each: with the size rule instead of 4 warps
 // everywhere (and, for the K-quants, the regrouped scales in the same step) Q4_K_M went 269 -> 286 tok/s and Q5_K_S
-// 243 -> 277, while Q8_0 went 255 -> 233: so not for Q8_0.
-int split_for(bool kquant, int64_t groups) {
+// 243 -> 277, while Q8_0 went 255 -> 233: so not for Q8_0. Ninth session, Q8_0 step (bench_cuda_decode, two
+// alternations): 2 warps 3.570 / 3.613 ms, 4 warps 3.727 / 3.727, 1 warp 3.804 / 3.731. The legacy types were
+// not measured again.
+int split_for(GgmlType t, bool kquant, int64_t groups) {
   if (g_forced_split >= 0) return g_forced_split;
-  if (!kquant) return 2;
+  if (!kquant) return t == GgmlType::Q8_0 ? 1 : 2;
   const int sms = sm_count();
   int lg = 0;
   while (lg < 2 && groups * (int64_t(1) << lg) < int64_t(16) * sms) ++lg;
@@ -153,7 +157,7 @@ template <GgmlType T>
 void launch_t(const GgufGemvArgs& a, cudaStream_t s) {
   const int64_t groups = a.gend[a.g.nseg - 1];
   constexpr bool kq = T == GgmlType::Q4_K || T == GgmlType::Q5_K || T == GgmlType::Q6_K;
-  const int lg = split_for(kq, groups), gpb = kWarps >> lg;
+  const int lg = split_for(T, kq, groups), gpb = kWarps >> lg;
   const unsigned blocks = unsigned((groups + gpb - 1) / gpb);
   launch_pdl(a.g.n == 1 ? gguf_gemv_kernel<T, 1> : gguf_gemv_kernel<T, kGgufMaxGemvTokens>, blocks, kWarps * 32, 0, s, a, lg,
              early_weight_loads());
