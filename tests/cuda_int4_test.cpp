@@ -94,8 +94,8 @@ TEST_CASE("CUDA int4 Linear equals the CPU int4 Linear (GEMV and GEMM, awkward s
       {640, 19, 64, true, false},   // scales that are no F16 values (float2 layout)
       {768, 64, 128, false, false},
       {4100, 45, 128, true, true},  // 33 units over few row blocks: split-K 16 (16-warp blocks), uneven shares
-      // More row blocks than a split-K 2 wave holds (> 2112 on an H100): no split, the deep queue of 3
-      // units ahead at n <= 4; F16 scales (half2) and not (float2).
+      // More row blocks than a split-K 2 wave holds (> 2112 on an H100): no split, blocks of 9 warps (the
+      // balanced block size); F16 scales (half2) and not (float2).
       {384, 34000, 128, false, true},
       {640, 34003, 64, false, false},
   };

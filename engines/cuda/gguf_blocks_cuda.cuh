@@ -226,6 +226,26 @@ __device__ __forceinline__ int pack4(float a, float b, float c, float d) {
   return __byte_perm(p, q, 0x5410);
 }
 
+constexpr float kCodeMagic = 12582912.f;  // 1.5 * 2^23: fma(x, id, kCodeMagic) rounds x · id into its low byte
+
+// A run's inverse scale id = 127 · (1 / amax) and scale d = amax / 127 (both 0 for an all-zero run).
+__device__ __forceinline__ void run_scale(float amax, float& id, float& d) {
+  id = 0.f;
+  d = 0.f;
+  if (amax > 0.f) {
+    id = __fmul_rn(127.f, __frcp_rn(amax));
+    d = __fmul_rn(amax, kInv127);
+  }
+}
+// The codes of 4 values as one word (4 × int8), and of one value.
+__device__ __forceinline__ int code4(float4 v, float id) {
+  return pack4(__fmaf_rn(v.x, id, kCodeMagic), __fmaf_rn(v.y, id, kCodeMagic), __fmaf_rn(v.z, id, kCodeMagic),
+               __fmaf_rn(v.w, id, kCodeMagic));
+}
+__device__ __forceinline__ int code1(float v, float id) {
+  return int(int8_t(__float_as_int(__fmaf_rn(v, id, kCodeMagic)) & 0xFF));
+}
+
 __device__ __forceinline__ XRun quant16(const float* __restrict__ p) {
   const float4* p4 = reinterpret_cast<const float4*>(p);
   float4 v[4];
@@ -236,18 +256,12 @@ __device__ __forceinline__ XRun quant16(const float* __restrict__ p) {
   for (int i = 0; i < 4; ++i)
     amax = fmaxf(fmaxf(fmaxf(amax, fabsf(v[i].x)), fmaxf(fabsf(v[i].y), fabsf(v[i].z))), fabsf(v[i].w));
   XRun r;
-  float id = 0.f;
-  r.d = 0.f;
-  if (amax > 0.f) {
-    id = __fmul_rn(127.f, __frcp_rn(amax));
-    r.d = __fmul_rn(amax, kInv127);
-  }
-  constexpr float kMagic = 12582912.f;  // 1.5 * 2^23
+  float id;
+  run_scale(amax, id, r.d);
   r.sum = 0;
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
-    r.q[i] = pack4(__fmaf_rn(v[i].x, id, kMagic), __fmaf_rn(v[i].y, id, kMagic), __fmaf_rn(v[i].z, id, kMagic),
-                   __fmaf_rn(v[i].w, id, kMagic));
+    r.q[i] = code4(v[i], id);
     r.sum = __dp4a(r.q[i], 0x01010101, r.sum);
   }
   return r;
@@ -262,15 +276,9 @@ __device__ __forceinline__ void quant16_quad(float4 v, int& q, float& d, int& su
   float amax = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
   amax = fmaxf(amax, __shfl_xor_sync(mask, amax, 1));
   amax = fmaxf(amax, __shfl_xor_sync(mask, amax, 2));
-  float id = 0.f;
-  d = 0.f;
-  if (amax > 0.f) {
-    id = __fmul_rn(127.f, __frcp_rn(amax));
-    d = __fmul_rn(amax, kInv127);
-  }
-  constexpr float kMagic = 12582912.f;  // 1.5 * 2^23
-  q = pack4(__fmaf_rn(v.x, id, kMagic), __fmaf_rn(v.y, id, kMagic), __fmaf_rn(v.z, id, kMagic),
-            __fmaf_rn(v.w, id, kMagic));
+  float id;
+  run_scale(amax, id, d);
+  q = code4(v, id);
   sum = __dp4a(q, 0x01010101, 0);
   sum += __shfl_xor_sync(mask, sum, 1);
   sum += __shfl_xor_sync(mask, sum, 2);
@@ -283,13 +291,9 @@ __device__ __forceinline__ void quant16_lanes(float v, int& q, float& d, int& su
   float amax = fabsf(v);
 #pragma unroll
   for (int o = 1; o < 16; o <<= 1) amax = fmaxf(amax, __shfl_xor_sync(mask, amax, o));
-  float id = 0.f;
-  d = 0.f;
-  if (amax > 0.f) {
-    id = __fmul_rn(127.f, __frcp_rn(amax));
-    d = __fmul_rn(amax, kInv127);
-  }
-  q = int(int8_t(__float_as_int(__fmaf_rn(v, id, 12582912.f)) & 0xFF));  // as pack4 takes it
+  float id;
+  run_scale(amax, id, d);
+  q = code1(v, id);
   sum = q;
 #pragma unroll
   for (int o = 1; o < 16; o <<= 1) sum += __shfl_xor_sync(mask, sum, o);

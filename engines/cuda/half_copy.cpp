@@ -62,21 +62,17 @@ Folded& folded() {
 }
 unsigned long long g_skipped = 0;
 
-// The last launch writes x[0..cnt) and offered to write its copy: it now does, into xh (for Int4Frag,
-// fragments of tokens of `row` inputs in `halves` halves).
-bool fold_into_producer(const float* x, void* xh, int64_t cnt, HalfType t, int64_t row = 0, int halves = 0,
-                        void* p2 = nullptr) {
+// The last launch writes x[0..cnt) and offered to write x in form.type: it now does, where `form` says
+// (the HalfOut its kernel reads; form.only stays false until release_f32).
+bool fold_into_producer(const float* x, int64_t cnt, const HalfOut& form) {
   Launch* last = last_launch();
   if (!last || last->merge_tag != &kHalfProducerTag || last->merge_state.size() != 4) return false;
   if (last->merge_state[0] != kw(x) || last->merge_state[1] != uint64_t(cnt)) return false;
-  if (!(last->merge_state[3] & (1u << int(t)))) return false;
+  if (!(last->merge_state[3] & (1u << int(form.type)))) return false;
   auto* out = reinterpret_cast<HalfOut*>(uintptr_t(last->merge_state[2]));
-  out->p = xh;
-  out->type = t;
-  out->row = row;
-  out->halves = halves;
-  out->p2 = p2;
-  last->key.insert(last->key.end(), {0x4A1F, kw(xh), uint64_t(t), uint64_t(row), uint64_t(halves), kw(p2)});
+  *out = form;
+  last->key.insert(last->key.end(), {0x4A1F, kw(form.p), uint64_t(form.type), uint64_t(form.row),
+                                     uint64_t(form.halves), kw(form.p2)});
   last->merge_tag = nullptr;  // complete
   folded() = {x, cnt, out, queued_count() - 1, graph_stats().launches, flush_count(), 0, true};
   return true;
@@ -101,7 +97,7 @@ void ensure_half_copy(uint64_t tag, const float* x, void* xh, int64_t cnt, HalfT
   const Shared& s = shared();
   if (last_launch() && graph_stats().launches == s.launches && s.x == x && s.xh == xh && s.cnt == cnt && s.type == t)
     return;
-  if (fold_into_producer(x, xh, cnt, t)) return;
+  if (fold_into_producer(x, cnt, HalfOut{xh, t})) return;
   Launch l;
   l.key = key(tag, x, xh, cnt, int(t));
   if (t == HalfType::F16)
@@ -113,12 +109,12 @@ void ensure_half_copy(uint64_t tag, const float* x, void* xh, int64_t cnt, HalfT
 
 bool fold_int4_fragments(const float* x, void* xf, int64_t n, int64_t row) {
   if (!form_folds_enabled() || n < 1 || n > 8 || row % 128 != 0) return false;
-  return fold_into_producer(x, xf, n * row, HalfType::Int4Frag, row, n <= 4 ? 1 : 2);
+  return fold_into_producer(x, n * row, HalfOut{xf, HalfType::Int4Frag, false, row, n <= 4 ? 1 : 2});
 }
 
 bool fold_gguf_runs(const float* x, void* xq, void* xs, int64_t cnt) {
   if (!form_folds_enabled() || cnt % 16 != 0) return false;
-  return fold_into_producer(x, xq, cnt, HalfType::GgufQ8, 0, 0, xs);
+  return fold_into_producer(x, cnt, HalfOut{xq, HalfType::GgufQ8, false, 0, 0, xs});
 }
 
 void note_half_copy(const float* x, const void* xh, int64_t cnt, HalfType t) {

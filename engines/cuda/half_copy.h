@@ -54,11 +54,12 @@ struct HalfOut {
 void offer_half_copy(Launch& l, const float* x, int64_t cnt, HalfOut* out, unsigned caps);
 
 // The int4 GEMV over x [n, row] (natural input order, row a multiple of 128, n <= 8) reads its activation
-// fragments xf: true if the launch producing x now writes them (RMSNorm, SiLU·mul; not the attention,
-// whose producer writes FP16 only), so that no packing launch of its own is needed.
+// fragments xf: true if the launch producing x now writes them (RMSNorm, SiLU·mul, the attention's combine
+// pass; not the tensor-core decode kernel, which writes FP16 only), so that no packing launch is needed.
 bool fold_int4_fragments(const float* x, void* xf, int64_t n, int64_t row);
 // The GGUF GEMV over x [cnt values, a multiple of 16] reads its int8 runs xq (codes) and xs ((scale bits,
-// sum) per run): true if the launch producing x now writes them.
+// sum) per run): true if the launch producing x now writes them (the same producers; the combine pass only
+// where the head size is a multiple of 16).
 bool fold_gguf_runs(const float* x, void* xq, void* xs, int64_t cnt);
 
 // x's FP32 values will not be read again before x is written anew (the transformer says so after x's last

@@ -1,9 +1,10 @@
 #pragma once
 // Where an activation lands in the int4 GEMV's fragment layout (int4_kernels_cuda.h, "activations"), for
-// the kernels that write it: launch_int4_xfrag (a launch of its own) and the producers of x (RMSNorm,
-// SiLU·mul) that write it instead when the GEMV folded its fragments into them (half_copy.h,
-// HalfType::Int4Frag). Inputs in natural order: the folded path serves matrices without act-order
-// permutation or padding only.
+// the producers of x (RMSNorm, SiLU·mul, the attention's combine pass) that write the fragments when the
+// GEMV folded them into them (half_copy.h, HalfType::Int4Frag): a scatter from the input's position.
+// Inputs in natural order: the folded path serves matrices without act-order permutation or padding only.
+// launch_int4_xfrag's kernel walks the same layout from the other side (a gather per fragment word, with
+// the permutation and padding); the fold tests hold the two equal bit for bit.
 // Include from CUDA sources only.
 #include <cuda_fp16.h>
 

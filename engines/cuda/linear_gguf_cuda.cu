@@ -161,7 +161,7 @@ class GgufLinearCuda final : public Linear {
       int8_t* q = reinterpret_cast<int8_t*>(sc);
       int2* m = reinterpret_cast<int2*>(sc + qbytes);
       const int64_t in = in_;
-      // By the launch that produced x where it can (RMSNorm, SiLU·mul), else by a launch of its own.
+      // By the launch that produced x where it can (half_copy.h), else by a launch of its own.
       folded = fold_gguf_runs(x, q, m, n * in);
       if (!folded)
         enqueue({key(0x620, x, q, m, n, in), true, [=](cudaStream_t s) { launch_gguf_quantize(x, n, in, q, m, s); }});

@@ -224,11 +224,11 @@ class Int4LinearCuda final : public Linear {
     L->groups = g_;
     L->hs = hs_;
     // Once per input (merged GEMVs share it): x permuted, padded and split into FP16 hi/lo fragments,
-    // by the launch that produced x where it can (RMSNorm, SiLU·mul: natural order, no padding), else by
-    // a launch of its own.
+    // by the launch that produced x where it can (half_copy.h: natural order, no padding), else by a
+    // launch of its own.
     auto* xf = static_cast<uint4*>(scratch(Scratch::HalfActivations, int4_xfrag_bytes(n, in_pad_)));
     const int64_t in = in_, ip = in_pad_;
-    const bool folded = !pm && ip == in && fold_int4_fragments(x, xf, n, in);
+    const bool folded = !pm && fold_int4_fragments(x, xf, n, in);  // it refuses padded rows (in % 128 != 0)
     if (!folded)
       enqueue({key(0x1A4B0200, x, xf, pm, n, in, ip), true,
                [=](cudaStream_t s) { launch_int4_xfrag(x, pm, n, in, ip, xf, s); }});
