@@ -339,6 +339,64 @@ TEST_CASE("CUDA GGUF Linear: row map, F16 tensors, merged GEMVs and folded epilo
   cuda::set_gguf_gemv_split(-1);
 }
 
+// Q4_K_M layers whose v is Q6_K: q/k are one GEMV launch, v another. The bias adds after them fold into the
+// launch that wrote their output even when it is not the last one, as long as the launches after it neither
+// read nor write that output (gemv_fusion.h gemv_fold_bias); where one reads it, the add keeps its launch.
+TEST_CASE("CUDA GGUF Linear: bias adds fold into an earlier GEMV launch the later ones do not touch",
+          "[cuda][cuda-kernels][folds]") {
+  if (!require_cuda()) return;
+  auto ops = make_cuda_ops();
+  const int64_t in = 512, outs[3] = {256, 64, 77};
+  const GgmlType types[3] = {GgmlType::Q4_K, GgmlType::Q4_K, GgmlType::Q6_K};
+  std::vector<std::vector<uint8_t>> blk;
+  std::vector<std::unique_ptr<Linear>> gpu;
+  for (int i = 0; i < 3; ++i) {
+    blk.push_back(random_matrix(types[i], in, outs[i], 900 + uint64_t(i)));
+    gpu.push_back(make_gguf_linear_cuda(GgufBlocksView{types[i], blk.back().data(), nullptr}, in, outs[i]));
+  }
+  // Reads q: a Q4_K matrix over q's 256 values.
+  const auto blk_r = random_matrix(GgmlType::Q4_K, outs[0], 32, 950);
+  auto reader = make_gguf_linear_cuda(GgufBlocksView{GgmlType::Q4_K, blk_r.data(), nullptr}, outs[0], 32);
+  for (int64_t n : {1, 3}) {
+    INFO("n " << n);
+    const auto x = randn(size_t(n * in), 11);
+    DeviceArray<float> dx(ops.get(), x, nullptr, MemCategory::Activations);
+    std::vector<DeviceArray<float>> dy;
+    std::vector<std::vector<float>> bias;
+    std::vector<DeviceArray<float>> db;
+    for (int i = 0; i < 3; ++i) {
+      dy.emplace_back(ops.get(), size_t(n * outs[i]), nullptr, MemCategory::Activations);
+      bias.push_back(randn(size_t(outs[i]), 20 + uint32_t(i)));
+      db.emplace_back(ops.get(), bias.back(), nullptr, MemCategory::Activations);
+    }
+    DeviceArray<float> dr(ops.get(), size_t(n * 32), nullptr, MemCategory::Activations);
+    cuda::flush();
+    uint64_t before = cuda::graph_stats().launches;
+    for (int i = 0; i < 3; ++i) gpu[size_t(i)]->forward(dx.data(), dy[size_t(i)].data(), n);
+    CHECK(cuda::graph_stats().launches - before == 3);  // x's runs, q/k (Q4_K), v (Q6_K)
+    for (int i = 0; i < 3; ++i) ops->add_bias(dy[size_t(i)].data(), db[size_t(i)].data(), n, outs[i]);
+    CHECK(cuda::graph_stats().launches - before == 3);  // q's and k's into the q/k launch, v's into v's
+    for (int i = 0; i < 3; ++i) {
+      INFO("matrix " << i);
+      expect_linear(types[i], dequant_matrix(types[i], blk[size_t(i)], in, outs[i]), x, n, in, outs[i],
+                    to_host(*ops, dy[size_t(i)]), &bias[size_t(i)]);
+    }
+    // A launch after q's that reads q: q's bias add must come after it, in a launch of its own.
+    cuda::flush();
+    before = cuda::graph_stats().launches;
+    gpu[0]->forward(dx.data(), dy[0].data(), n);
+    reader->forward(dy[0].data(), dr.data(), n);
+    const uint64_t queued = cuda::graph_stats().launches - before;
+    ops->add_bias(dy[0].data(), db[0].data(), n, outs[0]);
+    CHECK(cuda::graph_stats().launches - before == queued + 1);
+    const auto q = to_host(*ops, dy[0]);
+    expect_linear(types[0], dequant_matrix(types[0], blk[0], in, outs[0]), x, n, in, outs[0], q, &bias[0]);
+    gpu[0]->forward(dx.data(), dy[0].data(), n);  // what the reader read: q without its bias
+    expect_linear(GgmlType::Q4_K, dequant_matrix(GgmlType::Q4_K, blk_r, outs[0], 32), to_host(*ops, dy[0]), n, outs[0],
+                  32, to_host(*ops, dr));
+  }
+}
+
 namespace {
 
 const char* kFormats[] = {"gguf-f16", "gguf-q8_0", "gguf-q5_k_s", "gguf-q4_k_m"};

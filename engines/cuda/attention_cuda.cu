@@ -11,6 +11,7 @@
 #include "engines/cuda/attention_flash_cuda.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
+#include "engines/cuda/debug_skip.h"
 #include "engines/cuda/device_math.cuh"
 #include "engines/cuda/half_copy.h"
 #include "engines/cuda/half_out_store.cuh"
@@ -478,6 +479,7 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
     // One queued launch, up to three kernels: prefill tiles, decode rows, the splits' combine.
     if (fa.n_tiles) launch_flash_attention(fa, s);
     if (!n_tasks) return;
+    if (debug_skip("attn")) return;
     if (dec.n_tiles) {  // the tensor-core kernel, same tasks and partials
       FlashArgs d = dec;
       if (!n_comb && out_h->type == HalfType::F16) d.out_h = static_cast<__half*>(out_h->p);
@@ -487,7 +489,7 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
                  kv, tasks, seqs, tables, q, out, part, n_heads, group, D, max_split, scale);
       QB_CUDA_LAUNCH("attention (batched)");
     }
-    if (n_comb) {
+    if (n_comb && !debug_skip("combine")) {
       launch_pdl(attention_batch_combine, dim3(unsigned(n_comb), unsigned(n_heads)), 128, 0, s, comb, part, out,
                  n_heads, D, *out_h);
       QB_CUDA_LAUNCH("attention combine (batched)");

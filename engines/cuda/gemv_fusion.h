@@ -4,7 +4,9 @@
 // cost no launch of their own. Each applies only when the GEMV is the last
 // queued launch (nothing ran in between) and the shapes match exactly, so the
 // result equals running them one after another; otherwise it returns false and
-// the caller queues its own kernel.
+// the caller queues its own kernel. A bias add may also reach a GEMV launch
+// behind other GEMV launches that neither read nor write its output or bias
+// (a launch fold: q/k and v as two GGUF launches where v's block type differs).
 #include <cstddef>
 #include <cstdint>
 
@@ -42,7 +44,8 @@ inline int add_segment(GemvArgs& a, const void* W, float* y, int64_t out) {
   return i;
 }
 
-// y[r, :] += b for rows r < rows, where y [rows, dim] is one output of the last GEMV.
+// y[r, :] += b for rows r < rows, where y [rows, dim] is one output of the last GEMV (or of one before it, see
+// above).
 bool gemv_fold_bias(float* y, const float* b, int64_t rows, int64_t dim);
 // y += x over count values, where x is one whole output of the last GEMV.
 bool gemv_fold_residual(float* y, const float* x, int64_t count);

@@ -15,6 +15,7 @@
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
+#include "engines/cuda/debug_skip.h"
 #include "engines/cuda/fold_control.h"
 #include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/half_copy.h"
@@ -406,6 +407,7 @@ class CudaOps final : public Ops {
     Launch l;
     l.key = key(kRmsnorm, kw(x), kw(args->add), kw(w), kw(y), rows, dim, fbits(eps), vec);
     l.run = [args, rows, threads, vec](cudaStream_t s) {
+      if (debug_skip("norm")) return;
       if (vec) launch_pdl(rmsnorm_vec_kernel, unsigned(rows), threads, 0, s, *args);
       else launch_pdl(rmsnorm_kernel, unsigned(rows), threads, 0, s, *args);
       QB_CUDA_LAUNCH(args->add ? "residual add + rmsnorm" : "rmsnorm");
@@ -496,6 +498,7 @@ class CudaOps final : public Ops {
     l.run = [args, rows, head_dim, pos, inv](cudaStream_t s) {
       const RopeArgs& a = *args;
       const int64_t total = rows * rope_heads(a) * (head_dim / 2);
+      if (debug_skip("rope")) return;
       launch_pdl(rope_kernel, blocks_for(total, 256), 256, 0, s, a, rows, head_dim, pos, inv);
       QB_CUDA_LAUNCH("rope");
     };
@@ -566,6 +569,7 @@ class CudaOps final : public Ops {
     Launch l;
     l.key = key(kSiluMul, kw(gate), kw(up), kw(out), n, vec);
     l.run = [=](cudaStream_t s) {
+      if (debug_skip("silu")) return;
       launch_pdl(silu_mul_kernel, vec_blocks(n, vec), 256, 0, s, gate, up, out, n, vec, *h);
       QB_CUDA_LAUNCH("silu_mul");
     };
