@@ -51,6 +51,7 @@ struct RmsArgs {
   HalfOut h;
   int64_t dim;
   float eps;
+  bool w_first;  // vector kernel: load w with x (QBENCH_CUDA_NORM_W_FIRST=0: after the reduction, A/B runs)
 };
 
 __global__ void rmsnorm_kernel(RmsArgs a) {
@@ -85,6 +86,13 @@ __global__ void rmsnorm_vec_kernel(RmsArgs a) {
   const int64_t i0 = threadIdx.x, i1 = threadIdx.x + blockDim.x;
   const float4 z = make_float4(0.f, 0.f, 0.f, 0.f);
   float4 u = i0 < n4 ? xr[i0] : z, v = i1 < n4 ? xr[i1] : z;
+  // The weight's loads go out with x's (a.w_first), not after the block's reduction: one dependent round trip
+  // fewer in a one-block kernel whose latency is the decode step's (~2 us of SM time per launch, ncu).
+  float4 g0 = z, g1 = z;
+  if (a.w_first) {
+    if (i0 < n4) g0 = w4[i0];
+    if (i1 < n4) g1 = w4[i1];
+  }
   if (ar) {  // the residual add, as add_kernel does it
     if (i0 < n4) {
       const float4 c = ar[i0];
@@ -101,13 +109,13 @@ __global__ void rmsnorm_vec_kernel(RmsArgs a) {
   ss = block_sum(ss);
   const float inv = 1.0f / sqrtf(ss / float(a.dim) + a.eps);
   if (i0 < n4) {
-    const float4 g = w4[i0];
+    const float4 g = a.w_first ? g0 : w4[i0];
     const float4 o = make_float4(g.x * (u.x * inv), g.y * (u.y * inv), g.z * (u.z * inv), g.w * (u.w * inv));
     if (!a.h.only) yr[i0] = o;
     if (a.h.p) store_half4(a.h, y4 + i0, o);
   }
   if (i1 < n4) {
-    const float4 g = w4[i1];
+    const float4 g = a.w_first ? g1 : w4[i1];
     const float4 o = make_float4(g.x * (v.x * inv), g.y * (v.y * inv), g.z * (v.z * inv), g.w * (v.w * inv));
     if (!a.h.only) yr[i1] = o;
     if (a.h.p) store_half4(a.h, y4 + i1, o);
@@ -385,7 +393,8 @@ class CudaOps final : public Ops {
   void rmsnorm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) override {
     if (rows <= 0) return;
     auto args = std::make_shared<RmsArgs>();
-    *args = {const_cast<float*>(x), nullptr, w, y, {}, dim, eps};
+    static const bool w_first = !env_equals("QBENCH_CUDA_NORM_W_FIRST", "0");
+    *args = {const_cast<float*>(x), nullptr, w, y, {}, dim, eps, w_first};
     // The residual add queued right before, over exactly x, joins this launch (the transformer's add then
     // rmsnorm at each half-layer): it rewrites that launch, which nothing has read yet. y is written while
     // other blocks update x and read the add's source: it must overlap neither, and w must not be in x.
