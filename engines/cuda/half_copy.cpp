@@ -8,6 +8,7 @@
 #include "engines/core/env_flag.h"
 #include "engines/cuda/convert_cuda.h"
 #include "engines/cuda/fold_control.h"
+#include "engines/cuda/int4_kernels_cuda.h"
 
 namespace qbench::cuda {
 
@@ -108,8 +109,8 @@ void ensure_half_copy(uint64_t tag, const float* x, void* xh, int64_t cnt, HalfT
 }
 
 bool fold_int4_fragments(const float* x, void* xf, int64_t n, int64_t row) {
-  if (!form_folds_enabled() || n < 1 || n > 8 || row % 128 != 0) return false;
-  return fold_into_producer(x, n * row, HalfOut{xf, HalfType::Int4Frag, false, row, n <= 4 ? 1 : 2});
+  if (!form_folds_enabled() || n < 1 || n > 8 || row % kInt4Unit != 0) return false;
+  return fold_into_producer(x, n * row, HalfOut{xf, HalfType::Int4Frag, false, row, int4_xfrag_halves(n)});
 }
 
 bool fold_gguf_runs(const float* x, void* xq, void* xs, int64_t cnt) {

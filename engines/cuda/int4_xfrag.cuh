@@ -34,7 +34,8 @@ __device__ __forceinline__ void int4_xfrag_store2(uint32_t* xf, int halves, int 
 }
 // One input k (either parity) of token t: two 16-bit stores.
 __device__ __forceinline__ void int4_xfrag_store1(uint32_t* xf, int halves, int t, int64_t k, float v) {
-  const __half hi = __float2half_rn(v), lo = __float2half_rn(v - __half2float(hi));
+  __half hi, lo;
+  split_half(v, hi, lo);
   const int h = t >> 2, gcol = 2 * t - 8 * h;
   auto* p = reinterpret_cast<__half*>(xf);
   p[2 * int4_xfrag_word(k & ~int64_t(1), halves, h, gcol) + (k & 1)] = hi;

@@ -53,7 +53,12 @@ __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
   const __half2 h = __floats2half2_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&h);
 }
-// x ≈ hi + lo in FP16 (about 22 significant bits): the FP16 pair of (a, b) and of what it left over.
+// x ≈ hi + lo in FP16 (about 22 significant bits): FP16(x) and FP16 of what it left over, for one value
+// (split_half) or as the FP16 pairs of (a, b) (split_half2).
+__device__ __forceinline__ void split_half(float v, __half& hi, __half& lo) {
+  hi = __float2half_rn(v);
+  lo = __float2half_rn(v - __half2float(hi));
+}
 __device__ __forceinline__ void split_half2(float a, float b, uint32_t& hi, uint32_t& lo) {
   const __half2 h = __floats2half2_rn(a, b);
   const float2 f = __half22float2(h);
