@@ -90,6 +90,33 @@ __global__ void ring_kernel(const uint4* __restrict__ b, int64_t chunk_u4, int64
   if (acc == 0x12345u) g_sink = acc;
 }
 
+// One wave, a warp per chunk, GEMV-like: batches of U loads per lane, the next batch requested before the
+// current one is consumed (PIPE) or not.
+template <int U, bool PIPE>
+__global__ void wave_kernel(const uint4* __restrict__ b, int64_t chunk_u4, int64_t nchunks) {
+  const int64_t w = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+  if (w >= nchunks) return;
+  const int lane = threadIdx.x & 31;
+  const uint4* p = b + w * chunk_u4 + lane;
+  const int64_t batches = chunk_u4 / (32 * U);
+  unsigned acc = 0;
+  uint4 nx[U];
+  if (PIPE && batches > 0)
+#pragma unroll
+    for (int u = 0; u < U; ++u) nx[u] = __ldcs(p + u * 32);
+  for (int64_t k = 0; k < batches; ++k) {
+    uint4 v[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) v[u] = PIPE ? nx[u] : __ldcs(p + (k * U + u) * 32);
+    if (PIPE && k + 1 < batches)
+#pragma unroll
+      for (int u = 0; u < U; ++u) nx[u] = __ldcs(p + ((k + 1) * U + u) * 32);
+#pragma unroll
+    for (int u = 0; u < U; ++u) acc ^= v[u].x ^ v[u].w;
+  }
+  if (acc == 0x12345u) g_sink = acc;
+}
+
 }  // namespace
 
 int main() {
@@ -131,6 +158,46 @@ int main() {
         const double per_us = ms * 1e3 / (5 * reps * R);
         std::printf("S=%4lld MB  chunk %6lld B  %d-warp blocks: %8.2f us/launch %7.0f GB/s\n", (long long)(S >> 20),
                     (long long)C, bw, per_us, double(S) / (per_us * 1e3));
+        CK(cudaGraphExecDestroy(ge));
+        CK(cudaGraphDestroy(g));
+      }
+
+  std::printf("# 3. one wave at decode-GEMV sizes (4 rotating buffers, graph-replayed): W warps per SM in\n"
+              "#    blocks of W/2, a warp per contiguous chunk of S / (SMs * W), batches of U loads per lane\n"
+              "#    (U * 512 B per warp), the next batch requested before the current one is used (pipe) or not\n");
+  for (int64_t S : {int64_t(68) << 20, int64_t(34) << 20, int64_t(8) << 20})
+    for (int W : {18, 24, 32, 48, 64})
+      for (int v = 0; v < 5; ++v) {
+        static const char* names[5] = {"U=2 pipe", "U=4", "U=4 pipe", "U=8", "U=8 pipe"};
+        const int64_t n = int64_t(sms) * W;
+        const int64_t cu = S / n / 512 * 32;  // whole 512-byte pieces
+        const int bw = W / 2, R = 4, reps = 8;
+        cudaGraph_t g;
+        cudaGraphExec_t ge;
+        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+        for (int it = 0; it < reps; ++it)
+          for (int r = 0; r < R; ++r) {
+            const uint4* b = reinterpret_cast<const uint4*>(base + (r * (S + (int64_t(1) << 20))) % (total - S));
+            const unsigned grid = unsigned(sms * 2);
+            if (v == 0) wave_kernel<2, true><<<grid, bw * 32, 0, st>>>(b, cu, n);
+            if (v == 1) wave_kernel<4, false><<<grid, bw * 32, 0, st>>>(b, cu, n);
+            if (v == 2) wave_kernel<4, true><<<grid, bw * 32, 0, st>>>(b, cu, n);
+            if (v == 3) wave_kernel<8, false><<<grid, bw * 32, 0, st>>>(b, cu, n);
+            if (v == 4) wave_kernel<8, true><<<grid, bw * 32, 0, st>>>(b, cu, n);
+          }
+        CK(cudaStreamEndCapture(st, &g));
+        CK(cudaGraphInstantiate(&ge, g, 0));
+        CK(cudaGraphLaunch(ge, st));
+        CK(cudaEventRecord(e0, st));
+        for (int i = 0; i < 5; ++i) CK(cudaGraphLaunch(ge, st));
+        CK(cudaEventRecord(e1, st));
+        CK(cudaEventSynchronize(e1));
+        CK(cudaGetLastError());
+        float ms = 0;
+        CK(cudaEventElapsedTime(&ms, e0, e1));
+        const double per_us = ms * 1e3 / (5 * reps * R), read = double(n * cu * 16);
+        std::printf("S=%3lld MB  W=%2d  chunk %6lld B  %-9s %8.2f us/launch %7.0f GB/s\n", (long long)(S >> 20), W,
+                    (long long)(cu * 16), names[v], per_us, read / (per_us * 1e3));
         CK(cudaGraphExecDestroy(ge));
         CK(cudaGraphDestroy(g));
       }

@@ -7,6 +7,8 @@
 #ifdef QBENCH_HAVE_CUDA
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -174,7 +176,8 @@ TEST_CASE("cuda q/k/v as one GEMM: same logits within rounding, fewer launches",
 TEST_CASE("cuda batch-1 decode: activation forms folded into their producers, bit-identical, fewer launches",
           "[cuda][folds]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gptq/model.safetensors")) return;
-  const bool was = cuda::form_folds_enabled();
+  const bool was = cuda::form_folds_enabled(), norms_were = cuda::norm_folds_enabled();
+  cuda::set_norm_folds_enabled(false);  // not bit-identical: the next test
   const std::vector<int32_t> ids = reference_ids("rand200");
   for (const std::string dir : {"gptq", "awq", "gptq-actorder", "gguf/tiny-qwen2-q4_k_m.gguf", "gguf/tiny-qwen2-q8_0.gguf"}) {
     auto e = load_tiny_fixture(dir, "cuda");
@@ -213,6 +216,61 @@ TEST_CASE("cuda batch-1 decode: activation forms folded into their producers, bi
     else CHECK(l_off - l_on == uint64_t(4 * layers));
   }
   cuda::set_form_folds_enabled(was);
+  cuda::set_norm_folds_enabled(norms_were);
+}
+
+// Batch-1 decode, int4: the one-row RMSNorm between the GEMV whose epilogue adds into the residual (o, down)
+// and the GEMVs reading its fragments (gate/up, the next layer's q/k/v) runs inside them
+// (linear_int4_cuda.h fold_rmsnorm_into_int4): fragments of x·w, sums scaled by 1/sqrt(mean(x²) + eps).
+// Other rounding than the RMSNorm launch's (x·w·r rounded to the FP16 hi/lo pair before the products, not
+// x·w): held to a tolerance, and to the reference logits by the [int4] tests, which run with it.
+TEST_CASE("cuda batch-1 decode: RMSNorm folded into the int4 GEMVs around it, within rounding, fewer launches",
+          "[cuda][folds]") {
+  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gptq/model.safetensors")) return;
+  const bool was = cuda::norm_folds_enabled();
+  const std::vector<int32_t> ids = reference_ids("rand200");
+  for (const std::string dir : {"gptq", "awq", "gptq-actorder", "gguf/tiny-qwen2-q4_k_m.gguf"}) {
+    auto e = load_tiny_fixture(dir, "cuda");
+    Transformer& m = e->model();
+    const int64_t layers = e->config().num_layers;
+    auto decode = [&](uint64_t& launches, std::vector<int32_t>& greedy) {
+      Sequence s = m.new_sequence(200, KvType::F16);
+      std::vector<float> logits, all;
+      m.forward(s, ids.data(), 40, LogitsMode::Last, logits);
+      greedy.clear();
+      for (int i = 0; i < 8; ++i) {
+        const int32_t tok = i < 3 ? ids[size_t(40 + i)] : greedy.back();
+        const auto before = cuda::graph_stats();
+        m.forward(s, &tok, 1, LogitsMode::Last, logits);
+        const auto after = cuda::graph_stats();
+        launches = (after.launches - after.cancelled) - (before.launches - before.cancelled);
+        all.insert(all.end(), logits.begin(), logits.end());
+        greedy.push_back(int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+      }
+      return all;
+    };
+    uint64_t l_off = 0, l_on = 0;
+    std::vector<int32_t> g_off, g_on;
+    (void)decode(l_on, g_on);  // warm-up: scratch buffers grow on first use
+    cuda::set_norm_folds_enabled(false);
+    const auto off = decode(l_off, g_off);
+    cuda::set_norm_folds_enabled(true);
+    const auto on = decode(l_on, g_on);
+    INFO(dir);
+    REQUIRE(on.size() == off.size());
+    double scale = 0;
+    for (float v : off) scale = std::max(scale, double(std::fabs(v)));
+    const double d = max_abs_diff(on.data(), off.data(), int64_t(on.size()));
+    std::printf("cuda RMSNorm fold %s: max-abs on vs off %.3g (max |logit| %.3g); step launches %llu -> %llu\n",
+                dir.c_str(), d, scale, (unsigned long long)l_off, (unsigned long long)l_on);
+    CHECK(d <= 1e-5 * std::max(1.0, scale));
+    CHECK(g_on == g_off);
+    // Per step: every layer's MLP RMSNorm and the attention RMSNorm of every layer but the first (its input
+    // is the embedding gather); act-order GEMVs pack their input themselves and GGUF has no such fold.
+    if (dir == "gptq" || dir == "awq") CHECK(l_off - l_on == uint64_t(2 * layers - 1));
+    else CHECK(l_off == l_on);
+  }
+  cuda::set_norm_folds_enabled(was);
 }
 
 #endif  // QBENCH_HAVE_CUDA

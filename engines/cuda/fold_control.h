@@ -15,6 +15,12 @@ void set_launch_folds_enabled(bool on);
 // queueing a packing launch of their own. On unless QBENCH_CUDA_FORM_FOLDS=0 at start-up.
 bool form_folds_enabled();
 void set_form_folds_enabled(bool on);
+// Within the form folds, batch-1 decode only: a one-row RMSNorm between an int4 GEMV that adds into its input
+// (the residual) and the int4 GEMVs reading its fragments runs inside them (linear_int4_cuda.h
+// fold_rmsnorm_into_int4): not bit-identical (the GEMVs multiply x·w and scale their sums). On unless
+// QBENCH_CUDA_NORM_FOLD=0 at start-up.
+bool norm_folds_enabled();
+void set_norm_folds_enabled(bool on);
 // q/k/v as one cuBLAS GEMM at batched decode (linear_dense_cuda.cu), on unless QBENCH_CUDA_GEMM_MERGE=0.
 // Not bit-identical to three GEMMs (cuBLAS may pick another kernel and summation order for the merged shape).
 bool gemm_merge_enabled();

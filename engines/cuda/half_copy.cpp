@@ -29,7 +29,8 @@ struct Switch {
     v = b ? 1 : 0;
   }
 };
-Switch g_folds{"QBENCH_CUDA_FOLDS"}, g_merge{"QBENCH_CUDA_GEMM_MERGE"}, g_forms{"QBENCH_CUDA_FORM_FOLDS"};
+Switch g_folds{"QBENCH_CUDA_FOLDS"}, g_merge{"QBENCH_CUDA_GEMM_MERGE"}, g_forms{"QBENCH_CUDA_FORM_FOLDS"},
+    g_norms{"QBENCH_CUDA_NORM_FOLD"};
 
 // The copy the last GEMM read. Nothing queued since (the queue's launch count is unchanged) and no flush
 // since (the queue is not empty) mean x and the copy are as they were: a GEMM launch is never extended by
@@ -85,6 +86,8 @@ bool launch_folds_enabled() { return g_folds.on(); }
 void set_launch_folds_enabled(bool on) { g_folds.set(on); }
 bool form_folds_enabled() { return g_forms.on(); }
 void set_form_folds_enabled(bool on) { g_forms.set(on); }
+bool norm_folds_enabled() { return g_norms.on() && form_folds_enabled(); }
+void set_norm_folds_enabled(bool on) { g_norms.set(on); }
 bool gemm_merge_enabled() { return g_merge.on(); }
 void set_gemm_merge_enabled(bool on) { g_merge.set(on); }
 
@@ -145,6 +148,7 @@ void release_f32(const float* x, int64_t cnt) {
   f.out->only = true;
   producer->key.push_back(0x0F32);  // another kernel behaviour: another graph
   ++g_skipped;
+  if (producer->on_release) producer->on_release(f.index);
 }
 
 unsigned long long f32_writes_skipped() { return g_skipped; }

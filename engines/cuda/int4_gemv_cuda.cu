@@ -30,7 +30,9 @@
 #include "engines/core/env_flag.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
+#include "engines/cuda/device_math.cuh"
 #include "engines/cuda/int4_device.cuh"
+#include "engines/cuda/int4_xfrag.cuh"
 #include "engines/cuda/pdl.cuh"
 
 namespace qbench::cuda {
@@ -87,6 +89,22 @@ __device__ __forceinline__ void unit_math(const uint4& c0, const uint4& c1, Int4
   }
 }
 
+// 1/sqrt(mean(x²) + eps) of a folded RMSNorm from its per-row-block sums (a multiple of 4 of them: the
+// norm's width is a multiple of 128): the first 512 in one round of 16-byte loads, the rest in a loop.
+__device__ __forceinline__ float folded_norm_scale(const Int4GemvArgs& a, int lane) {
+  const float4* p4 = reinterpret_cast<const float4*>(a.scale_part);
+  const int n4 = a.scale_parts / 4;
+  float4 v[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) v[i] = lane + 32 * i < n4 ? p4[lane + 32 * i] : make_float4(0.f, 0.f, 0.f, 0.f);
+  float ss = 0.f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) ss += (v[i].x + v[i].y) + (v[i].z + v[i].w);
+  for (int q = lane + 128; q < n4; q += 32) ss += (p4[q].x + p4[q].y) + (p4[q].z + p4[q].w);
+  ss = warp_sum(ss);
+  return 1.0f / sqrtf(ss / float(a.scale_dim) + a.scale_eps);
+}
+
 template <int NT, bool HS, bool ONE_GROUP_PER_UNIT>
 __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
     int4_gemv_kernel(const Int4GemvArgs a, int ks, bool early) {
@@ -134,8 +152,20 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
     if constexpr (ONE_GROUP_PER_UNIT) nraw.load(sz, sz_entry(u), g);
   };
   if (early && u0 < u1) fetch(u0);
-  pdl_enter();
+  // A GEMV that took over an RMSNorm has another GEMV right after it: that one's blocks are scheduled once
+  // these finish (pdl_trigger at the end), not alongside them.
+  pdl_wait();
+  if (!a.trigger_late) pdl_trigger();
   if (!early && u0 < u1) fetch(u0);
+  // A folded RMSNorm's scale (n == 1): its partial sums come from L2 while the first unit's codes are in
+  // flight; kept in shared memory (one slot per warp) rather than a register through the unit loop. (Read
+  // after the loop instead: the same step time within noise, H100, 2026-11-22.)
+  __shared__ float norm_scale[kMaxWarps];
+  if (a.scale_part) {
+    const float s = folded_norm_scale(a, lane);
+    if (lane == 0) norm_scale[wib] = s;
+    __syncwarp();
+  }
 
   // acc[4h ..]: token c + 4h, rows g (hi, lo) and g + 8 (hi, lo).
   float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
@@ -189,17 +219,34 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
       resid = a.seg[i].resid;
       rows = a.seg[i].rows;
     }
+  float ss = 0.f;  // a folded RMSNorm's sum of x² over this lane's rows (n == 1: token 0)
 #pragma unroll
   for (int j = 0; j < 2 * H; ++j) {
     const int t = c + 4 * (j >> 1);
     const int64_t row = rb * kInt4Rows + g + 8 * (j & 1);
     if (t >= a.n || row >= rows) continue;
     float v = out[j];
+    if (a.scale_part) v *= norm_scale[wib];
     if (bias) v += bias[row];
     const int64_t o = int64_t(t) * rows + row;
     y[o] = v;
-    if (resid) resid[o] += v;
+    if (resid) {
+      const float nv = resid[o] + v;
+      resid[o] = nv;
+      if (a.norm_xf) {
+        int4_xfrag_store1(a.norm_xf, 1, 0, row, nv * a.norm_w[row]);
+        ss += nv * nv;
+      }
+    }
   }
+  if (a.norm_xf) {  // one segment of whole row blocks, every lane here
+    ss = warp_sum(ss);
+    if (lane == 0) {
+      a.norm_part[rb] = ss;
+      if (rb == 0) int4_xfrag_zero(a.norm_xf, 1, rows);
+    }
+  }
+  if (a.trigger_late) pdl_trigger();  // a block counts as triggered once every thread triggered or exited
 }
 
 __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restrict__ perm, int n, int64_t in,

@@ -66,6 +66,19 @@ struct Int4GemvArgs {
   int units;
   Int4Groups g;
   int n;
+  // A one-row RMSNorm folded into the launches around it (linear_int4_cuda.h fold_rmsnorm_into_int4), n == 1.
+  // Before it (one segment with a residual): fragments of x·norm_w into norm_xf and per row block the sum of
+  // x² into norm_part[row block]. After it: the sums times 1/sqrt(sum(scale_part) / scale_dim + scale_eps).
+  const float* norm_w;
+  uint32_t* norm_xf;
+  float* norm_part;
+  const float* scale_part;
+  int scale_parts;
+  int scale_dim;
+  float scale_eps;
+  // Let the next kernel's blocks be scheduled only as this launch's blocks finish (pdl.cuh pdl_trigger): set
+  // for a GEMV followed directly by another GEMV (the norm_xf side above).
+  bool trigger_late;
 };
 
 // y_s[t, :] = x[t, :] · W_sᵀ for t < n <= 8: in-register dequantisation to FP16, tensor-core tiles, FP32 sums.

@@ -99,6 +99,17 @@ void enqueue(Launch l) {
   Q.launches.push_back(std::move(l));
 }
 
+void cancel_launch(size_t i) {
+  Queue& Q = q();
+  if (i >= Q.launches.size()) return;
+  Launch& l = Q.launches[i];
+  l.run = [](cudaStream_t) {};
+  l.key.push_back(0xCA9CE1);
+  l.merge_tag = nullptr;
+  l.on_release = nullptr;
+  ++Q.stats.cancelled;
+}
+
 Launch* queued_launch(size_t i) {
   Queue& Q = q();
   return i < Q.launches.size() ? &Q.launches[i] : nullptr;

@@ -29,6 +29,9 @@ struct Launch {
   std::function<void(cudaStream_t)> run;    // issues the work on the stream; throws on a launch error
   const void* merge_tag = nullptr;          // lets the next call extend this launch (GEMV fusion)
   std::vector<uint64_t> merge_state;        // whatever the extender needs to check
+  // Producers of a folded activation form (half_copy.h): called with the launch's queue index once it
+  // writes that form only (release_f32), so it may hand its work to the launches around it.
+  std::function<void(size_t)> on_release;
 };
 
 // Queues a launch. Key words are taken as given; add a distinct first word per call site.
@@ -40,6 +43,9 @@ Launch* last_launch();
 // The i-th launch of the queue not yet run (0: the oldest), nullptr past its end. Valid until the next flush;
 // flush_count() tells whether one happened.
 Launch* queued_launch(size_t i);
+// Queued launch i has nothing left to do (a fold moved its work into the launches around it): it stays in
+// the queue (indices and counts stay valid) but runs nothing; counted in GraphStats::cancelled.
+void cancel_launch(size_t i);
 size_t queued_count();
 uint64_t flush_count();
 
@@ -62,6 +68,7 @@ struct GraphStats {
   uint64_t captures = 0;        // graphs built
   uint64_t direct_runs = 0;     // queues launched kernel by kernel
   uint64_t launches = 0;        // kernels/copies queued in all
+  uint64_t cancelled = 0;       // of those, queued but cancelled (cancel_launch): launched = launches - cancelled
   uint64_t build_ns = 0;        // host time from each queue's first launch to its flush (the GPU may idle)
 };
 GraphStats graph_stats();

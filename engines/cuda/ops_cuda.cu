@@ -21,6 +21,7 @@
 #include "engines/cuda/half_copy.h"
 #include "engines/cuda/half_out_store.cuh"
 #include "engines/cuda/launch_queue.h"
+#include "engines/cuda/linear_int4_cuda.h"
 #include "engines/cuda/pdl.cuh"
 
 namespace qbench {
@@ -423,6 +424,14 @@ class CudaOps final : public Ops {
     };
     // A GEMM over y may have it write y's 16-bit copy (or a GEMV's activation form of y).
     offer_half_copy(l, y, rows * dim, &args->h, vec && dim % 16 == 0 ? kCapsVec4 : kCapsScalar);
+    // Batch-1 decode: once only the int4 GEMVs' fragments of y are left to write, the GEMV before (which
+    // wrote x) and those GEMVs may take the whole launch over.
+    if (rows == 1 && !args->add && norm_folds_enabled())
+      l.on_release = [args, x, w, dim, eps](size_t i) {
+        if (args->h.type == HalfType::Int4Frag && args->h.only &&
+            fold_rmsnorm_into_int4(i, x, w, dim, eps, args->h.p))
+          cancel_launch(i);
+      };
     if (args->add) *last = std::move(l);
     else enqueue(std::move(l));
   }

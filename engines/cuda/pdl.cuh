@@ -33,6 +33,20 @@ __device__ __forceinline__ void pdl_enter() {
 #endif
 }
 
+// pdl_enter() in two halves, for a kernel that lets the next kernel's blocks be scheduled only when its own
+// blocks finish (pdl_trigger() last): a GEMV followed directly by another GEMV, whose blocks would otherwise
+// take whatever SMs free up first and spread unevenly (linear_int4_cuda.h fold_rmsnorm_into_int4).
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 template <class... KArgs, class... Args>
 void launch_pdl(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, Args&&... args) {
   if (!pdl_enabled()) {
