@@ -170,7 +170,7 @@ int main() {
       for (int v = 0; v < 5; ++v) {
         static const char* names[5] = {"U=2 pipe", "U=4", "U=4 pipe", "U=8", "U=8 pipe"};
         const int64_t n = int64_t(sms) * W;
-        const int64_t cu = S / n / 512 * 32;  // whole 512-byte pieces
+        const int64_t cu = S / n / 4096 * 256;  // whole 4 KiB pieces: every variant reads the whole chunk
         const int bw = W / 2, R = 4, reps = 8;
         cudaGraph_t g;
         cudaGraphExec_t ge;
