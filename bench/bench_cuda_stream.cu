@@ -132,34 +132,43 @@ int main() {
   int sms = 0;
   CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
 
+  // Microseconds per launch of 32 launches (enqueue(i), i < 32, over 4 rotating buffers) captured into one
+  // graph and replayed 5 times after a warm-up replay; non-zero when a CUDA call failed.
+  auto graph_us = [&](double& us, auto&& enqueue) -> int {
+    constexpr int kLaunches = 32;
+    cudaGraph_t g;
+    cudaGraphExec_t ge;
+    CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < kLaunches; ++i) enqueue(i);
+    CK(cudaStreamEndCapture(st, &g));
+    CK(cudaGraphInstantiate(&ge, g, 0));
+    CK(cudaGraphLaunch(ge, st));
+    CK(cudaEventRecord(e0, st));
+    for (int i = 0; i < 5; ++i) CK(cudaGraphLaunch(ge, st));
+    CK(cudaEventRecord(e1, st));
+    CK(cudaEventSynchronize(e1));
+    CK(cudaGetLastError());
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, e0, e1));
+    us = ms * 1e3 / (5 * kLaunches);
+    CK(cudaGraphExecDestroy(ge));
+    CK(cudaGraphDestroy(g));
+    return 0;
+  };
+
   std::printf("# 1. launch size (4 rotating buffers, warp per chunk, 4 loads per lane, graph-replayed)\n");
   for (int64_t S : {int64_t(7) << 20, int64_t(36) << 20, int64_t(72) << 20, int64_t(256) << 20})
     for (int64_t C : {1792, 7168, 14336})
       for (int bw : {4, 8}) {
         const int64_t cu = C / 16, n = S / C;
-        const int R = 4, reps = 8;
-        cudaGraph_t g;
-        cudaGraphExec_t ge;
-        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-        for (int it = 0; it < reps; ++it)
-          for (int r = 0; r < R; ++r) {
-            const uint4* b = reinterpret_cast<const uint4*>(base + (r * S) % (total - S));
-            chunks_kernel<4><<<unsigned((n + bw - 1) / bw), bw * 32, 0, st>>>(b, cu, n);
-          }
-        CK(cudaStreamEndCapture(st, &g));
-        CK(cudaGraphInstantiate(&ge, g, 0));
-        CK(cudaGraphLaunch(ge, st));
-        CK(cudaEventRecord(e0, st));
-        for (int i = 0; i < 5; ++i) CK(cudaGraphLaunch(ge, st));
-        CK(cudaEventRecord(e1, st));
-        CK(cudaEventSynchronize(e1));
-        float ms = 0;
-        CK(cudaEventElapsedTime(&ms, e0, e1));
-        const double per_us = ms * 1e3 / (5 * reps * R);
+        double per_us = 0;
+        if (graph_us(per_us, [&](int i) {
+              const uint4* b = reinterpret_cast<const uint4*>(base + ((i % 4) * S) % (total - S));
+              chunks_kernel<4><<<unsigned((n + bw - 1) / bw), bw * 32, 0, st>>>(b, cu, n);
+            }))
+          return 1;
         std::printf("S=%4lld MB  chunk %6lld B  %d-warp blocks: %8.2f us/launch %7.0f GB/s\n", (long long)(S >> 20),
                     (long long)C, bw, per_us, double(S) / (per_us * 1e3));
-        CK(cudaGraphExecDestroy(ge));
-        CK(cudaGraphDestroy(g));
       }
 
   std::printf("# 3. one wave at decode-GEMV sizes (4 rotating buffers, graph-replayed): W warps per SM in\n"
@@ -171,35 +180,21 @@ int main() {
         static const char* names[5] = {"U=2 pipe", "U=4", "U=4 pipe", "U=8", "U=8 pipe"};
         const int64_t n = int64_t(sms) * W;
         const int64_t cu = S / n / 4096 * 256;  // whole 4 KiB pieces: every variant reads the whole chunk
-        const int bw = W / 2, R = 4, reps = 8;
-        cudaGraph_t g;
-        cudaGraphExec_t ge;
-        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-        for (int it = 0; it < reps; ++it)
-          for (int r = 0; r < R; ++r) {
-            const uint4* b = reinterpret_cast<const uint4*>(base + (r * (S + (int64_t(1) << 20))) % (total - S));
-            const unsigned grid = unsigned(sms * 2);
-            if (v == 0) wave_kernel<2, true><<<grid, bw * 32, 0, st>>>(b, cu, n);
-            if (v == 1) wave_kernel<4, false><<<grid, bw * 32, 0, st>>>(b, cu, n);
-            if (v == 2) wave_kernel<4, true><<<grid, bw * 32, 0, st>>>(b, cu, n);
-            if (v == 3) wave_kernel<8, false><<<grid, bw * 32, 0, st>>>(b, cu, n);
-            if (v == 4) wave_kernel<8, true><<<grid, bw * 32, 0, st>>>(b, cu, n);
-          }
-        CK(cudaStreamEndCapture(st, &g));
-        CK(cudaGraphInstantiate(&ge, g, 0));
-        CK(cudaGraphLaunch(ge, st));
-        CK(cudaEventRecord(e0, st));
-        for (int i = 0; i < 5; ++i) CK(cudaGraphLaunch(ge, st));
-        CK(cudaEventRecord(e1, st));
-        CK(cudaEventSynchronize(e1));
-        CK(cudaGetLastError());
-        float ms = 0;
-        CK(cudaEventElapsedTime(&ms, e0, e1));
-        const double per_us = ms * 1e3 / (5 * reps * R), read = double(n * cu * 16);
+        const int bw = W / 2;
+        double per_us = 0;
+        if (graph_us(per_us, [&](int i) {
+              const uint4* b = reinterpret_cast<const uint4*>(base + ((i % 4) * (S + (int64_t(1) << 20))) % (total - S));
+              const unsigned grid = unsigned(sms * 2);
+              if (v == 0) wave_kernel<2, true><<<grid, bw * 32, 0, st>>>(b, cu, n);
+              if (v == 1) wave_kernel<4, false><<<grid, bw * 32, 0, st>>>(b, cu, n);
+              if (v == 2) wave_kernel<4, true><<<grid, bw * 32, 0, st>>>(b, cu, n);
+              if (v == 3) wave_kernel<8, false><<<grid, bw * 32, 0, st>>>(b, cu, n);
+              if (v == 4) wave_kernel<8, true><<<grid, bw * 32, 0, st>>>(b, cu, n);
+            }))
+          return 1;
+        const double read = double(n * cu * 16);
         std::printf("S=%3lld MB  W=%2d  chunk %6lld B  %-9s %8.2f us/launch %7.0f GB/s\n", (long long)(S >> 20), W,
                     (long long)(cu * 16), names[v], per_us, read / (per_us * 1e3));
-        CK(cudaGraphExecDestroy(ge));
-        CK(cudaGraphDestroy(g));
       }
 
   std::printf("# 2. pattern, 288 MB per launch\n");

@@ -92,8 +92,8 @@ __device__ __forceinline__ void unit_math(const uint4& c0, const uint4& c1, Int4
 // 1/sqrt(mean(x²) + eps) of a folded RMSNorm from its per-row-block sums (a multiple of 4 of them: the
 // norm's width is a multiple of 128): the first 512 in one round of 16-byte loads, the rest in a loop.
 __device__ __forceinline__ float folded_norm_scale(const Int4GemvArgs& a, int lane) {
-  const float4* p4 = reinterpret_cast<const float4*>(a.scale_part);
-  const int n4 = a.scale_parts / 4;
+  const float4* p4 = reinterpret_cast<const float4*>(a.nf.scale_part);
+  const int n4 = a.nf.scale_parts / 4;
   float4 v[4];
 #pragma unroll
   for (int i = 0; i < 4; ++i) v[i] = lane + 32 * i < n4 ? p4[lane + 32 * i] : make_float4(0.f, 0.f, 0.f, 0.f);
@@ -102,7 +102,7 @@ __device__ __forceinline__ float folded_norm_scale(const Int4GemvArgs& a, int la
   for (int i = 0; i < 4; ++i) ss += (v[i].x + v[i].y) + (v[i].z + v[i].w);
   for (int q = lane + 128; q < n4; q += 32) ss += (p4[q].x + p4[q].y) + (p4[q].z + p4[q].w);
   ss = warp_sum(ss);
-  return 1.0f / sqrtf(ss / float(a.scale_dim) + a.scale_eps);
+  return 1.0f / sqrtf(ss / float(a.nf.scale_dim) + a.nf.scale_eps);
 }
 
 template <int NT, bool HS, bool ONE_GROUP_PER_UNIT>
@@ -161,7 +161,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
   // flight; kept in shared memory (one slot per warp) rather than a register through the unit loop. (Read
   // after the loop instead: the same step time within noise, H100, 2026-11-22.)
   __shared__ float norm_scale[kMaxWarps];
-  if (a.scale_part) {
+  if (a.nf.scale_part) {
     const float s = folded_norm_scale(a, lane);
     if (lane == 0) norm_scale[wib] = s;
     __syncwarp();
@@ -226,24 +226,24 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
     const int64_t row = rb * kInt4Rows + g + 8 * (j & 1);
     if (t >= a.n || row >= rows) continue;
     float v = out[j];
-    if (a.scale_part) v *= norm_scale[wib];
+    if (a.nf.scale_part) v *= norm_scale[wib];
     if (bias) v += bias[row];
     const int64_t o = int64_t(t) * rows + row;
     y[o] = v;
     if (resid) {
       const float nv = resid[o] + v;
       resid[o] = nv;
-      if (a.norm_xf) {
-        int4_xfrag_store1(a.norm_xf, 1, 0, row, nv * a.norm_w[row]);
+      if (a.nf.norm_xf) {
+        int4_xfrag_store1(a.nf.norm_xf, 1, 0, row, nv * a.nf.norm_w[row]);
         ss += nv * nv;
       }
     }
   }
-  if (a.norm_xf) {  // one segment of whole row blocks, every lane here
+  if (a.nf.norm_xf) {  // one segment of whole row blocks, every lane here
     ss = warp_sum(ss);
     if (lane == 0) {
-      a.norm_part[rb] = ss;
-      if (rb == 0) int4_xfrag_zero(a.norm_xf, 1, rows);
+      a.nf.norm_part[rb] = ss;
+      if (rb == 0) int4_xfrag_zero(a.nf.norm_xf, 1, rows);
     }
   }
   if (a.trigger_late) pdl_trigger();  // a block counts as triggered once every thread triggered or exited

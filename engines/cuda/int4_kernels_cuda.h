@@ -59,16 +59,11 @@ struct Int4Segment {
   int64_t rb_end;  // cumulative row blocks up to and including this segment
 };
 
-struct Int4GemvArgs {
-  Int4Segment seg[kInt4MaxSegments];
-  int nseg;
-  const uint4* xf;  // activation fragments (launch_int4_xfrag) for n tokens
-  int units;
-  Int4Groups g;
-  int n;
-  // A one-row RMSNorm folded into the launches around it (linear_int4_cuda.h fold_rmsnorm_into_int4), n == 1.
-  // Before it (one segment with a residual): fragments of x·norm_w into norm_xf and per row block the sum of
-  // x² into norm_part[row block]. After it: the sums times 1/sqrt(sum(scale_part) / scale_dim + scale_eps).
+// A one-row RMSNorm folded into the int4 GEMV launches around it (linear_int4_cuda.h fold_rmsnorm_into_int4),
+// n == 1. The launch before it (one segment with a residual) writes the fragments of x·norm_w into norm_xf and
+// per row block the sum of x² into norm_part[row block]; the launches after it multiply their sums by
+// 1/sqrt(sum(scale_part) / scale_dim + scale_eps). All null / zero: no fold.
+struct Int4NormFold {
   const float* norm_w;
   uint32_t* norm_xf;
   float* norm_part;
@@ -76,8 +71,18 @@ struct Int4GemvArgs {
   int scale_parts;
   int scale_dim;
   float scale_eps;
+};
+
+struct Int4GemvArgs {
+  Int4Segment seg[kInt4MaxSegments];
+  int nseg;
+  const uint4* xf;  // activation fragments (launch_int4_xfrag) for n tokens
+  int units;
+  Int4Groups g;
+  int n;
+  Int4NormFold nf;
   // Let the next kernel's blocks be scheduled only as this launch's blocks finish (pdl.cuh pdl_trigger): set
-  // for a GEMV followed directly by another GEMV (the norm_xf side above).
+  // for a GEMV followed directly by another GEMV (nf's norm_xf side).
   bool trigger_late;
 };
 

@@ -54,14 +54,7 @@ struct Int4Launch {
   int units;
   Int4Groups groups;
   bool hs;
-  // A folded RMSNorm (fold_rmsnorm_into_int4): this launch does its first half or its second.
-  const float* norm_w;
-  uint32_t* norm_xf;
-  float* norm_part;
-  const float* scale_part;
-  int scale_parts;
-  int scale_dim;
-  float scale_eps;
+  Int4NormFold nf;  // a folded RMSNorm (fold_rmsnorm_into_int4): this launch does its first half or its second
 };
 
 // A GEMV that took over an RMSNorm has the next GEMV right behind it. Launched at its start (as PDL lets every
@@ -87,14 +80,8 @@ void run_gemv(const Int4Launch& L, cudaStream_t s) {
   a.units = L.units;
   a.g = L.groups;
   a.n = L.g.n;
-  a.norm_w = L.norm_w;
-  a.norm_xf = L.norm_xf;
-  a.norm_part = L.norm_part;
-  a.scale_part = L.scale_part;
-  a.scale_parts = L.scale_parts;
-  a.scale_dim = L.scale_dim;
-  a.scale_eps = L.scale_eps;
-  a.trigger_late = L.norm_xf && late_trigger();
+  a.nf = L.nf;
+  a.trigger_late = L.nf.norm_xf && late_trigger();
   launch_int4_gemv(a, L.hs, s);
 }
 
@@ -352,29 +339,29 @@ bool fold_rmsnorm_into_int4(size_t i, const float* x, const float* w, int64_t di
   if (i == 0 || dim % kInt4Unit != 0 || dim / kInt4Rows > kNormParts) return false;
   Launch* la = queued_launch(i - 1);
   Int4Launch* A = int4_launch_of(la);
-  if (!A || A->g.n != 1 || A->g.nseg != 1 || A->g.resid[0] != x || A->g.end[0] != dim || A->norm_xf ||
-      A->scale_part)
+  if (!A || A->g.n != 1 || A->g.nseg != 1 || A->g.resid[0] != x || A->g.end[0] != dim || A->nf.norm_xf ||
+      A->nf.scale_part)
     return false;
   std::vector<std::pair<Launch*, Int4Launch*>> after;
   for (size_t j = i + 1; j < queued_count(); ++j) {
     Launch* lb = queued_launch(j);
     Int4Launch* B = int4_launch_of(lb);
-    if (!B || B->xf != xf || B->g.n != 1 || B->g.in != dim || B->scale_part || B->norm_xf) return false;
+    if (!B || B->xf != xf || B->g.n != 1 || B->g.in != dim || B->nf.scale_part || B->nf.norm_xf) return false;
     after.push_back({lb, B});
   }
   if (after.empty()) return false;
   float* part = norm_partials();
-  A->norm_w = w;
-  A->norm_xf = static_cast<uint32_t*>(const_cast<void*>(xf));
-  A->norm_part = part;
+  A->nf.norm_w = w;
+  A->nf.norm_xf = static_cast<uint32_t*>(const_cast<void*>(xf));
+  A->nf.norm_part = part;
   la->key.insert(la->key.end(), {0x5E01, kw(w), kw(xf), kw(part)});
   uint32_t eb;
   std::memcpy(&eb, &eps, 4);
   for (auto& [lb, B] : after) {
-    B->scale_part = part;
-    B->scale_parts = int(dim / kInt4Rows);
-    B->scale_dim = int(dim);
-    B->scale_eps = eps;
+    B->nf.scale_part = part;
+    B->nf.scale_parts = int(dim / kInt4Rows);
+    B->nf.scale_dim = int(dim);
+    B->nf.scale_eps = eps;
     lb->key.insert(lb->key.end(), {0x5E02, kw(part), uint64_t(dim), uint64_t(eb)});
   }
   return true;
