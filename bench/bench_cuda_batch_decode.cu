@@ -161,7 +161,7 @@ int main(int argc, char** argv) try {
                   100.0 * roof_ms / med);
       // Host time building a step's queue (the GPU idles meanwhile), and how the steps ran.
       std::printf("        host build %.3f ms/step, %.0f launches/step, %llu graph replays, %llu direct runs\n",
-                  double(st1.build_ns - st0.build_ns) / k / 1e6, double((st1.launches - st1.cancelled) - (st0.launches - st0.cancelled)) / k,
+                  double(st1.build_ns - st0.build_ns) / k / 1e6, double(st1.launched() - st0.launched()) / k,
                   (unsigned long long)(st1.graph_launches - st0.graph_launches),
                   (unsigned long long)(st1.direct_runs - st0.direct_runs));
       std::fflush(stdout);

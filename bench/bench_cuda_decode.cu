@@ -71,7 +71,7 @@ int main(int argc, char** argv) try {
     std::sort(ms.begin(), ms.end());
     const double k = double(ms.size());
     std::printf("%-7s %10.3f %10.3f %10.3f %12.1f %10.3f\n", graphs ? "on" : "off", ms[ms.size() / 2],
-                ms[size_t(0.1 * k)], ms[size_t(0.9 * k)], double((st1.launches - st1.cancelled) - (st0.launches - st0.cancelled)) / k,
+                ms[size_t(0.1 * k)], ms[size_t(0.9 * k)], double(st1.launched() - st0.launched()) / k,
                 double(st1.build_ns - st0.build_ns) / k / 1e6);
     if (graphs)
       std::printf("        graph replays %llu of %zu steps, %llu captures in all\n",

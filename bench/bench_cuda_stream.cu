@@ -1,13 +1,16 @@
 // Streaming-read patterns on the GPU, without any arithmetic: the ceiling a
 // decode GEMV's weight stream can reach at a given launch size and access
-// pattern. Two tables:
+// pattern. Three tables:
 //  1. launch size: 4 rotating buffers of S bytes (7, 36, 72, 256 MB; no L2
 //     reuse), one launch each, a warp per chunk of C bytes (1.8, 7, 14 KB), 4
 //     16-byte evict-first loads per lane issued together, 4 or 8-warp blocks,
 //     graph-replayed and timed with events;
 //  2. pattern at 288 MB per launch: warp per chunk (4 or 8 loads per lane),
 //     persistent warps looping over chunks (2, 4, 8 blocks per SM), and a
-//     per-warp cp.async ring of 4 or 8 shared-memory slots.
+//     per-warp cp.async ring of 4 or 8 shared-memory slots;
+//  3. one wave at decode-GEMV sizes (68, 34, 8 MB): W warps per SM, a warp
+//     per contiguous chunk, batches of U loads per lane with or without the
+//     next batch requested early (docs/benchmarks-h100.md, eleventh session).
 // What it showed on the H100 (docs/cuda.md, int4 section): every pattern
 // streams 2.9-3.1 TB/s at >= 72 MB, 2.7 at 36 MB, 1.4-1.9 at 7 MB; the int4
 // GEMVs, at 1.0-1.5 TB/s, lose their bandwidth in the kernel.

@@ -14,6 +14,8 @@
 
 namespace qbench::cuda {
 
+struct Launch;  // launch_queue.h
+
 // Whether byte ranges [p, p + pb) and [q, q + qb) share a byte. A fold writes one buffer while the launch
 // it joins still reads others: every fold checks its written range against them first.
 inline bool ranges_overlap(const void* p, size_t pb, const void* q, size_t qb) {
@@ -43,6 +45,10 @@ inline int add_segment(GemvArgs& a, const void* W, float* y, int64_t out) {
   a.end[i] = a.end[i - 1] + out;
   return i;
 }
+
+// The GEMV arguments of queued launch l (a launch with merge_tag == &kGemvTag, gemv_args.h), or nullptr when it
+// is no GEMV; its input x [n, in] into the non-null out-parameters.
+GemvArgs* gemv_of(Launch* l, int64_t* n = nullptr, int64_t* in = nullptr, const float** x = nullptr);
 
 // y[r, :] += b for rows r < rows, where y [rows, dim] is one output of the last GEMV (or of one before it, see
 // above).

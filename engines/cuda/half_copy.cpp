@@ -148,7 +148,11 @@ void release_f32(const float* x, int64_t cnt) {
   f.out->only = true;
   producer->key.push_back(0x0F32);  // another kernel behaviour: another graph
   ++g_skipped;
-  if (producer->on_release) producer->on_release(f.index);
+  // One-shot: taken out of the launch before it runs (it may cancel that launch).
+  if (auto hook = std::move(producer->on_release)) {
+    producer->on_release = nullptr;
+    hook(f.index);
+  }
 }
 
 unsigned long long f32_writes_skipped() { return g_skipped; }

@@ -106,7 +106,6 @@ void cancel_launch(size_t i) {
   l.run = [](cudaStream_t) {};
   l.key.push_back(0xCA9CE1);
   l.merge_tag = nullptr;
-  l.on_release = nullptr;
   ++Q.stats.cancelled;
 }
 

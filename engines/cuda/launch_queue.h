@@ -29,7 +29,7 @@ struct Launch {
   std::function<void(cudaStream_t)> run;    // issues the work on the stream; throws on a launch error
   const void* merge_tag = nullptr;          // lets the next call extend this launch (GEMV fusion)
   std::vector<uint64_t> merge_state;        // whatever the extender needs to check
-  // Producers of a folded activation form (half_copy.h): called with the launch's queue index once it
+  // Producers of a folded activation form (half_copy.h): called once, with the launch's queue index, when it
   // writes that form only (release_f32), so it may hand its work to the launches around it.
   std::function<void(size_t)> on_release;
 };
@@ -68,8 +68,9 @@ struct GraphStats {
   uint64_t captures = 0;        // graphs built
   uint64_t direct_runs = 0;     // queues launched kernel by kernel
   uint64_t launches = 0;        // kernels/copies queued in all
-  uint64_t cancelled = 0;       // of those, queued but cancelled (cancel_launch): launched = launches - cancelled
+  uint64_t cancelled = 0;       // of those, queued but cancelled (cancel_launch)
   uint64_t build_ns = 0;        // host time from each queue's first launch to its flush (the GPU may idle)
+  uint64_t launched() const { return launches - cancelled; }  // queued and not cancelled
 };
 GraphStats graph_stats();
 // Graphs are on unless QBENCH_CUDA_GRAPHS=0 at start-up; tests toggle them here.

@@ -696,15 +696,15 @@ class DenseLinearCuda final : public Linear {
 
 }  // namespace
 
-namespace {
-// The GEMV arguments of queued launch l, or nullptr when it is no GEMV.
 GemvArgs* gemv_of(Launch* l, int64_t* n, int64_t* in, const float** x) {
   if (!l || l->merge_tag != &kGemvTag || l->merge_state.size() != 5) return nullptr;
-  *x = reinterpret_cast<const float*>(uintptr_t(l->merge_state[1]));
-  *n = int64_t(l->merge_state[2]);
-  *in = int64_t(l->merge_state[3]);
+  if (x) *x = reinterpret_cast<const float*>(uintptr_t(l->merge_state[1]));
+  if (n) *n = int64_t(l->merge_state[2]);
+  if (in) *in = int64_t(l->merge_state[3]);
   return reinterpret_cast<GemvArgs*>(uintptr_t(l->merge_state[4]));
 }
+
+namespace {
 // The last queued launch's GEMV arguments, or nullptr when it is no GEMV.
 GemvArgs* last_gemv(Launch** l, int64_t* n, int64_t* in, const float** x) {
   *l = last_launch();

@@ -58,9 +58,9 @@ struct Int4Launch {
 };
 
 // A GEMV that took over an RMSNorm has the next GEMV right behind it. Launched at its start (as PDL lets every
-// kernel here do), that GEMV's blocks took whichever SMs freed up first and spread unevenly: GPTQ/AWQ 7B step
-// 3-8 % slower than without the fold; scheduled as this one's blocks finish, 0.4-4 % faster (H100, same run,
-// 2026-11-22). QBENCH_INT4_LATE_TRIGGER=0 launches it early (A/B runs).
+// kernel here do), that GEMV's blocks take whichever SMs free up first and spread unevenly (the likely cause,
+// not observed directly): GPTQ/AWQ 7B step up to 8 % slower than without the fold; scheduled as this one's
+// blocks finish, 0.4-4 % faster (H100, same-run A/Bs, 2026-11-22). QBENCH_INT4_LATE_TRIGGER=0 launches it early (A/B runs).
 bool late_trigger() {
   static const bool v = env_int("QBENCH_INT4_LATE_TRIGGER", 1, 0, 1) != 0;
   return v;
@@ -94,11 +94,11 @@ float* norm_partials() {
   return p;
 }
 
-// The int4 GEMV launch l, or nullptr.
+// The int4 GEMV launch l, or nullptr (merge_state[4] points at Int4Launch::g, its first member).
 Int4Launch* int4_launch_of(Launch* l) {
-  if (!l || l->merge_tag != &kGemvTag || l->merge_state.size() != 5) return nullptr;
-  if (l->merge_state[0] != kGemvKernelTag && l->merge_state[0] != (kGemvKernelTag | 1)) return nullptr;
-  return reinterpret_cast<Int4Launch*>(uintptr_t(l->merge_state[4]));
+  GemvArgs* g = gemv_of(l);
+  if (!g || (l->merge_state[0] | 1) != (kGemvKernelTag | 1)) return nullptr;
+  return reinterpret_cast<Int4Launch*>(g);
 }
 
 // Copies host bytes to the device in stream order (the kernels run on our non-blocking stream).
@@ -342,14 +342,12 @@ bool fold_rmsnorm_into_int4(size_t i, const float* x, const float* w, int64_t di
   if (!A || A->g.n != 1 || A->g.nseg != 1 || A->g.resid[0] != x || A->g.end[0] != dim || A->nf.norm_xf ||
       A->nf.scale_part)
     return false;
-  std::vector<std::pair<Launch*, Int4Launch*>> after;
+  // Every launch after the norm must be an int4 GEMV over its fragments; checked before anything changes.
+  if (i + 1 >= queued_count()) return false;
   for (size_t j = i + 1; j < queued_count(); ++j) {
-    Launch* lb = queued_launch(j);
-    Int4Launch* B = int4_launch_of(lb);
+    const Int4Launch* B = int4_launch_of(queued_launch(j));
     if (!B || B->xf != xf || B->g.n != 1 || B->g.in != dim || B->nf.scale_part || B->nf.norm_xf) return false;
-    after.push_back({lb, B});
   }
-  if (after.empty()) return false;
   float* part = norm_partials();
   A->nf.norm_w = w;
   A->nf.norm_xf = static_cast<uint32_t*>(const_cast<void*>(xf));
@@ -357,7 +355,9 @@ bool fold_rmsnorm_into_int4(size_t i, const float* x, const float* w, int64_t di
   la->key.insert(la->key.end(), {0x5E01, kw(w), kw(xf), kw(part)});
   uint32_t eb;
   std::memcpy(&eb, &eps, 4);
-  for (auto& [lb, B] : after) {
+  for (size_t j = i + 1; j < queued_count(); ++j) {
+    Launch* lb = queued_launch(j);
+    Int4Launch* B = int4_launch_of(lb);
     B->nf.scale_part = part;
     B->nf.scale_parts = int(dim / kInt4Rows);
     B->nf.scale_dim = int(dim);

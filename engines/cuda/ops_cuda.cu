@@ -427,9 +427,9 @@ class CudaOps final : public Ops {
     // Batch-1 decode: once only the int4 GEMVs' fragments of y are left to write, the GEMV before (which
     // wrote x) and those GEMVs may take the whole launch over.
     if (rows == 1 && !args->add && norm_folds_enabled())
-      l.on_release = [args, x, w, dim, eps](size_t i) {
-        if (args->h.type == HalfType::Int4Frag && args->h.only &&
-            fold_rmsnorm_into_int4(i, x, w, dim, eps, args->h.p))
+      l.on_release = [args](size_t i) {
+        const RmsArgs& a = *args;
+        if (a.h.type == HalfType::Int4Frag && a.h.only && fold_rmsnorm_into_int4(i, a.x, a.w, a.dim, a.eps, a.h.p))
           cancel_launch(i);
       };
     if (args->add) *last = std::move(l);

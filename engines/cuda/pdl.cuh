@@ -4,9 +4,9 @@
 // still finishing, so its launch latency and block setup overlap that tail
 // instead of following it (in a CUDA graph the capture keeps this as a
 // programmatic edge). Correctness rests on one rule: a kernel launched with
-// launch_pdl starts with pdl_enter(), before it touches global memory (reads
-// *or* writes): its wait returns once every earlier kernel on the stream has
-// completed and its writes are visible; its trigger then lets the next
+// launch_pdl starts with pdl_enter() (or its wait half, pdl_wait(), below),
+// before it touches global memory (reads *or* writes): its wait returns once
+// every earlier kernel on the stream has completed and its writes are visible; its trigger then lets the next
 // kernel's blocks be scheduled (that kernel still waits for this one's
 // completion in its own pdl_enter). Kernels that are not launched this way
 // need nothing (both are no-ops without a programmatic dependency, and before
