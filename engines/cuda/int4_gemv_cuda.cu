@@ -32,6 +32,8 @@
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
 #include "engines/cuda/int4_device.cuh"
+#include "engines/cuda/int4_norm_fold.cuh"
+#include "engines/cuda/int4_unit_math.cuh"
 #include "engines/cuda/int4_xfrag.cuh"
 #include "engines/cuda/pdl.cuh"
 
@@ -46,66 +48,7 @@ namespace {
 constexpr int kMaxWarps = 16;
 constexpr int min_blocks(int nt) { return (nt > 4 ? 16 : 32) / kMaxWarps; }
 
-// One unit: 8 tiles of dequantised codes × activation fragments into acc (scales applied per interval).
-// xp: this lane's fragment pointer (the zero fragment for columns without a token), xs: its stride per pair.
-template <int NT, bool HS, bool G1>
-__device__ __forceinline__ void unit_math(const uint4& c0, const uint4& c1, Int4LaneSz s, const Int4GemvArgs& a,
-                                          const void* sz, int64_t sz_row, int u, int g, const uint4* const (&xp)[2],
-                                          const int (&xs)[2], float (&acc)[8]) {
-  constexpr int H = NT <= 4 ? 1 : 2;
-  const Int4Groups& gr = a.g;
-  const uint32_t words[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
-  uint4 X[H];  // the current tile pair's activation fragments
-  float d[H][4] = {};
-#pragma unroll
-  for (int t = 0; t < 8; ++t) {
-    if constexpr (!G1) {
-      if ((t & gr.tile_mask) == 0) {  // a new scale interval: its group's constants
-        Int4RawSz<HS> r;
-        r.load(sz, sz_row + int64_t(group_of(u * kInt4Unit + 16 * t, gr)) * kInt4Rows, g);
-        s = lane_sz<HS>(r);
-      }
-    }
-    if ((t & 1) == 0)
-#pragma unroll
-      for (int h = 0; h < H; ++h) X[h] = __ldg(xp[h] + int64_t(u * 4 + (t >> 1)) * xs[h]);
-    uint32_t A[4];
-    int4_afrag(words[t], s, A);
-#pragma unroll
-    for (int h = 0; h < H; ++h) {
-      if (t & 1) mma_16816(d[h], A[0], A[1], A[2], A[3], X[h].z, X[h].w);
-      else mma_16816(d[h], A[0], A[1], A[2], A[3], X[h].x, X[h].y);
-    }
-    if ((G1 && t == 7) || (!G1 && ((t + 1) & gr.tile_mask) == 0)) {
-#pragma unroll
-      for (int h = 0; h < H; ++h) {
-        acc[4 * h + 0] = __fmaf_rn(s.s0, d[h][0], acc[4 * h + 0]);  // row g, hi
-        acc[4 * h + 1] = __fmaf_rn(s.s0, d[h][1], acc[4 * h + 1]);  // row g, lo
-        acc[4 * h + 2] = __fmaf_rn(s.s1, d[h][2], acc[4 * h + 2]);  // row g + 8, hi
-        acc[4 * h + 3] = __fmaf_rn(s.s1, d[h][3], acc[4 * h + 3]);  // row g + 8, lo
-        d[h][0] = d[h][1] = d[h][2] = d[h][3] = 0.f;
-      }
-    }
-  }
-}
-
-// 1/sqrt(mean(x²) + eps) of a folded RMSNorm from its per-row-block sums (a multiple of 4 of them: the
-// norm's width is a multiple of 128): the first 512 in one round of 16-byte loads, the rest in a loop.
-__device__ __forceinline__ float folded_norm_scale(const Int4GemvArgs& a, int lane) {
-  const float4* p4 = reinterpret_cast<const float4*>(a.nf.scale_part);
-  const int n4 = a.nf.scale_parts / 4;
-  float4 v[4];
-#pragma unroll
-  for (int i = 0; i < 4; ++i) v[i] = lane + 32 * i < n4 ? p4[lane + 32 * i] : make_float4(0.f, 0.f, 0.f, 0.f);
-  float ss = 0.f;
-#pragma unroll
-  for (int i = 0; i < 4; ++i) ss += (v[i].x + v[i].y) + (v[i].z + v[i].w);
-  for (int q = lane + 128; q < n4; q += 32) ss += (p4[q].x + p4[q].y) + (p4[q].z + p4[q].w);
-  ss = warp_sum(ss);
-  return 1.0f / sqrtf(ss / float(a.nf.scale_dim) + a.nf.scale_eps);
-}
-
-template <int NT, bool HS, bool ONE_GROUP_PER_UNIT>
+template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int CHAINS>
 __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
     int4_gemv_kernel(const Int4GemvArgs a, int ks, bool early) {
   constexpr int H = NT <= 4 ? 1 : 2;
@@ -186,7 +129,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
       if (u + 1 < u1) fetch(u + 1);
       Int4LaneSz s{};
       if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw);
-      unit_math<NT, HS, ONE_GROUP_PER_UNIT>(c0, c1, s, a, sz, sz_row, u, g, xp, xs, acc);
+      int4_unit_math<NT, HS, ONE_GROUP_PER_UNIT, false, CHAINS>(c0, c1, s, gr, sz, sz_row, u, g, xp, xs, acc);
     }
   }
 
@@ -280,18 +223,18 @@ __global__ void xfrag_kernel(const float* __restrict__ x, const int32_t* __restr
 }
 
 // Warps of this kernel one SM holds at once in blocks of w warps (cached per instantiation and w).
-template <int NT, bool HS, bool G1>
+template <int NT, bool HS, bool G1, int CHAINS>
 int warps_per_sm(int w) {
   static std::atomic<int> cache[kMaxWarps + 1] = {};
   if (!cache[w].load()) {
     int per_sm = 0;
-    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1>, w * 32, 0));
+    QB_CUDA(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, int4_gemv_kernel<NT, HS, G1, CHAINS>, w * 32, 0));
     cache[w].store(std::max(1, per_sm) * w);
   }
   return cache[w].load();
 }
 
-template <int NT, bool HS, bool G1>
+template <int NT, bool HS, bool G1, int CHAINS>
 void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   const int64_t total = a.seg[a.nseg - 1].rb_end;
   const int64_t sms = sm_count();
@@ -305,7 +248,7 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   }();
   static const int ks_max = int(env_int("QBENCH_INT4_KSMAX", 16, 1, 16));
   static const bool balance = env_int("QBENCH_INT4_BALANCE", 1, 0, 1) != 0;
-  const int64_t cap_warps = sms * warps_per_sm<NT, HS, G1>(8);
+  const int64_t cap_warps = sms * warps_per_sm<NT, HS, G1, CHAINS>(8);
   int ks = 1;
   if (forced) {
     ks = forced;
@@ -323,26 +266,44 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
     int64_t best = INT64_MAX;
     for (int w = ks; w <= kMaxWarps; w += ks) {
       const int64_t blocks = (total + w / ks - 1) / (w / ks), per_sm = (blocks + sms - 1) / sms;
-      if (per_sm * w > warps_per_sm<NT, HS, G1>(w)) continue;
+      if (per_sm * w > warps_per_sm<NT, HS, G1, CHAINS>(w)) continue;
       const int64_t load = per_sm * (w / ks);
       if (load <= best) best = load, wpb = w;
     }
   }
   const int64_t per_block = wpb / ks;
   const unsigned blocks = unsigned((total + per_block - 1) / per_block);
-  launch_pdl(int4_gemv_kernel<NT, HS, G1>, dim3(blocks), dim3(wpb * 32), 0, s, a, ks, early_weight_loads());
+  launch_pdl(int4_gemv_kernel<NT, HS, G1, CHAINS>, dim3(blocks), dim3(wpb * 32), 0, s, a, ks, early_weight_loads());
 }
 
 template <int NT>
 void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
   const bool g1 = a.g.tile_mask == 7;
-  if (hs) g1 ? launch_t<NT, true, true>(a, s) : launch_t<NT, true, false>(a, s);
-  else g1 ? launch_t<NT, false, true>(a, s) : launch_t<NT, false, false>(a, s);
+  // QBENCH_INT4_CHAINS=2 (n <= 4): two tensor-core sum chains per unit (A/B runs).
+  static const int chains = int(env_int("QBENCH_INT4_CHAINS", 1, 1, 4));
+  if constexpr (NT <= 4) {
+    if (chains == 2) {
+      if (hs) g1 ? launch_t<NT, true, true, 2>(a, s) : launch_t<NT, true, false, 2>(a, s);
+      else g1 ? launch_t<NT, false, true, 2>(a, s) : launch_t<NT, false, false, 2>(a, s);
+      return;
+    }
+    if (chains == 4) {
+      if (hs) g1 ? launch_t<NT, true, true, 4>(a, s) : launch_t<NT, true, false, 4>(a, s);
+      else g1 ? launch_t<NT, false, true, 4>(a, s) : launch_t<NT, false, false, 4>(a, s);
+      return;
+    }
+  }
+  if (hs) g1 ? launch_t<NT, true, true, 1>(a, s) : launch_t<NT, true, false, 1>(a, s);
+  else g1 ? launch_t<NT, false, true, 1>(a, s) : launch_t<NT, false, false, 1>(a, s);
 }
 
 }  // namespace
 
 void launch_int4_gemv(const Int4GemvArgs& a, bool half_scales, cudaStream_t s) {
+  if (launch_int4_stream_gemv(a, half_scales, s)) {
+    QB_CUDA_LAUNCH("int4 streamed gemv");
+    return;
+  }
   if (a.n <= 4) launch_nt<4>(a, half_scales, s);
   else launch_nt<8>(a, half_scales, s);
   QB_CUDA_LAUNCH("int4 gemv");
