@@ -62,11 +62,6 @@ struct Int4RawSz<true> {
     lo = __ldcs(static_cast<const unsigned int*>(base) + e + g);
     hi = __ldcs(static_cast<const unsigned int*>(base) + e + g + 8);
   }
-  // The same from shared memory (the streamed GEMV's staged scales).
-  __device__ __forceinline__ void load_shared(const void* base, int64_t e, int g) {
-    lo = static_cast<const unsigned int*>(base)[e + g];
-    hi = static_cast<const unsigned int*>(base)[e + g + 8];
-  }
   __device__ __forceinline__ float2 row_g() const { return __half22float2(*reinterpret_cast<const __half2*>(&lo)); }
   __device__ __forceinline__ float2 row_g8() const { return __half22float2(*reinterpret_cast<const __half2*>(&hi)); }
 };
@@ -76,10 +71,6 @@ struct Int4RawSz<false> {
   __device__ __forceinline__ void load(const void* base, int64_t e, int g) {
     lo = __ldcs(static_cast<const float2*>(base) + e + g);
     hi = __ldcs(static_cast<const float2*>(base) + e + g + 8);
-  }
-  __device__ __forceinline__ void load_shared(const void* base, int64_t e, int g) {
-    lo = static_cast<const float2*>(base)[e + g];
-    hi = static_cast<const float2*>(base)[e + g + 8];
   }
   __device__ __forceinline__ float2 row_g() const { return lo; }
   __device__ __forceinline__ float2 row_g8() const { return hi; }

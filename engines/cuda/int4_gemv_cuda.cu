@@ -129,7 +129,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
       if (u + 1 < u1) fetch(u + 1);
       Int4LaneSz s{};
       if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw);
-      int4_unit_math<NT, HS, ONE_GROUP_PER_UNIT, false, CHAINS>(c0, c1, s, gr, sz, sz_row, u, g, xp, xs, acc);
+      int4_unit_math<NT, HS, ONE_GROUP_PER_UNIT, CHAINS>(c0, c1, s, gr, sz, sz_row, u, g, xp, xs, acc);
     }
   }
 
@@ -279,8 +279,13 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
 template <int NT>
 void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
   const bool g1 = a.g.tile_mask == 7;
-  // QBENCH_INT4_CHAINS=2 (n <= 4): two tensor-core sum chains per unit (A/B runs).
-  static const int chains = int(env_int("QBENCH_INT4_CHAINS", 1, 1, 4));
+  // n <= 4: four tensor-core sum chains per unit (int4_unit_math.cuh), so a unit no longer waits on 8 mma in a
+  // row: GPTQ 7B step 2.927 / 2.905 ms (1 chain) -> 2.790 / 2.762 (2) -> 2.706 / 2.786 (4), AWQ 2.889 / 2.872 ->
+  // 2.737 / 2.709 -> 2.702 / 2.703 (H100, one run, two alternations, 2026-11-22). At the 64-register cap the
+  // 4-chain kernel spills 32 bytes; uncapped (108 registers, fewer warps per SM) it was slower than one chain
+  // (3.196 / 3.158 against 3.036 / 3.018 ms, 4 chains capped 2.810 / 2.790, another machine). QBENCH_INT4_CHAINS=1|2|4
+  // (A/B runs); n > 4 keeps one chain (two token halves already make two, and registers are tight).
+  static const int chains = int(env_int("QBENCH_INT4_CHAINS", 4, 1, 4));
   if constexpr (NT <= 4) {
     if (chains == 2) {
       if (hs) g1 ? launch_t<NT, true, true, 2>(a, s) : launch_t<NT, true, false, 2>(a, s);
@@ -300,10 +305,6 @@ void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
 }  // namespace
 
 void launch_int4_gemv(const Int4GemvArgs& a, bool half_scales, cudaStream_t s) {
-  if (launch_int4_stream_gemv(a, half_scales, s)) {
-    QB_CUDA_LAUNCH("int4 streamed gemv");
-    return;
-  }
   if (a.n <= 4) launch_nt<4>(a, half_scales, s);
   else launch_nt<8>(a, half_scales, s);
   QB_CUDA_LAUNCH("int4 gemv");

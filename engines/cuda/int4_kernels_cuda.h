@@ -73,16 +73,6 @@ struct Int4NormFold {
   float scale_eps;
 };
 
-// Scratch of the streamed one-token GEMV (int4_stream_gemv_cuda.cu): the partial sums of row blocks that two
-// or more of its blocks share (2 × 16 floats per block) and an arrival counter per row block, zero between
-// launches (the last arrival resets it). All null: the streamed GEMV is not used.
-struct Int4StreamScratch {
-  float* part;
-  unsigned* count;
-  int max_blocks;
-  int64_t max_row_blocks;
-};
-
 struct Int4GemvArgs {
   Int4Segment seg[kInt4MaxSegments];
   int nseg;
@@ -94,15 +84,10 @@ struct Int4GemvArgs {
   // Let the next kernel's blocks be scheduled only as this launch's blocks finish (pdl.cuh pdl_trigger): set
   // for a GEMV followed directly by another GEMV (nf's norm_xf side).
   bool trigger_late;
-  Int4StreamScratch ss;
 };
 
 // y_s[t, :] = x[t, :] · W_sᵀ for t < n <= 8: in-register dequantisation to FP16, tensor-core tiles, FP32 sums.
-// One token on an sm_90+ device with scratch (a.ss): the streamed GEMV; otherwise the per-warp one.
 void launch_int4_gemv(const Int4GemvArgs& a, bool half_scales, cudaStream_t s);
-// The streamed GEMV if it takes these arguments (n == 1, sm_90+, scratch large enough, QBENCH_INT4_STREAM
-// not 0): launched, true; else false and nothing launched.
-bool launch_int4_stream_gemv(const Int4GemvArgs& a, bool half_scales, cudaStream_t s);
 
 // Halves of activation fragments for n tokens: 1 for n <= 4, 2 for n <= 8.
 inline int int4_xfrag_halves(int64_t n) { return n <= 4 ? 1 : 2; }

@@ -1,5 +1,5 @@
 #pragma once
-// The int4 decode GEMVs' inner step (int4_gemv_cuda.cu, int4_stream_gemv_cuda.cu): one unit (16 rows × 128
+// The int4 decode GEMV's inner step (int4_gemv_cuda.cu): one unit (16 rows × 128
 // inputs, 8 k16 tiles) of dequantised codes times the activation fragments, on the tensor cores.
 // Include from CUDA sources only.
 #include <cstdint>
@@ -11,12 +11,12 @@
 namespace qbench::cuda {
 
 // 8 tiles of codes c0, c1 × activation fragments into acc (scales applied per interval). With several scale
-// intervals per unit (!G1) their constants come from sz at entry sz_row + group · 16 (global memory, or shared
-// memory for SHARED_SZ); with one (G1) the caller passes them in s. xp: this lane's fragment pointer (the
+// intervals per unit (!G1) their constants come from sz at entry sz_row + group · 16; with one (G1) the caller
+// passes them in s. xp: this lane's fragment pointer (the
 // zero fragment for columns without a token), xs: its stride per tile pair. CHAINS = 2 or 4: tile t accumulates
 // into tensor-core sum t % CHAINS, added up at the end of the scale interval (independent mma chains: the
 // unit's latency is no longer 8 back-to-back mma; the sum order changes).
-template <int NT, bool HS, bool G1, bool SHARED_SZ = false, int CHAINS = 1>
+template <int NT, bool HS, bool G1, int CHAINS = 1>
 __device__ __forceinline__ void int4_unit_math(const uint4& c0, const uint4& c1, Int4LaneSz s, const Int4Groups& gr,
                                                const void* sz, int64_t sz_row, int u, int g,
                                                const uint4* const (&xp)[2], const int (&xs)[2], float (&acc)[8]) {
@@ -29,9 +29,7 @@ __device__ __forceinline__ void int4_unit_math(const uint4& c0, const uint4& c1,
     if constexpr (!G1) {
       if ((t & gr.tile_mask) == 0) {  // a new scale interval: its group's constants
         Int4RawSz<HS> r;
-        const int64_t e = sz_row + int64_t(group_of(u * kInt4Unit + 16 * t, gr)) * kInt4Rows;
-        if constexpr (SHARED_SZ) r.load_shared(sz, e, g);
-        else r.load(sz, e, g);
+        r.load(sz, sz_row + int64_t(group_of(u * kInt4Unit + 16 * t, gr)) * kInt4Rows, g);
         s = lane_sz<HS>(r);
       }
     }

@@ -66,8 +66,6 @@ bool late_trigger() {
   return v;
 }
 
-Int4StreamScratch stream_scratch();
-
 // Runs a queued launch: segment row blocks from the rows, epilogue as folded in.
 void run_gemv(const Int4Launch& L, cudaStream_t s) {
   Int4GemvArgs a{};
@@ -84,7 +82,6 @@ void run_gemv(const Int4Launch& L, cudaStream_t s) {
   a.n = L.g.n;
   a.nf = L.nf;
   a.trigger_late = L.nf.norm_xf && late_trigger();
-  a.ss = stream_scratch();
   launch_int4_gemv(a, L.hs, s);
 }
 
@@ -95,25 +92,6 @@ constexpr int64_t kNormParts = 16384;  // row blocks: RMSNorms of up to 262144 v
 float* norm_partials() {
   static float* p = static_cast<float*>(device_alloc(kNormParts * sizeof(float), "int4 RMSNorm fold sums"));
   return p;
-}
-
-// Scratch of the streamed one-token GEMV (int4_kernels_cuda.h Int4StreamScratch): for up to 1024 blocks and
-// 65536 row blocks (1M output rows per launch; larger launches take the per-warp GEMV). One for every launch:
-// each waits for the one before it. Counters start at zero and each launch leaves them so.
-Int4StreamScratch stream_scratch() {
-  static const Int4StreamScratch ss = [] {
-    constexpr int kBlocks = 1024;
-    constexpr int64_t kRowBlocks = 65536;
-    Int4StreamScratch r{};
-    r.part = static_cast<float*>(device_alloc(size_t(kBlocks) * 2 * kInt4Rows * sizeof(float), "int4 GEMV partial sums"));
-    r.count = static_cast<unsigned*>(device_alloc(size_t(kRowBlocks) * sizeof(unsigned), "int4 GEMV row-block counters"));
-    QB_CUDA(cudaMemsetAsync(r.count, 0, size_t(kRowBlocks) * sizeof(unsigned), stream()));
-    sync("int4 GEMV scratch");
-    r.max_blocks = kBlocks;
-    r.max_row_blocks = kRowBlocks;
-    return r;
-  }();
-  return ss;
 }
 
 // The int4 GEMV launch l, or nullptr (merge_state[4] points at Int4Launch::g, its first member).
@@ -155,7 +133,6 @@ class Int4LinearCuda final : public Linear {
   Int4LinearCuda(const cpu::PackedInt4& p, std::string kind) : Linear(p.in, p.out), kind_(std::move(kind)) {
     if (p.in <= 0 || p.out <= 0 || p.groups <= 0) throw Error("int4 CUDA Linear needs a positive shape");
     (void)norm_partials();
-    (void)stream_scratch();
     if (p.groups > 1 && (p.group_size <= 0 || p.group_size % 16 != 0))
       throw Error("int4 CUDA Linear: group size " + std::to_string(p.group_size) + " is not a multiple of 16");
     if (p.in > (int64_t(1) << 30)) throw Error("int4 CUDA Linear: input width too large");
