@@ -60,7 +60,9 @@ struct Int4Launch {
 // A GEMV that took over an RMSNorm has the next GEMV right behind it. Launched at its start (as PDL lets every
 // kernel here do), that GEMV's blocks take whichever SMs free up first and spread unevenly (the likely cause,
 // not observed directly): GPTQ/AWQ 7B step up to 8 % slower than without the fold; scheduled as this one's
-// blocks finish, 0.4-4 % faster (H100, same-run A/Bs, 2026-11-22). QBENCH_INT4_LATE_TRIGGER=0 launches it early (A/B runs).
+// blocks finish, 0.4-4 % faster (H100, same-run A/Bs, 2026-11-22); with the four-chain GEMV, launching it early
+// costs 9-14 % per GPTQ step (2.839 / 2.777 against 3.092 / 3.175 ms). QBENCH_INT4_LATE_TRIGGER=0 launches it
+// early (A/B runs).
 bool late_trigger() {
   static const bool v = env_int("QBENCH_INT4_LATE_TRIGGER", 1, 0, 1) != 0;
   return v;
