@@ -283,15 +283,11 @@ void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
   // row: GPTQ 7B step 2.927 / 2.905 ms (1 chain) -> 2.790 / 2.762 (2) -> 2.706 / 2.786 (4), AWQ 2.889 / 2.872 ->
   // 2.737 / 2.709 -> 2.702 / 2.703 (H100, one run, two alternations, 2026-11-22). At the 64-register cap the
   // 4-chain kernel spills 32 bytes; uncapped (108 registers, fewer warps per SM) it was slower than one chain
-  // (3.196 / 3.158 against 3.036 / 3.018 ms, 4 chains capped 2.810 / 2.790, another machine). QBENCH_INT4_CHAINS=1|2|4
-  // (A/B runs); n > 4 keeps one chain (two token halves already make two, and registers are tight).
-  static const int chains = int(env_int("QBENCH_INT4_CHAINS", 4, 1, 4));
+  // (3.196 / 3.158 against 3.036 / 3.018 ms, 4 chains capped 2.810 / 2.790, another machine). QBENCH_INT4_CHAINS=1
+  // for A/B runs (2 is not instantiated: 4 was as fast or faster); n > 4 keeps one chain (two token halves
+  // already make two, and registers are tight).
+  static const int chains = env_int("QBENCH_INT4_CHAINS", 4, 1, 4) == 1 ? 1 : 4;
   if constexpr (NT <= 4) {
-    if (chains == 2) {
-      if (hs) g1 ? launch_t<NT, true, true, 2>(a, s) : launch_t<NT, true, false, 2>(a, s);
-      else g1 ? launch_t<NT, false, true, 2>(a, s) : launch_t<NT, false, false, 2>(a, s);
-      return;
-    }
     if (chains == 4) {
       if (hs) g1 ? launch_t<NT, true, true, 4>(a, s) : launch_t<NT, true, false, 4>(a, s);
       else g1 ? launch_t<NT, false, true, 4>(a, s) : launch_t<NT, false, false, 4>(a, s);
