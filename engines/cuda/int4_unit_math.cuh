@@ -1,6 +1,6 @@
 #pragma once
-// The int4 decode GEMV's inner step (int4_gemv_cuda.cu): one unit (16 rows × 128
-// inputs, 8 k16 tiles) of dequantised codes times the activation fragments, on the tensor cores.
+// The int4 decode GEMV's inner step (int4_gemv_cuda.cu): one unit (16 rows × 128 inputs, 8 k16 tiles) of
+// dequantised codes times the activation fragments, on the tensor cores.
 // Include from CUDA sources only.
 #include <cstdint>
 
@@ -12,10 +12,9 @@ namespace qbench::cuda {
 
 // 8 tiles of codes c0, c1 × activation fragments into acc (scales applied per interval). With several scale
 // intervals per unit (!G1) their constants come from sz at entry sz_row + group · 16; with one (G1) the caller
-// passes them in s. xp: this lane's fragment pointer (the
-// zero fragment for columns without a token), xs: its stride per tile pair. CHAINS = 2 or 4: tile t accumulates
-// into tensor-core sum t % CHAINS, added up at the end of the scale interval (independent mma chains: the
-// unit's latency is no longer 8 back-to-back mma; the sum order changes).
+// passes them in s. xp: this lane's fragment pointer (the zero fragment for columns without a token), xs: its
+// stride per tile pair. CHAINS > 1: tile t accumulates into tensor-core sum t % CHAINS, added up at the end of
+// the scale interval (independent mma chains, so a unit is not 8 back-to-back mma; the sum order changes).
 template <int NT, bool HS, bool G1, int CHAINS = 1>
 __device__ __forceinline__ void int4_unit_math(const uint4& c0, const uint4& c1, Int4LaneSz s, const Int4Groups& gr,
                                                const void* sz, int64_t sz_row, int u, int g,
