@@ -32,7 +32,6 @@
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/device_math.cuh"
 #include "engines/cuda/int4_device.cuh"
-#include "engines/cuda/int4_norm_fold.cuh"
 #include "engines/cuda/int4_unit_math.cuh"
 #include "engines/cuda/int4_xfrag.cuh"
 #include "engines/cuda/pdl.cuh"
@@ -47,6 +46,22 @@ namespace {
 // memory (H200: 2.84-2.86 against 2.67-2.68); before, 2 in registers (step unchanged).
 constexpr int kMaxWarps = 16;
 constexpr int min_blocks(int nt) { return (nt > 4 ? 16 : 32) / kMaxWarps; }
+
+// 1/sqrt(mean(x²) + eps) of a folded RMSNorm from its per-row-block sums (a multiple of 4 of them: the
+// norm's width is a multiple of 128): the first 512 in one round of 16-byte loads, the rest in a loop.
+__device__ __forceinline__ float folded_norm_scale(const Int4GemvArgs& a, int lane) {
+  const float4* p4 = reinterpret_cast<const float4*>(a.nf.scale_part);
+  const int n4 = a.nf.scale_parts / 4;
+  float4 v[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) v[i] = lane + 32 * i < n4 ? p4[lane + 32 * i] : make_float4(0.f, 0.f, 0.f, 0.f);
+  float ss = 0.f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) ss += (v[i].x + v[i].y) + (v[i].z + v[i].w);
+  for (int q = lane + 128; q < n4; q += 32) ss += (p4[q].x + p4[q].y) + (p4[q].z + p4[q].w);
+  ss = warp_sum(ss);
+  return 1.0f / sqrtf(ss / float(a.nf.scale_dim) + a.nf.scale_eps);
+}
 
 template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int CHAINS>
 __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
@@ -286,9 +301,9 @@ void launch_nt(const Int4GemvArgs& a, bool hs, cudaStream_t s) {
   // (3.196 / 3.158 against 3.036 / 3.018 ms, 4 chains capped 2.810 / 2.790, another machine). QBENCH_INT4_CHAINS=1
   // for A/B runs (2 is not instantiated: 4 was as fast or faster); n > 4 keeps one chain (two token halves
   // already make two, and registers are tight).
-  static const int chains = env_int("QBENCH_INT4_CHAINS", 4, 1, 4) == 1 ? 1 : 4;
   if constexpr (NT <= 4) {
-    if (chains == 4) {
+    static const bool four = env_int("QBENCH_INT4_CHAINS", 4, 1, 4) != 1;
+    if (four) {
       if (hs) g1 ? launch_t<NT, true, true, 4>(a, s) : launch_t<NT, true, false, 4>(a, s);
       else g1 ? launch_t<NT, false, true, 4>(a, s) : launch_t<NT, false, false, 4>(a, s);
       return;

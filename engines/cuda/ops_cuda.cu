@@ -426,10 +426,12 @@ class CudaOps final : public Ops {
     offer_half_copy(l, y, rows * dim, &args->h, vec && dim % 16 == 0 ? kCapsVec4 : kCapsScalar);
     // Batch-1 decode: once only the int4 GEMVs' fragments of y are left to write, the GEMV before (which
     // wrote x) and those GEMVs may take the whole launch over.
+    // The hook holds a plain pointer (stored inside the std::function, no allocation per step): it runs only
+    // while the launch is queued, and l.run keeps args alive until cancel_launch, the hook's last act.
     if (rows == 1 && !args->add && norm_folds_enabled())
-      l.on_release = [args](size_t i) {
-        const RmsArgs& a = *args;
-        if (a.h.type == HalfType::Int4Frag && a.h.only && fold_rmsnorm_into_int4(i, a.x, a.w, a.dim, a.eps, a.h.p))
+      l.on_release = [a = args.get()](size_t i) {
+        if (a->h.type == HalfType::Int4Frag && a->h.only &&
+            fold_rmsnorm_into_int4(i, a->x, a->w, a->dim, a->eps, a->h.p))
           cancel_launch(i);
       };
     if (args->add) *last = std::move(l);

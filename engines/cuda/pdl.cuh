@@ -4,7 +4,7 @@
 // still finishing, so its launch latency and block setup overlap that tail
 // instead of following it (in a CUDA graph the capture keeps this as a
 // programmatic edge). Correctness rests on one rule: a kernel launched with
-// launch_pdl starts with pdl_enter() (or its wait half, pdl_wait(), below),
+// launch_pdl starts with pdl_enter() (or its wait half, pdl_wait()),
 // before it touches global memory (reads *or* writes): its wait returns once
 // every earlier kernel on the stream has completed and its writes are visible; its trigger then lets the next
 // kernel's blocks be scheduled (that kernel still waits for this one's
@@ -23,18 +23,8 @@
 
 namespace qbench::cuda {
 
-// First statement of every kernel launched with launch_pdl. The one exception: a kernel may read memory
-// that no kernel writes while a model runs (its weights) before it, so that those loads are in flight
-// while the kernel before it finishes (the decode GEMVs' first units): such reads stay before pdl_enter().
-__device__ __forceinline__ void pdl_enter() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-
-// pdl_enter() in two halves, for a kernel that lets the next kernel's blocks be scheduled only when its own
-// blocks finish (pdl_trigger() last): a GEMV followed directly by another GEMV, whose blocks would otherwise
+// The two halves of pdl_enter(), apart for a kernel that lets the next kernel's blocks be scheduled only when its
+// own blocks finish (pdl_trigger() last): a GEMV followed directly by another GEMV, whose blocks would otherwise
 // take whatever SMs free up first and spread unevenly (linear_int4_cuda.h fold_rmsnorm_into_int4).
 __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -45,6 +35,14 @@ __device__ __forceinline__ void pdl_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 #endif
+}
+
+// First statement of every kernel launched with launch_pdl. The one exception: a kernel may read memory
+// that no kernel writes while a model runs (its weights) before it, so that those loads are in flight
+// while the kernel before it finishes (the decode GEMVs' first units): such reads stay before pdl_enter().
+__device__ __forceinline__ void pdl_enter() {
+  pdl_wait();
+  pdl_trigger();
 }
 
 template <class... KArgs, class... Args>
