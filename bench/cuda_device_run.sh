@@ -32,14 +32,9 @@ JOBS=${JOBS:-$(nproc)}
 mkdir -p "$OUT_DIR"
 has() { [[ ",$STEPS," == *",$1,"* ]]; }
 log() { echo "== $(date +%T) $*"; }
-# A Qwen2.5-7B-shaped model ($1: qbench fixture --format) at $2, generated on first use (synthetic, real size and
-# type mix): a .gguf file, or a folder that counts once its config.json is written.
-ensure_model() {
-  if [ ! -f "$2" ] && [ ! -f "$2/config.json" ]; then
-    log "generating Qwen2.5-7B-shaped $1 in $2"
-    OMP_NUM_THREADS=$JOBS "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --format "$1" --out "$2" --no-tokenizer
-  fi
-}
+# qwen7b_model FORMAT (its path), ensure_model FORMAT PATH (generated on first use).
+# shellcheck source=bench/qwen7b_models.sh
+source "$ROOT/bench/qwen7b_models.sh"
 # The FP16 checkpoint the FP16 steps share.
 ensure_fp16_model() { ensure_model fp16 "$MODEL_DIR" || exit 1; }
 
@@ -139,7 +134,7 @@ if has bench7b || has bench7b-nographs || has decode || has profile; then
 fi
 if has formats; then
   for f in ${FORMATS//,/ }; do
-    case $f in gguf-*) m=/tmp/qwen2.5-7b-$f.gguf ;; *) m=/tmp/qwen2.5-7b-$f ;; esac
+    m=$(qwen7b_model "$f")
     ensure_model "$f" "$m" || continue
     log "latency ($f): prompt 512, generate $GEN_TOKENS, batch 1, $REPS reps"
     "$BUILD/harness/qbench" run --model "$m" --device cuda --workload latency --prompt-tokens 512 \
@@ -147,7 +142,7 @@ if has formats; then
   done
 fi
 if has int4prof && command -v ncu >/dev/null; then
-  m=/tmp/qwen2.5-7b-gptq-int4
+  m=$(qwen7b_model gptq-int4)
   ensure_model gptq-int4 "$m" || exit 1
   log "int4 decode step: ms per step, GPU time per kernel, ncu full set on one layer's GEMVs, SASS"
   "$BUILD/bench/bench_cuda_decode" --model "$m" --prompt 512 --steps 131 | tee "$OUT_DIR/decode-gptq.txt"

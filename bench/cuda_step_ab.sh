@@ -19,8 +19,7 @@ FORMAT=$1
 REPS=$2
 shift 2
 case $FORMAT in
-  fp16 | gptq-int4 | awq-int4) MODEL=/tmp/qwen2.5-7b-$FORMAT ;;
-  gguf-q4_k_m | gguf-q5_k_s | gguf-q8_0) MODEL=/tmp/qwen2.5-7b-$FORMAT.gguf ;;
+  fp16 | gptq-int4 | awq-int4 | gguf-q4_k_m | gguf-q5_k_s | gguf-q8_0) ;;
   *) echo "cuda_step_ab: unknown format '$FORMAT'" >&2; exit 2 ;;
 esac
 if ! [[ $REPS =~ ^[1-9][0-9]*$ ]]; then
@@ -40,16 +39,15 @@ for v in "$@"; do
   done
 done
 BUILD=${BUILD:-$(pwd)/build-device}
+# shellcheck source=bench/qwen7b_models.sh
+source "$(dirname "$0")/qwen7b_models.sh"
+MODEL=$(qwen7b_model "$FORMAT")
 run() { if [ "${DRY_RUN:-0}" = 1 ]; then echo "+ $*" >&2; else "$@"; fi; }
 
 if [ ! -x "$BUILD/bench/bench_cuda_decode" ] || [ ! -x "$BUILD/harness/qbench" ]; then
   run bash bench/cuda_device_run.sh "${OUT:-/tmp/qbench-cuda}" build || exit 1
 fi
-if [ ! -f "$MODEL" ] && [ ! -f "$MODEL/config.json" ]; then
-  echo "== $(date +%T) generating $FORMAT in $MODEL" >&2
-  run env OMP_NUM_THREADS="$(nproc)" "$BUILD/harness/qbench" fixture --shape qwen2.5-7b --format "$FORMAT" --out "$MODEL" \
-    --no-tokenizer >/dev/null || { echo "cuda_step_ab: generating $FORMAT failed" >&2; exit 1; }
-fi
+run ensure_model "$FORMAT" "$MODEL" >&2 || { echo "cuda_step_ab: generating $FORMAT failed" >&2; exit 1; }
 echo "== $(date +%T) $FORMAT, $REPS alternation(s): median p10 p90 ms, launches per step"
 for ((r = 1; r <= REPS; ++r)); do
   for v in "$@"; do
