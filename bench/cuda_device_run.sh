@@ -6,10 +6,13 @@
 #
 # usage (repo root, on the GPU machine): bash bench/cuda_device_run.sh [OUT_DIR] [steps]
 #   steps: any of build,tests,sanitize,roofline,stream,gemmalgos,gemv,bench7b,bench7b-nographs,decode,profile,formats,
-#   int4prof,cpubench,throughput,longprompt (default: all but stream, gemmalgos, int4prof, cpubench, throughput and
-#   longprompt)
+#   int4prof,trace,cpubench,throughput,longprompt (default: all but stream, gemmalgos, int4prof, trace, cpubench,
+#   throughput and longprompt)
 #   int4prof: the GPTQ 7B decode step taken apart: GPU time per kernel, Nsight Compute's full set on one layer's
 #   four int4 GEMVs (q/k/v, o, gate/up, down) and the int4 GEMV's SASS (docs/cuda.md, int4 decode speed).
+#   trace: where a graph-replayed 7B decode step's time goes, kernel by kernel with their overlaps, for each of
+#   TRACE_FORMATS (default gptq-int4,gguf-q8_0): bench_cuda_decode under bench/cuda_kernel_trace.cpp (CUPTI), its
+#   step times untraced and traced, bench/kernel_trace_summary.py's table and one layer's timeline (trace-FORMAT.txt).
 #   longprompt: the FP16 latency workload at prompts 512 and 4096 (generate 32), flash attention on and off.
 #   GEN_TOKENS / REPS (default 256 / 5) size the latency runs.
 #   FORMATS (default gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0): the quantized 7B files the
@@ -23,6 +26,7 @@ set -uo pipefail
 OUT_DIR=${1:-${OUT:-/tmp/qbench-cuda}}
 STEPS=${2:-build,tests,sanitize,roofline,gemv,bench7b,bench7b-nographs,decode,profile,formats}
 FORMATS=${FORMATS:-gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0}
+TRACE_FORMATS=${TRACE_FORMATS:-gptq-int4,gguf-q8_0}
 GEN_TOKENS=${GEN_TOKENS:-256}
 REPS=${REPS:-5}
 ROOT=$(pwd)
@@ -155,6 +159,23 @@ if has int4prof && command -v ncu >/dev/null; then
   python3 bench/ncu_kernel_table.py "$OUT_DIR/ncu-int4-full.txt" | tee "$OUT_DIR/ncu-int4-table.txt"
   o=$(find "$BUILD" -name "int4_gemv_cuda.cu.o" | head -1)
   [ -n "$o" ] && cuobjdump -sass "$o" >"$OUT_DIR/int4_gemv.sass" 2>/dev/null
+fi
+if has trace; then
+  ninja -C "$BUILD" -j"$JOBS" qbench_kernel_trace >/tmp/build-trace.log 2>&1 || { grep -E "error|FAILED" -A5 /tmp/build-trace.log | head -20; }
+  for f in ${TRACE_FORMATS//,/ }; do
+    m=$(qwen7b_model "$f")
+    ensure_model "$f" "$m" || continue
+    log "kernel trace of the $f decode step (untraced, then traced; prompt 512, 64 steps)"
+    {
+      "$BUILD/bench/bench_cuda_decode" --model "$m" --prompt 512 --steps 64
+      QBENCH_KERNEL_TRACE="/tmp/trace-$f.csv" LD_PRELOAD="$BUILD/bench/libqbench_kernel_trace.so" \
+        "$BUILD/bench/bench_cuda_decode" --model "$m" --prompt 512 --steps 64
+      # Layer 14's kernels (a step has kernels_per_layer * 28 + a few; the summary's count says how many).
+      n=$(python3 bench/kernel_trace_summary.py "/tmp/trace-$f.csv" --skip 2 | awk 'NR==1{print $3}')
+      per=$(( (n - 4) / 28 ))
+      python3 bench/kernel_trace_summary.py "/tmp/trace-$f.csv" --skip 2 --timeline $((14 * per)):$((15 * per + 2))
+    } 2>&1 | tee "$OUT_DIR/trace-$f.txt"
+  done
 fi
 # CPU decode of the GGUF and int4 formats on this machine's host CPU (all cores), next to probes
 # taken right before and after each row: a second CPU for issues 3 and 4 (the 2-vCPU development VM

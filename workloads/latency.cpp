@@ -44,25 +44,29 @@ LatencyRun generate_once(Engine& e, const std::vector<int32_t>& prompt, const La
   }
   r.tokens.push_back(tok);
   const int64_t eos = m.config().eos_token_id;
-  // Greedy decode picks the token where the logits are: a GPU returns the id, not 152k logits for a host
-  // argmax (H100, 7B: TPOT GPTQ 3.38 -> 2.87 ms, FP16 5.94 -> 5.63 ms; docs/cuda.md). The ids are argmax()'s.
-  const bool greedy = sp.greedy();
-  const std::vector<Transformer::BatchItem> step = {{&seq, &tok, 1, true}};
-  std::vector<int32_t> next;
   auto tp = Clock::now();
-  while (int64_t(r.tokens.size()) < p.gen_tokens && !(p.stop_at_eos && tok == eos)) {
-    if (greedy) {
-      m.forward_batch_greedy(step, next);
-      tok = next[0];
-    } else {
-      m.forward(seq, &tok, 1, LogitsMode::Last, logits);
-      tok = sampler.sample(logits.data(), V);
-    }
+  auto record = [&](int32_t t) {  // one more token has reached the host
     const auto now = Clock::now();
     r.itl_ms.push_back(std::chrono::duration<double, std::milli>(now - tp).count());
     tp = now;
-    r.tokens.push_back(tok);
+    r.tokens.push_back(t);
     prog.update(label, int64_t(r.tokens.size()), p.gen_tokens);
+    return !(p.stop_at_eos && t == eos);
+  };
+  if (!(p.stop_at_eos && tok == eos)) {
+    if (sp.greedy()) {
+      // Greedy decode picks the token where the logits are (a GPU returns the id, not 152k logits for a host
+      // argmax: H100, 7B, TPOT GPTQ 3.38 -> 2.87 ms, FP16 5.94 -> 5.63 ms) and, on a GPU, queues the next step
+      // before this one's id is read, so the host's work per step hides behind the device's
+      // (engines/model/decode_greedy.cpp). The ids are argmax()'s, as the synchronous loop's.
+      m.decode_greedy(seq, tok, p.gen_tokens - int64_t(r.tokens.size()), record);
+    } else {
+      while (int64_t(r.tokens.size()) < p.gen_tokens) {
+        m.forward(seq, &tok, 1, LogitsMode::Last, logits);
+        tok = sampler.sample(logits.data(), V);
+        if (!record(tok)) break;
+      }
+    }
   }
   r.total_s = seconds_since(t0);
   if (pc) {
@@ -95,6 +99,7 @@ LatencyResult run_latency(Engine& engine, const LatencyParams& p) {
     prompt = build_random_prompt_tokens(p.prompt_tokens, cfg.vocab_size, 1);
     res.prompt_source = "random-ids";
   }
+  res.decode_loop = p.sampling.greedy() && engine.model().decode_pipelined() ? "pipelined" : "synchronous";
 
   std::optional<PerfCounters> pc;
   if (p.counters) pc.emplace();
@@ -151,6 +156,7 @@ nlohmann::json LatencyResult::to_json() const {
   if (!tpot.empty()) s["tpot_ms"] = summarize(tpot).to_json();
   if (!itl.empty()) s["itl_ms"] = summarize(itl).to_json();
   return {{"workload", "latency"}, {"params", params.to_json()}, {"prompt_source", prompt_source},
+          {"decode_loop", decode_loop},
           {"summary", s}, {"runs", runs_j}, {"memory", memory}, {"counters", counters}};
 }
 

@@ -40,6 +40,7 @@ struct LatencyRun {
 struct LatencyResult {
   LatencyParams params;
   std::string prompt_source;      // "bundled-text" or "random-ids"
+  std::string decode_loop;        // "pipelined" (greedy on a GPU: Transformer::decode_greedy) or "synchronous"
   std::vector<LatencyRun> runs;   // measured runs only (warm-up excluded)
   nlohmann::json counters = nlohmann::json::object();  // {"prefill": {...}, "decode": {...}} of the last run
   nlohmann::json memory = nlohmann::json::object();    // engine accounting + process RSS

@@ -28,13 +28,17 @@ struct GraphEntry {
 
 struct Queue {
   std::vector<Launch> launches;
-  // Staging arena: pinned host bytes copied to `dev` in one copy at the head of the queue.
-  uint8_t* host = nullptr;
+  // Staging arena: pinned host bytes copied to `dev` in one copy at the head of the queue. Two host halves,
+  // alternating per queue, so that the host can stage the next step while the device still runs (and copies
+  // from) the last one (pipelined greedy decode, engines/model/decode_greedy.cpp); the device arena is one,
+  // since the next queue's copy into it runs after the last queue's kernels in stream order.
+  uint8_t* host[2] = {nullptr, nullptr};
   uint8_t* dev = nullptr;
+  int cur = 0;  // the half this queue stages into
   size_t used = 0;
   std::vector<std::pair<size_t, size_t>> slots;  // (offset, bytes) staged with `share` in this queue
-  cudaEvent_t arena_read = nullptr;              // the last queue's copy out of `host` is done
-  bool arena_pending = false;
+  cudaEvent_t arena_read[2] = {nullptr, nullptr};  // the last queue that used a half is done with it
+  bool arena_pending[2] = {false, false};
   std::map<std::vector<uint64_t>, GraphEntry> graphs;
   GraphStats stats;
   bool graphs_on = true;
@@ -52,10 +56,12 @@ Queue& q() {
 }
 
 void ensure_arena(Queue& Q) {
-  if (Q.host) return;
-  QB_CUDA(cudaHostAlloc(reinterpret_cast<void**>(&Q.host), kArenaBytes, cudaHostAllocDefault));
+  if (Q.dev) return;
+  for (int h = 0; h < 2; ++h) {
+    QB_CUDA(cudaHostAlloc(reinterpret_cast<void**>(&Q.host[h]), kArenaBytes, cudaHostAllocDefault));
+    QB_CUDA(cudaEventCreateWithFlags(&Q.arena_read[h], cudaEventDisableTiming));
+  }
   Q.dev = static_cast<uint8_t*>(device_alloc(kArenaBytes, "launch staging arena"));
-  QB_CUDA(cudaEventCreateWithFlags(&Q.arena_read, cudaEventDisableTiming));
 }
 
 void drop_graphs(Queue& Q) {
@@ -66,7 +72,7 @@ void drop_graphs(Queue& Q) {
 
 // Issues the queue's work on `s`: the staged bytes first, then every launch in order.
 void issue(Queue& Q, cudaStream_t s) {
-  if (Q.used) QB_CUDA(cudaMemcpyAsync(Q.dev, Q.host, Q.used, cudaMemcpyHostToDevice, s));
+  if (Q.used) QB_CUDA(cudaMemcpyAsync(Q.dev, Q.host[Q.cur], Q.used, cudaMemcpyHostToDevice, s));
   for (auto& l : Q.launches) l.run(s);
 }
 
@@ -126,16 +132,16 @@ const void* stage(const void* host, size_t bytes, bool share) {
   ensure_arena(Q);
   if (share)
     for (auto [off, n] : Q.slots)
-      if (n == bytes && std::memcmp(Q.host + off, host, bytes) == 0) return Q.dev + off;
+      if (n == bytes && std::memcmp(Q.host[Q.cur] + off, host, bytes) == 0) return Q.dev + off;
   const size_t need = (bytes + kSlotAlign - 1) / kSlotAlign * kSlotAlign;
   if (need > kArenaBytes) throw Error("CUDA staging: " + std::to_string(bytes) + " bytes exceed the 1 MiB arena");
   if (Q.used + need > kArenaBytes) flush();
-  if (Q.arena_pending) {  // the previous queue's copy may still read the host bytes we are about to overwrite
-    QB_CUDA(cudaEventSynchronize(Q.arena_read));
-    Q.arena_pending = false;
+  if (Q.arena_pending[Q.cur]) {  // the queue before last may still copy from the bytes we are about to overwrite
+    QB_CUDA(cudaEventSynchronize(Q.arena_read[Q.cur]));
+    Q.arena_pending[Q.cur] = false;
   }
   const size_t off = Q.used;
-  std::memcpy(Q.host + off, host, bytes);
+  std::memcpy(Q.host[Q.cur] + off, host, bytes);
   Q.used += need;
   if (share) Q.slots.emplace_back(off, bytes);
   return Q.dev + off;
@@ -165,6 +171,7 @@ void flush() {
   if (graphable) {
     std::vector<uint64_t> sig;
     sig.push_back(Q.used);
+    sig.push_back(uint64_t(Q.cur));  // the graph's staging copy reads this host half
     // Launches through launch_pdl capture with or without programmatic edges: a graph is replayed only
     // under the setting it was captured with (set_pdl_enabled may change between steps).
     sig.push_back(pdl_enabled() ? 1 : 0);
@@ -187,8 +194,9 @@ void flush() {
     ++Q.stats.direct_runs;
   }
   if (Q.used) {
-    QB_CUDA(cudaEventRecord(Q.arena_read, s));
-    Q.arena_pending = true;
+    QB_CUDA(cudaEventRecord(Q.arena_read[Q.cur], s));
+    Q.arena_pending[Q.cur] = true;
+    Q.cur ^= 1;
   }
 }
 

@@ -555,7 +555,10 @@ class DenseLinearCuda final : public Linear {
     for (int64_t i = 0; i < n; ++i)
       if (ids[i] < 0 || ids[i] >= out_) throw Error("row " + std::to_string(ids[i]) + " out of range");
     // Token ids are staged (read on the device): a decode step's launch is the same whatever the token.
-    const auto* d = static_cast<const int32_t*>(stage(ids, size_t(n) * sizeof(int32_t)));
+    gather_rows_device(static_cast<const int32_t*>(stage(ids, size_t(n) * sizeof(int32_t))), n, out);
+  }
+  void gather_rows_device(const int32_t* d, int64_t n, float* out) const override {
+    if (n <= 0) return;
     const T* w = w_;
     const int64_t in = in_;
     enqueue({key(0x302, w, d, out, in, n, sizeof(T)), true, [=](cudaStream_t s) {

@@ -127,7 +127,10 @@ class GgufLinearCuda final : public Linear {
     for (int64_t i = 0; i < n; ++i)
       if (ids[i] < 0 || ids[i] >= out_) throw Error("row " + std::to_string(ids[i]) + " out of range");
     // Token ids are staged (read on the device): a decode step's launch is the same whatever the token.
-    const auto* d = static_cast<const int32_t*>(stage(ids, size_t(n) * sizeof(int32_t)));
+    gather_rows_device(static_cast<const int32_t*>(stage(ids, size_t(n) * sizeof(int32_t))), n, out);
+  }
+  void gather_rows_device(const int32_t* d, int64_t n, float* out) const override {
+    if (n <= 0) return;
     const GgmlType t = type_;
     const uint8_t *p0 = a0_, *p1 = a1_, *p2 = a2_;
     const int64_t in = in_;

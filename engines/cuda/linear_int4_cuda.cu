@@ -218,7 +218,10 @@ class Int4LinearCuda final : public Linear {
     if (n <= 0) return;
     for (int64_t i = 0; i < n; ++i)
       if (ids[i] < 0 || ids[i] >= out_) throw Error("row " + std::to_string(ids[i]) + " out of range");
-    const auto* d = static_cast<const int32_t*>(stage(ids, size_t(n) * sizeof(int32_t)));
+    gather_rows_device(static_cast<const int32_t*>(stage(ids, size_t(n) * sizeof(int32_t))), n, out);
+  }
+  void gather_rows_device(const int32_t* d, int64_t n, float* out) const override {
+    if (n <= 0) return;
     const uint4* codes = codes_;
     const void* sz = sz_;
     const bool hs = hs_;

@@ -18,6 +18,7 @@
 #include "engines/cuda/debug_skip.h"
 #include "engines/cuda/fold_control.h"
 #include "engines/cuda/gemv_fusion.h"
+#include "engines/cuda/greedy_ids.h"
 #include "engines/cuda/half_copy.h"
 #include "engines/cuda/half_out_store.cuh"
 #include "engines/cuda/launch_queue.h"
@@ -582,6 +583,22 @@ class CudaOps final : public Ops {
     download(host_out, o, size_t(rows) * sizeof(int32_t));
   }
 
+  // Pipelined greedy decode (engines/model/decode_greedy.cpp): the ids stay in `ids` for the next step's
+  // embedding lookup, and a copy travels to the host behind the step (greedy_ids.h).
+  bool pipelined_greedy() const override { return true; }
+  uint64_t argmax_rows_device(const float* x, int64_t rows, int64_t n, int32_t* ids) override {
+    enqueue({key(kArgmax, kw(x), rows, n, kw(ids)), true, [=](cudaStream_t s) {
+               launch_pdl(argmax_rows_kernel, unsigned(rows), 1024, 0, s, x, n, ids);
+               QB_CUDA_LAUNCH("argmax_rows");
+             }});
+    return greedy_ids_.queue_copy(ids, rows);
+  }
+  void submit() override {
+    flush();
+    greedy_ids_.mark_submitted(stream());
+  }
+  void wait_ids(uint64_t ticket, int32_t* host_out, int64_t rows) override { greedy_ids_.wait(ticket, host_out, rows); }
+
   void silu_mul(const float* gate, const float* up, float* out, int64_t n) override {
     if (n <= 0) return;
     const bool vec = vec4_ok(n, {gate, up, out});
@@ -714,6 +731,7 @@ class CudaOps final : public Ops {
   std::map<std::pair<double, int64_t>, float*> inv_freq_;
   int32_t* argmax_ = nullptr;
   int64_t argmax_cap_ = 0;
+  GreedyIds greedy_ids_;
 };
 
 }  // namespace

@@ -35,6 +35,10 @@ class Linear {
   // Rows `ids[0..n)` of W, dequantised to float32 into out[n, in]: the
   // embedding lookup when this Linear is the (tied) token-embedding table.
   virtual void gather_rows(const int32_t* ids, int64_t n, float* out) const = 0;
+  // The same with the ids already in the device's memory (the previous decode step's argmax on a GPU:
+  // Ops::argmax_rows_device); the caller guarantees they are in range. Linears of devices without pipelined
+  // greedy decode keep this default, which throws.
+  virtual void gather_rows_device(const int32_t* device_ids, int64_t n, float* out) const;
 
   // Bytes the weights occupy in memory as this Linear holds them (packed
   // codes, scales, zeros; mapped file bytes count when used in place).

@@ -63,6 +63,16 @@ class Ops {
     }
     for (int64_t r = 0; r < rows; ++r) host_out[r] = argmax(h + r * n, n);
   }
+  // Pipelined greedy decode (Transformer::decode_greedy) for devices that keep the sampled ids where the logits
+  // are: argmax_rows_device queues the argmax of x's rows into `ids` (device memory; the next step's embedding
+  // lookup reads them there, Linear::gather_rows_device) and a copy of them to the host, and returns a ticket;
+  // submit() starts what is queued without waiting; wait_ids(ticket) blocks until that copy has arrived and
+  // hands the ids over. So the host builds step i + 1 while the device runs step i. Devices without it say
+  // false and keep the synchronous argmax_rows.
+  virtual bool pipelined_greedy() const { return false; }
+  virtual uint64_t argmax_rows_device(const float* x, int64_t rows, int64_t n, int32_t* ids);
+  virtual void submit() {}
+  virtual void wait_ids(uint64_t ticket, int32_t* host_out, int64_t rows);
   // out = silu(gate) * up, elementwise over n values
   virtual void silu_mul(const float* gate, const float* up, float* out, int64_t n) = 0;
   // y += x over n values

@@ -181,7 +181,8 @@ void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n) {
     }
   }
   ops_->upload(pos_.data(), pos_host_.data(), size_t(n) * sizeof(int32_t));
-  w_.embed->gather_rows(ids.data(), n, x_.data());
+  if (device_ids_) w_.embed->gather_rows_device(device_ids_, n, x_.data());
+  else w_.embed->gather_rows(ids.data(), n, x_.data());
 
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {
     const LayerWeights& L = w_.layers[size_t(l)];

@@ -5,6 +5,7 @@
 // Several sequences can share one pass (batched decode, continuous batching):
 // their tokens are stacked so every Linear runs once over all of them.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -63,11 +64,22 @@ class Transformer {
   // forward_batch with greedy sampling where the logits are (on a GPU only the token ids come back):
   // tokens[i] = argmax (lowest id on ties, as argmax()) of the i-th item wanting logits.
   void forward_batch_greedy(const std::vector<BatchItem>& items, std::vector<int32_t>& tokens);
+  // Greedy decode of one sequence from `token` (its last sampled token, not yet fed): up to n steps, each
+  // new token handed to on_token in order until it returns false. The tokens of n forward_batch_greedy calls.
+  // On a device with Ops::pipelined_greedy the next step is queued before this step's token is read (its
+  // embedding lookup takes the argmax on the device), so the host's per-step work overlaps the device's; a
+  // step queued past a stop is waited for and its position given back (seq.n_past counts fed tokens only).
+  // decode_greedy.cpp.
+  void decode_greedy(Sequence& seq, int32_t token, int64_t n, const std::function<bool(int32_t)>& on_token);
+  // Whether decode_greedy pipelines here (QBENCH_PIPELINED_DECODE=0: never).
+  bool decode_pipelined() const;
 
  private:
   // Checks and runs the layers, then final-norms the wanted rows into xn_; returns how many.
   int64_t run_to_head(const std::vector<BatchItem>& items);
   void run_layers(const std::vector<BatchItem>& items, int64_t rows);
+  // One pipelined decode step queued (decode_greedy.cpp): the embedding reads device_ids when given.
+  uint64_t queue_greedy_step(Sequence& seq, const int32_t* device_ids);
   void ensure_workspace(int64_t rows);
 
   ModelConfig cfg_;
@@ -90,6 +102,10 @@ class Transformer {
   std::vector<int32_t> pos_host_, ids_host_, last_rows_;
   std::vector<Ops::SeqRows> seq_rows_;
   std::vector<float> greedy_logits_;  // host devices: the LM head's output before the argmax
+  // Pipelined greedy decode: the sampled id on the device, and (while a step is being queued) where the
+  // embedding lookup reads its token instead of the host ids.
+  DeviceArray<int32_t> device_token_;
+  const int32_t* device_ids_ = nullptr;
 };
 
 }  // namespace qbench
