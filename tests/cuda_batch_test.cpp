@@ -338,4 +338,25 @@ TEST_CASE("cuda argmax_rows picks each row's largest value, lowest index on ties
   CHECK(got[3] == 0);
   CHECK(got[4] == 0);
 }
+
+TEST_CASE("cuda argmax over one row splits it into chunks and still keeps the lowest index", "[cuda][cuda-kernels]") {
+  if (!require_cuda()) return;
+  auto g = make_cuda_ops();
+  // One row is cut into up to 128 chunks (argmax_cuda.cu): equal maxima in different chunks, the maximum in the
+  // last chunk, an odd length (no float4 loads), and repeated launches (the chunk counter resets itself).
+  for (int64_t n : {int64_t(152064), int64_t(100003), int64_t(5000), int64_t(3)}) {
+    for (int64_t hit : {int64_t(0), n / 2, n - 1}) {
+      auto x = randu(size_t(n), uint32_t(n + hit), -10.f, 10.f);
+      x[size_t(hit)] = 40.f;
+      if (hit + 1300 < n) x[size_t(hit + 1300)] = 40.f;  // a tie further on: the first one wins
+      DeviceArray<float> dx(g.get(), x, nullptr, MemCategory::Activations);
+      for (int rep = 0; rep < 3; ++rep) {
+        std::vector<int32_t> got(1, -7);
+        g->argmax_rows(dx.data(), 1, n, got.data());
+        INFO("n " << n << ", max at " << hit << ", launch " << rep);
+        CHECK(got[0] == int32_t(hit));
+      }
+    }
+  }
+}
 #endif  // QBENCH_HAVE_CUDA

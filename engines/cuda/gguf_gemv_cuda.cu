@@ -83,6 +83,23 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, 
     for (int r = 0; r < R; ++r) load_unit<T>(sg.A, st, row[r], u, w[r]);
   };
   if (early && active && u_first < units) load(u_first);
+  // Epilogue operands no kernel of the step writes before this one (the bias) or that were written before it was
+  // launched (the residual, by the GEMV a layer or half-layer back: pdl.cuh), requested now through L2 rather
+  // than after the reduction: thread i's output below.
+  const int i = threadIdx.x;
+  float pre_bias = 0.f, pre_res = 0.f;
+  if (a.early_epilogue && i < gpb * R * NT) {
+    const int g = i / (R * NT), r = (i / NT) % R, t = i % NT;
+    const int64_t gg = int64_t(blockIdx.x) * gpb + g;
+    if (gg < total && t < a.g.n) {
+      const Seg se = segment_of(a, gg);
+      const int64_t o = (gg - se.gbase) * R + r;
+      if (o < se.rows) {
+        if (se.bias) pre_bias = __ldcg(se.bias + o);
+        if (se.resid) pre_res = __ldcg(se.resid + int64_t(t) * se.rows + o);
+      }
+    }
+  }
   pdl_enter();
   if (!early && active && u_first < units) load(u_first);
   const int n = a.g.n;
@@ -115,7 +132,6 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, 
     }
   __syncthreads();
   // Thread i finishes output (group i / (R NT), row, token): the group's warps summed in a fixed order.
-  const int i = threadIdx.x;
   if (i < gpb * R * NT) {
     const int g = i / (R * NT), r = (i / NT) % R, t = i % NT;
     const int64_t gg = int64_t(blockIdx.x) * gpb + g;
@@ -126,9 +142,9 @@ __global__ void __launch_bounds__(kWarps * 32) gguf_gemv_kernel(GgufGemvArgs a, 
         float v = red[g * ks][r][t];
         for (int p = 1; p < ks; ++p) v += red[g * ks + p][r][t];
         const int64_t k = int64_t(t) * sg.rows + o;
-        if (sg.bias) v += sg.bias[o];
+        if (sg.bias) v += a.early_epilogue ? pre_bias : sg.bias[o];
         sg.y[k] = v;
-        if (sg.resid) sg.resid[k] += v;
+        if (sg.resid) sg.resid[k] = (a.early_epilogue ? pre_res : sg.resid[k]) + v;
       }
     }
   }
@@ -153,8 +169,15 @@ int split_for(GgmlType t, bool kquant, int64_t groups) {
   return lg;
 }
 
+// QBENCH_GGUF_EARLY_EPILOGUE=0: bias and residual read after the reduction (A/B runs).
+bool early_epilogue() {
+  static const bool on = env_int("QBENCH_GGUF_EARLY_EPILOGUE", 1, 0, 1) != 0;
+  return on;
+}
+
 template <GgmlType T>
-void launch_t(const GgufGemvArgs& a, cudaStream_t s) {
+void launch_t(GgufGemvArgs a, cudaStream_t s) {
+  a.early_epilogue = early_epilogue();
   const int64_t groups = a.gend[a.g.nseg - 1];
   constexpr bool kq = T == GgmlType::Q4_K || T == GgmlType::Q5_K || T == GgmlType::Q6_K;
   const int lg = split_for(T, kq, groups), gpb = kWarps >> lg;

@@ -22,6 +22,7 @@ struct GgufGemvArgs {
   int64_t gend[kMaxSegments];  // cumulative row groups (kGgufRowsPerWarp rows each) per segment
   const int8_t* xq;            // x quantised per 16 values: codes [n, in]
   const int2* xs;              // and (d bits, code sum) [n, in / 16]
+  bool early_epilogue;         // bias and residual read before the PDL wait (set by the launcher)
 };
 // x [n, in] -> xq, xs (gguf_blocks_cuda.cuh quant16 per run of 16).
 void launch_gguf_quantize(const float* x, int64_t n, int64_t in, int8_t* xq, int2* xs, cudaStream_t s);

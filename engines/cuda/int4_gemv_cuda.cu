@@ -21,6 +21,9 @@
 // row blocks as possible. A lane loads the next unit's codes (2 × 16 bytes,
 // evict-first) and scales/zeros into registers while it multiplies this one's;
 // the first unit's before the PDL wait (pdl.cuh), behind the previous kernel.
+// Launches with at most 4 units per warp whose blocks start during the kernel
+// before (o) request all of their units into shared memory before that wait
+// instead (kStageMaxUnits below).
 #include "engines/cuda/int4_kernels_cuda.h"
 
 #include <algorithm>
@@ -63,9 +66,20 @@ __device__ __forceinline__ float folded_norm_scale(const Int4GemvArgs& a, int la
   return 1.0f / sqrtf(ss / float(a.nf.scale_dim) + a.nf.scale_eps);
 }
 
-template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int CHAINS>
+// Shared-memory rings (DEPTH > 0): a warp's units are requested into DEPTH slots of shared memory with
+// cp.async, codes and the group's 16 scale/zero entries (F16 scales, one group per unit), DEPTH units ahead of
+// the arithmetic, the first DEPTH before the PDL wait together with the epilogue's bias, residual and norm
+// weight. With at most DEPTH units per warp (o of the 7B shape) everything but the activations is requested
+// before the wait; the register path (DEPTH 0) keeps one unit ahead, so those units took dependent DRAM round
+// trips after it. Slots of one unit: 64 uint4 of codes, 4 of scales.
+constexpr int kStageMaxUnits = 4;
+constexpr int kStageUnitVecs = kInt4UnitVecs + 4;
+
+template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int CHAINS, int DEPTH = 0>
 __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
     int4_gemv_kernel(const Int4GemvArgs a, int ks, bool early) {
+  constexpr bool STAGED = DEPTH > 0;
+  static_assert(!STAGED || (HS && ONE_GROUP_PER_UNIT && NT <= 4), "ring: F16 scales, one group per unit, n <= 4");
   constexpr int H = NT <= 4 ? 1 : 2;
   __shared__ float part[kMaxWarps][2 * H][32];  // [warp][output][lane] of split-K partial sums
   const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5, wpb = blockDim.x >> 5;
@@ -109,12 +123,54 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
     n1 = __ldcs(cp + int64_t(u) * kInt4UnitVecs + 32);
     if constexpr (ONE_GROUP_PER_UNIT) nraw.load(sz, sz_entry(u), g);
   };
-  if (early && u0 < u1) fetch(u0);
+  extern __shared__ uint4 stage_smem[];  // DEPTH slots per warp
+  uint4* const ws = stage_smem + wib * (DEPTH * kStageUnitVecs);
+  auto issue = [&](int u) {  // unit u into slot (u - u0) % DEPTH; one commit group per unit, empty past u1
+    if (u < u1) {
+      uint4* su = ws + ((u - u0) % (DEPTH > 0 ? DEPTH : 1)) * kStageUnitVecs;
+      cp_async16(su + lane, cp + int64_t(u) * kInt4UnitVecs, true);
+      cp_async16(su + 32 + lane, cp + int64_t(u) * kInt4UnitVecs + 32, true);
+      if (lane < 4) cp_async16(su + 64 + lane, static_cast<const uint4*>(sz) + sz_entry(u) / 4 + lane, true);
+    }
+    cp_async_commit();
+  };
+  // Epilogue operands that no kernel of this step writes before this one (bias, norm weight) or that the
+  // kernels before it finished writing before it was launched (the residual: pdl.cuh), read through L2.
+  float pre_bias[2] = {0.f, 0.f}, pre_res[2] = {0.f, 0.f}, pre_w[2] = {0.f, 0.f};
+  auto epilogue_operands = [&] {
+    const float* bias = a.seg[0].bias;
+    const float* resid = a.seg[0].resid;
+    int64_t rows = a.seg[0].rows;
+#pragma unroll
+    for (int i = 1; i < kInt4MaxSegments; ++i)
+      if (i < a.nseg && rb_global >= a.seg[i - 1].rb_end) {
+        bias = a.seg[i].bias;
+        resid = a.seg[i].resid;
+        rows = a.seg[i].rows;
+      }
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      const int64_t row = rb * kInt4Rows + g + 8 * j;
+      if (c >= a.n || row >= rows) continue;
+      if (bias) pre_bias[j] = __ldcg(bias + row);
+      if (resid) pre_res[j] = __ldcg(resid + int64_t(c) * rows + row);
+      if (a.nf.norm_xf) pre_w[j] = __ldg(a.nf.norm_w + row);
+    }
+  };
+  if constexpr (STAGED) {
+#pragma unroll
+    for (int i = 0; i < DEPTH; ++i) issue(u0 + i);
+    if (kp == 0 && active) epilogue_operands();
+  } else {
+    if (early && u0 < u1) fetch(u0);
+  }
   // A GEMV that took over an RMSNorm has another GEMV right after it: that one's blocks are scheduled once
   // these finish (pdl_trigger at the end), not alongside them.
   pdl_wait();
   if (!a.trigger_late) pdl_trigger();
-  if (!early && u0 < u1) fetch(u0);
+  if constexpr (!STAGED) {
+    if (!early && u0 < u1) fetch(u0);
+  }
   // A folded RMSNorm's scale (n == 1): its partial sums come from L2 while the first unit's codes are in
   // flight; kept in shared memory (one slot per warp) rather than a register through the unit loop. (Read
   // after the loop instead: the same step time within noise, H100, 2026-11-22.)
@@ -138,13 +194,29 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
       xp[h] = real ? a.xf + h * 32 + lane : zero;
       xs[h] = real ? H * 32 : 0;
     }
-    for (int u = u0; u < u1; ++u) {
-      const uint4 c0 = n0, c1 = n1;
-      const Int4RawSz<HS> raw = nraw;
-      if (u + 1 < u1) fetch(u + 1);
-      Int4LaneSz s{};
-      if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw);
-      int4_unit_math<NT, HS, ONE_GROUP_PER_UNIT, CHAINS>(c0, c1, s, gr, sz, sz_row, u, g, xp, xs, acc);
+    if constexpr (STAGED) {
+      for (int u = u0; u < u1; ++u) {
+        cp_async_wait<DEPTH - 1>();  // unit u's group; DEPTH - 1 later ones may still be in flight
+        __syncwarp();                // a lane's scales were copied by lanes 0..3
+        const uint4* su = ws + ((u - u0) % DEPTH) * kStageUnitVecs;
+        const uint4 c0 = su[lane], c1 = su[32 + lane];
+        const uint32_t* se = reinterpret_cast<const uint32_t*>(su + 64);
+        Int4RawSz<HS> raw;
+        raw.lo = se[g];
+        raw.hi = se[g + 8];
+        __syncwarp();  // the slot is read: refill it
+        issue(u + DEPTH);
+        int4_unit_math<NT, HS, ONE_GROUP_PER_UNIT, CHAINS>(c0, c1, lane_sz<HS>(raw), gr, sz, sz_row, u, g, xp, xs, acc);
+      }
+    } else {
+      for (int u = u0; u < u1; ++u) {
+        const uint4 c0 = n0, c1 = n1;
+        const Int4RawSz<HS> raw = nraw;
+        if (u + 1 < u1) fetch(u + 1);
+        Int4LaneSz s{};
+        if constexpr (ONE_GROUP_PER_UNIT) s = lane_sz<HS>(raw);
+        int4_unit_math<NT, HS, ONE_GROUP_PER_UNIT, CHAINS>(c0, c1, s, gr, sz, sz_row, u, g, xp, xs, acc);
+      }
     }
   }
 
@@ -183,16 +255,17 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
     const int t = c + 4 * (j >> 1);
     const int64_t row = rb * kInt4Rows + g + 8 * (j & 1);
     if (t >= a.n || row >= rows) continue;
+    constexpr bool pre = STAGED;  // operands read before the wait (NT <= 4: j is the row half)
     float v = out[j];
     if (a.nf.scale_part) v *= norm_scale[wib];
-    if (bias) v += bias[row];
+    if (bias) v += pre ? pre_bias[j & 1] : bias[row];
     const int64_t o = int64_t(t) * rows + row;
     y[o] = v;
     if (resid) {
-      const float nv = resid[o] + v;
+      const float nv = (pre ? pre_res[j & 1] : resid[o]) + v;
       resid[o] = nv;
       if (a.nf.norm_xf) {
-        int4_xfrag_store1(a.nf.norm_xf, 1, 0, row, nv * a.nf.norm_w[row]);
+        int4_xfrag_store1(a.nf.norm_xf, 1, 0, row, nv * (pre ? pre_w[j & 1] : a.nf.norm_w[row]));
         ss += nv * nv;
       }
     }
@@ -249,6 +322,27 @@ int warps_per_sm(int w) {
   return cache[w].load();
 }
 
+// Staged launches (above) where a warp has at most kStageMaxUnits units and its blocks may already sit on
+// the SMs while the kernel before runs: not behind a folded RMSNorm's producer, which lets them in only as it
+// finishes (q/k/v). H100, GPTQ 7B pipelined step (2026-11-22): o staged 2.410 / 2.411 ms against 2.459 / 2.458
+// unstaged; o's exclusive time in the step 5.7 -> 3.4 us; q/k/v staged too 2.429 / 2.428 (its blocks start
+// cold: every unit requested at once came back later than one at a time). QBENCH_INT4_STAGE=0: off (A/B runs).
+bool staging_enabled() {
+  static const bool on = env_int("QBENCH_INT4_STAGE", 1, 0, 1) != 0;
+  return on;
+}
+
+template <int NT, bool HS, bool G1, int CHAINS, int DEPTH>
+void launch_ring(const Int4GemvArgs& a, int ks, unsigned blocks, int wpb, size_t bytes, cudaStream_t s) {
+  static const bool attr = [] {
+    QB_CUDA(cudaFuncSetAttribute(int4_gemv_kernel<NT, HS, G1, CHAINS, DEPTH>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 kMaxWarps * DEPTH * kStageUnitVecs * int(sizeof(uint4))));
+    return true;
+  }();
+  (void)attr;
+  launch_pdl(int4_gemv_kernel<NT, HS, G1, CHAINS, DEPTH>, dim3(blocks), dim3(wpb * 32), bytes, s, a, ks, true);
+}
+
 template <int NT, bool HS, bool G1, int CHAINS>
 void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   const int64_t total = a.seg[a.nseg - 1].rb_end;
@@ -288,6 +382,21 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   }
   const int64_t per_block = wpb / ks;
   const unsigned blocks = unsigned((total + per_block - 1) / per_block);
+  const int units_per_warp = (a.units + ks - 1) / ks;
+  if constexpr (HS && G1 && NT <= 4 && CHAINS == 4) {
+    // Few units per warp: all of them requested before the wait (not behind a folded RMSNorm's producer,
+    // whose successors start only as it finishes). A ring for the launches with many units per warp (gate/up,
+    // down) was slower: GPTQ 7B step 2.717-2.727 ms with 2 slots per warp, 2.818 with 4, against 2.424-2.426 in
+    // registers (H100, 2026-11-22; gate/up 30.2 -> 42.1 us per launch in the step), as the rings of earlier
+    // sessions were (docs/cuda.md).
+    if (staging_enabled() && units_per_warp <= kStageMaxUnits && !a.nf.scale_part) {
+      const int depth = units_per_warp <= 2 ? 2 : 4;
+      const size_t bytes = size_t(wpb) * depth * kStageUnitVecs * sizeof(uint4);
+      if (depth == 2) launch_ring<NT, HS, G1, CHAINS, 2>(a, ks, blocks, wpb, bytes, s);
+      else launch_ring<NT, HS, G1, CHAINS, 4>(a, ks, blocks, wpb, bytes, s);
+      return;
+    }
+  }
   launch_pdl(int4_gemv_kernel<NT, HS, G1, CHAINS>, dim3(blocks), dim3(wpb * 32), 0, s, a, ks, early_weight_loads());
 }
 

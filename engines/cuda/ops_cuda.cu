@@ -11,6 +11,7 @@
 
 #include "engines/core/env_flag.h"
 #include "engines/core/error.h"
+#include "engines/cuda/argmax_cuda.h"
 #include "engines/cuda/attention_cuda.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
@@ -33,7 +34,7 @@ namespace {
 unsigned blocks_for(int64_t n, int threads) { return unsigned((n + threads - 1) / threads); }
 
 // Key words: one tag per call site, then the launch's values.
-enum OpTag : uint64_t { kRmsnorm = 0x100, kAddBias, kRope, kKvStore, kSiluMul, kAdd, kUploadCopy, kArgmax };
+enum OpTag : uint64_t { kRmsnorm = 0x100, kAddBias, kRope, kKvStore, kSiluMul, kAdd, kUploadCopy };
 uint64_t fbits(float f) {
   uint32_t u;
   std::memcpy(&u, &f, 4);
@@ -306,48 +307,6 @@ __global__ void silu_mul_kernel(const float* gate, const float* up, float* out, 
   }
 }
 
-// One block per row: the largest value's index, lowest index on ties (as argmax() on the host).
-__global__ void argmax_rows_kernel(const float* __restrict__ x, int64_t n, int32_t* __restrict__ out) {
-  pdl_enter();
-  const float* xr = x + int64_t(blockIdx.x) * n;
-  float bv = -INFINITY;
-  int64_t bi = -1;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    const float v = xr[i];
-    if (bi < 0 || v > bv) {  // i grows per thread: the first of equal values stays
-      bv = v;
-      bi = i;
-    }
-  }
-  // The warp's best (value, index): largest value, lowest index among equals.
-  auto warp_best = [](float& bv, int64_t& bi) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-      const float v = __shfl_xor_sync(0xffffffffu, bv, o);
-      const int64_t i = __shfl_xor_sync(0xffffffffu, bi, o);
-      if (i >= 0 && (bi < 0 || v > bv || (v == bv && i < bi))) {
-        bv = v;
-        bi = i;
-      }
-    }
-  };
-  warp_best(bv, bi);
-  __shared__ float sv[32];
-  __shared__ int64_t si[32];
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
-  if (lane == 0) {
-    sv[warp] = bv;
-    si[warp] = bi;
-  }
-  __syncthreads();
-  if (warp == 0) {
-    bv = lane < nw ? sv[lane] : -INFINITY;
-    bi = lane < nw ? si[lane] : -1;
-    warp_best(bv, bi);
-    if (lane == 0) out[blockIdx.x] = int32_t(bi);
-  }
-}
-
 __global__ void add_kernel(float* y, const float* x, int64_t n, bool vec) {
   pdl_enter();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -575,22 +534,15 @@ class CudaOps final : public Ops {
       argmax_ = static_cast<int32_t*>(device_alloc(size_t(rows) * sizeof(int32_t), "argmax output"));
       argmax_cap_ = rows;
     }
-    int32_t* o = argmax_;
-    enqueue({key(kArgmax, kw(x), rows, n, kw(o)), true, [=](cudaStream_t s) {
-               launch_pdl(argmax_rows_kernel, unsigned(rows), 1024, 0, s, x, n, o);
-               QB_CUDA_LAUNCH("argmax_rows");
-             }});
-    download(host_out, o, size_t(rows) * sizeof(int32_t));
+    enqueue_argmax_rows(x, rows, n, argmax_);
+    download(host_out, argmax_, size_t(rows) * sizeof(int32_t));
   }
 
   // Pipelined greedy decode (engines/model/decode_greedy.cpp): the ids stay in `ids` for the next step's
   // embedding lookup, and a copy travels to the host behind the step (greedy_ids.h).
   bool pipelined_greedy() const override { return true; }
   uint64_t argmax_rows_device(const float* x, int64_t rows, int64_t n, int32_t* ids) override {
-    enqueue({key(kArgmax, kw(x), rows, n, kw(ids)), true, [=](cudaStream_t s) {
-               launch_pdl(argmax_rows_kernel, unsigned(rows), 1024, 0, s, x, n, ids);
-               QB_CUDA_LAUNCH("argmax_rows");
-             }});
+    enqueue_argmax_rows(x, rows, n, ids);
     return greedy_ids_.queue_copy(ids, rows);
   }
   void submit() override {
