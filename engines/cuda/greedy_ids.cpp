@@ -58,9 +58,9 @@ void GreedyIds::wait(uint64_t ticket, int32_t* host_out, int64_t rows) {
     flush();
     mark_submitted(stream());
   }
+  s.ticket = 0;  // freed whatever happens next: a failed wait must not keep the slot
   QB_CUDA(cudaEventSynchronize(s.done));
   for (int64_t i = 0; i < rows; ++i) host_out[i] = s.host[i];
-  s.ticket = 0;
 }
 
 }  // namespace qbench::cuda

@@ -8,6 +8,7 @@
 // the device runs step after step and the host's work hides behind it. This is what serving engines call
 // overlap scheduling; the tokens are the same as the synchronous loop's.
 #include <functional>
+#include <vector>
 
 #include "engines/core/env_flag.h"
 #include "engines/core/error.h"
@@ -68,20 +69,36 @@ void Transformer::decode_greedy(Sequence& seq, int32_t token, int64_t n, const s
   if (device_token_.empty()) device_token_ = DeviceArray<int32_t>(ops_.get(), 1, &mem_, MemCategory::Activations);
   // The first step feeds the host's token: stage it where the later steps find theirs.
   ops_->upload(device_token_.data(), &token, sizeof(int32_t));
-  uint64_t ticket = queue_greedy_step(seq, device_token_.data());
-  for (int64_t i = 0; i < n; ++i) {
-    const bool more = i + 1 < n;
-    const uint64_t next_ticket = more ? queue_greedy_step(seq, device_token_.data()) : 0;
-    int32_t t = 0;
-    ops_->wait_ids(ticket, &t, 1);
-    if (!on_token(t)) {
-      if (more) {  // the step queued past the stop: let it finish, then forget its position
-        ops_->wait_ids(next_ticket, &t, 1);
-        seq.n_past -= 1;
-      }
-      return;
+  // Queued steps whose token nobody has read yet, oldest first (at most two). Leaving early (a stop, or an
+  // exception) waits for them and gives their positions back: the sequence then holds the tokens fed before the
+  // last one handed to on_token, as after the synchronous loop, and no copy of an id is left pending.
+  std::vector<uint64_t> unread = {queue_greedy_step(seq, device_token_.data())};
+  auto give_back = [&] {
+    while (!unread.empty()) {
+      const uint64_t t = unread.back();
+      unread.pop_back();
+      seq.n_past -= 1;
+      int32_t id = 0;
+      ops_->wait_ids(t, &id, 1);
     }
-    ticket = next_ticket;
+  };
+  try {
+    for (int64_t i = 0; i < n; ++i) {
+      if (i + 1 < n) unread.push_back(queue_greedy_step(seq, device_token_.data()));
+      int32_t t = 0;
+      ops_->wait_ids(unread.front(), &t, 1);
+      unread.erase(unread.begin());
+      if (!on_token(t)) {
+        give_back();
+        return;
+      }
+    }
+  } catch (...) {
+    try {
+      give_back();
+    } catch (...) {  // the first error is the one to report
+    }
+    throw;
   }
 }
 

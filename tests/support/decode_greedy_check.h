@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "engines/model/transformer.h"
@@ -52,6 +53,23 @@ inline void check_decode_greedy(Transformer& m, const std::vector<int32_t>& prom
     m.decode_greedy(s, got.back(), steps - k, [&](int32_t t) { got.push_back(t); return true; });
     CHECK(got == want);
     CHECK(s.n_past == P + steps);
+  }
+  // on_token throwing after k tokens: the same state as a stop there, and decoding goes on from it.
+  {
+    Sequence s = m.new_sequence(P + steps + 1, kv);
+    const int32_t first = prefill(s);
+    std::vector<int32_t> got;
+    CHECK_THROWS_WITH(m.decode_greedy(s, first, steps,
+                                      [&](int32_t t) {
+                                        got.push_back(t);
+                                        if (int64_t(got.size()) == k) throw std::runtime_error("caller stops");
+                                        return true;
+                                      }),
+                      "caller stops");
+    REQUIRE(int64_t(got.size()) == k);
+    CHECK(s.n_past == P + k);
+    m.decode_greedy(s, got.back(), steps - k, [&](int32_t t) { got.push_back(t); return true; });
+    CHECK(got == want);
   }
 }
 
