@@ -176,8 +176,10 @@ TEST_CASE("cuda q/k/v as one GEMM: same logits within rounding, fewer launches",
 TEST_CASE("cuda batch-1 decode: activation forms folded into their producers, bit-identical, fewer launches",
           "[cuda][folds]") {
   if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gptq/model.safetensors")) return;
-  const bool was = cuda::form_folds_enabled(), norms_were = cuda::norm_folds_enabled();
+  const bool was = cuda::form_folds_enabled(), norms_were = cuda::norm_folds_enabled(),
+             silus_were = cuda::silu_folds_enabled();
   cuda::set_norm_folds_enabled(false);  // not bit-identical: the next test
+  cuda::set_silu_folds_enabled(false);  // counted by its own test below
   const std::vector<int32_t> ids = reference_ids("rand200");
   for (const std::string dir : {"gptq", "awq", "gptq-actorder", "gguf/tiny-qwen2-q4_k_m.gguf", "gguf/tiny-qwen2-q8_0.gguf"}) {
     auto e = load_tiny_fixture(dir, "cuda");
@@ -217,6 +219,7 @@ TEST_CASE("cuda batch-1 decode: activation forms folded into their producers, bi
   }
   cuda::set_form_folds_enabled(was);
   cuda::set_norm_folds_enabled(norms_were);
+  cuda::set_silu_folds_enabled(silus_were);
 }
 
 // Batch-1 decode, int4: the one-row RMSNorm between the GEMV whose epilogue adds into the residual (o, down)
@@ -270,6 +273,53 @@ TEST_CASE("cuda batch-1 decode: RMSNorm folded into the int4 GEMVs around it, wi
     else CHECK(l_off == l_on);
   }
   cuda::set_norm_folds_enabled(was);
+}
+
+// Decode, int4: SiLU·mul runs inside the gate/up GEMV before it (linear_int4_cuda.h fold_silu_into_int4): the
+// GEMV's blocks pair gate's and up's row blocks and write the down GEMV's fragments of silu(gate) · up with the
+// SiLU·mul kernel's arithmetic, so the logits are bit-identical and each layer has one launch fewer. Act-order
+// GEMVs pack their own input, and GGUF has no such fold: unchanged there.
+TEST_CASE("cuda decode: SiLU·mul folded into the int4 gate/up GEMV, bit-identical, one launch fewer per layer",
+          "[cuda][folds]") {
+  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gptq/model.safetensors")) return;
+  const bool was = cuda::silu_folds_enabled(), norms_were = cuda::norm_folds_enabled();
+  const std::vector<int32_t> ids = reference_ids("rand200");
+  for (const std::string dir : {"gptq", "awq", "gptq-actorder", "gguf/tiny-qwen2-q8_0.gguf"}) {
+    auto e = load_tiny_fixture(dir, "cuda");
+    Transformer& m = e->model();
+    const int64_t layers = e->config().num_layers;
+    for (bool norms : {true, false}) {  // gate/up reading a folded RMSNorm's scale, or not
+      cuda::set_norm_folds_enabled(norms);
+      auto decode = [&](uint64_t& launches) {
+        Sequence s = m.new_sequence(200, KvType::F16);
+        std::vector<float> logits, all;
+        m.forward(s, ids.data(), 40, LogitsMode::Last, logits);
+        for (int i = 0; i < 4; ++i) {
+          const uint64_t before = cuda::graph_stats().launched();
+          m.forward(s, ids.data() + 40 + i, 1, LogitsMode::Last, logits);
+          launches = cuda::graph_stats().launched() - before;
+          all.insert(all.end(), logits.begin(), logits.end());
+        }
+        return all;
+      };
+      uint64_t l_off = 0, l_on = 0;
+      (void)decode(l_on);  // warm-up: scratch buffers grow on first use
+      cuda::set_silu_folds_enabled(false);
+      const auto off = decode(l_off);
+      cuda::set_silu_folds_enabled(true);
+      const auto on = decode(l_on);
+      INFO(dir << ", RMSNorm fold " << norms);
+      REQUIRE(on.size() == off.size());
+      const double d = max_abs_diff(on.data(), off.data(), int64_t(on.size()));
+      std::printf("cuda SiLU fold %s (norm fold %d): max-abs on vs off %.3g; step launches %llu -> %llu\n",
+                  dir.c_str(), int(norms), d, (unsigned long long)l_off, (unsigned long long)l_on);
+      CHECK(d == 0.0);
+      if (dir == "gptq" || dir == "awq") CHECK(l_off - l_on == uint64_t(layers));
+      else CHECK(l_off == l_on);
+    }
+  }
+  cuda::set_norm_folds_enabled(norms_were);
+  cuda::set_silu_folds_enabled(was);
 }
 
 #endif  // QBENCH_HAVE_CUDA

@@ -21,6 +21,10 @@ void set_form_folds_enabled(bool on);
 // QBENCH_CUDA_NORM_FOLD=0 at start-up.
 bool norm_folds_enabled();
 void set_norm_folds_enabled(bool on);
+// Within the form folds, decode: SiLU·mul runs inside the int4 gate/up GEMV before it (linear_int4_cuda.h
+// fold_silu_into_int4); bit-identical. On unless QBENCH_CUDA_SILU_FOLD=0 at start-up.
+bool silu_folds_enabled();
+void set_silu_folds_enabled(bool on);
 // q/k/v as one cuBLAS GEMM at batched decode (linear_dense_cuda.cu), on unless QBENCH_CUDA_GEMM_MERGE=0.
 // Not bit-identical to three GEMMs (cuBLAS may pick another kernel and summation order for the merged shape).
 bool gemm_merge_enabled();

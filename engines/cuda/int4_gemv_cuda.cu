@@ -75,9 +75,12 @@ __device__ __forceinline__ float folded_norm_scale(const Int4GemvArgs& a, int la
 constexpr int kStageMaxUnits = 4;
 constexpr int kStageUnitVecs = kInt4UnitVecs + 4;
 
-template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int CHAINS, int DEPTH = 0>
+// SILU: the SiLU·mul fold (Int4SiluFold): a.silu is set, NT <= 4. Its own instantiation, so that the other
+// launches keep the unit loop's registers as they were.
+template <int NT, bool HS, bool ONE_GROUP_PER_UNIT, int CHAINS, int DEPTH = 0, bool SILU = false>
 __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
     int4_gemv_kernel(const Int4GemvArgs a, int ks, bool early) {
+  static_assert(!SILU || NT <= 4, "the SiLU fold takes n <= 4");
   constexpr bool STAGED = DEPTH > 0;
   static_assert(!STAGED || (HS && ONE_GROUP_PER_UNIT && NT <= 4), "ring: F16 scales, one group per unit, n <= 4");
   constexpr int H = NT <= 4 ? 1 : 2;
@@ -86,6 +89,11 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
   const int g = lane >> 2, c = lane & 3;
   const int rbl = wib / ks, kp = wib % ks;
   int64_t rb = int64_t(blockIdx.x) * (wpb / ks) + rbl;
+  // SiLU·mul fold: row-block slot q < P of a block takes gate's row block blockIdx · P + q, slot q + P up's same.
+  if constexpr (SILU) {
+    const int P = (wpb / ks) / 2;
+    rb = (rbl < P ? 0 : a.seg[0].rb_end) + int64_t(blockIdx.x) * P + rbl % P;
+  }
   int64_t total = a.seg[0].rb_end;
 #pragma unroll
   for (int i = 1; i < kInt4MaxSegments; ++i)
@@ -231,10 +239,31 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
 #pragma unroll
     for (int j = 0; j < 2 * H; ++j) part[wib][j][lane] = out[j];
     __syncthreads();
-    if (kp != 0) return;
-    for (int w = 1; w < ks; ++w)
+    if (kp != 0 && !SILU) return;  // the SiLU fold's barrier below needs every warp
+    if (kp == 0)
+      for (int w = 1; w < ks; ++w)
 #pragma unroll
-      for (int j = 0; j < 2 * H; ++j) out[j] += part[wib + w][j][lane];
+        for (int j = 0; j < 2 * H; ++j) out[j] += part[wib + w][j][lane];
+  }
+  if constexpr (SILU) {
+    // Gate's and up's sums of one row block meet in shared memory; the gate warp writes the fragments of
+    // silu(gate) · up (the SiLU·mul kernel's arithmetic and stores, so bit-identical to it).
+    __shared__ float pair[kMaxWarps][2][32];
+    const int P = (wpb / ks) / 2;
+    if (kp == 0)
+#pragma unroll
+      for (int j = 0; j < 2; ++j) pair[rbl][j][lane] = a.nf.scale_part ? out[j] * norm_scale[wib] : out[j];
+    __syncthreads();
+    if (kp != 0 || rbl >= P || !active) return;
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      const int64_t row = rb * kInt4Rows + g + 8 * j;
+      if (c >= a.n || row >= a.silu.rows) continue;
+      const float gv = pair[rbl][j][lane], uv = pair[rbl + P][j][lane];
+      int4_xfrag_store1(a.silu.xf, a.silu.halves, c, row, gv / (1.0f + expf(-gv)) * uv);
+    }
+    if (rb == 0 && lane == 0) int4_xfrag_zero(a.silu.xf, a.silu.halves, a.silu.rows);
+    return;
   }
   if (!active) return;
   float* y = a.seg[0].y;
@@ -358,22 +387,27 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
   static const int ks_max = int(env_int("QBENCH_INT4_KSMAX", 16, 1, 16));
   static const bool balance = env_int("QBENCH_INT4_BALANCE", 1, 0, 1) != 0;
   const int64_t cap_warps = sms * warps_per_sm<NT, HS, G1, CHAINS>(8);
+  // A paired launch (the SiLU fold) holds two row blocks per block, so at most kMaxWarps / 2 warps per row block.
+  const int ks_cap = a.silu.xf ? std::min(ks_max, kMaxWarps / 2) : ks_max;
   int ks = 1;
   if (forced) {
-    ks = forced;
+    ks = std::min(forced, ks_cap);
     while (ks > 1 && ks > a.units) ks /= 2;
   } else {
-    while (2 * ks <= ks_max && total * ks * 2 <= cap_warps && a.units >= 2 * ks) ks *= 2;
+    while (2 * ks <= ks_cap && total * ks * 2 <= cap_warps && a.units >= 2 * ks) ks *= 2;
   }
   // Warps per block: the block scheduler spreads a one-wave launch's blocks evenly over the SMs, so the
   // busiest SM holds ceil(blocks / SMs) blocks; take the block size (a multiple of ks) that gives it the
   // fewest row blocks and still fits one wave, larger blocks on ties. Gate/up of the 7B shape (2368 row
   // blocks, no split): 9 warps (18 row blocks on every SM) instead of 8 (24 on some, 16 on others).
   // QBENCH_INT4_BALANCE=0 keeps 8 warps (16 for split-K 16), as before (A/B runs).
-  int wpb = std::max(8, ks);
-  if (balance) {
+  // The SiLU fold pairs gate's and up's row blocks in one block: an even number of row blocks per block.
+  const bool paired = a.silu.xf != nullptr;
+  int wpb = std::max(paired ? 2 * ks : 8, ks);
+  if (balance || paired) {
     int64_t best = INT64_MAX;
     for (int w = ks; w <= kMaxWarps; w += ks) {
+      if (paired && (w / ks) % 2 != 0) continue;
       const int64_t blocks = (total + w / ks - 1) / (w / ks), per_sm = (blocks + sms - 1) / sms;
       if (per_sm * w > warps_per_sm<NT, HS, G1, CHAINS>(w)) continue;
       const int64_t load = per_sm * (w / ks);
@@ -389,11 +423,18 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
     // down) was slower: GPTQ 7B step 2.717-2.727 ms with 2 slots per warp, 2.818 with 4, against 2.424-2.426 in
     // registers (H100, 2026-11-22; gate/up 30.2 -> 42.1 us per launch in the step), as the rings of earlier
     // sessions were (docs/cuda.md).
-    if (staging_enabled() && units_per_warp <= kStageMaxUnits && !a.nf.scale_part) {
+    if (staging_enabled() && units_per_warp <= kStageMaxUnits && !a.nf.scale_part && !a.silu.xf) {
       const int depth = units_per_warp <= 2 ? 2 : 4;
       const size_t bytes = size_t(wpb) * depth * kStageUnitVecs * sizeof(uint4);
       if (depth == 2) launch_ring<NT, HS, G1, CHAINS, 2>(a, ks, blocks, wpb, bytes, s);
       else launch_ring<NT, HS, G1, CHAINS, 4>(a, ks, blocks, wpb, bytes, s);
+      return;
+    }
+  }
+  if constexpr (NT <= 4) {
+    if (a.silu.xf) {
+      launch_pdl(int4_gemv_kernel<NT, HS, G1, CHAINS, 0, true>, dim3(blocks), dim3(wpb * 32), 0, s, a, ks,
+                 early_weight_loads());
       return;
     }
   }

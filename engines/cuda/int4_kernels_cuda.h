@@ -73,6 +73,16 @@ struct Int4NormFold {
   float scale_eps;
 };
 
+// SiLU·mul folded into the gate/up GEMV launch (linear_int4_cuda.h fold_silu_into_int4), n <= 4: the launch's
+// two segments are gate and up of equal rows; each block pairs gate's row blocks with up's same row blocks, and
+// its epilogue writes the fragments of silu(gate) · up for the down GEMV instead of either output. xf null: no
+// fold.
+struct Int4SiluFold {
+  uint32_t* xf;
+  int halves;
+  int64_t rows;
+};
+
 struct Int4GemvArgs {
   Int4Segment seg[kInt4MaxSegments];
   int nseg;
@@ -84,6 +94,7 @@ struct Int4GemvArgs {
   // Let the next kernel's blocks be scheduled only as this launch's blocks finish (pdl.cuh pdl_trigger): set
   // for a GEMV followed directly by another GEMV (nf's norm_xf side).
   bool trigger_late;
+  Int4SiluFold silu;
 };
 
 // y_s[t, :] = x[t, :] · W_sᵀ for t < n <= 8: in-register dequantisation to FP16, tensor-core tiles, FP32 sums.

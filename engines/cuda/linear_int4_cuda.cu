@@ -32,6 +32,7 @@
 #include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/half_copy.h"
 #include "engines/cuda/int4_kernels_cuda.h"
+#include "engines/cuda/fold_control.h"
 #include "engines/cuda/launch_queue.h"
 
 namespace qbench {
@@ -55,6 +56,7 @@ struct Int4Launch {
   Int4Groups groups;
   bool hs;
   Int4NormFold nf;  // a folded RMSNorm (fold_rmsnorm_into_int4): this launch does its first half or its second
+  Int4SiluFold silu;  // a folded SiLU·mul (fold_silu_into_int4): gate/up write the down GEMV's fragments
 };
 
 // A GEMV that took over an RMSNorm has the next GEMV right behind it. Launched at its start (as PDL lets every
@@ -84,6 +86,7 @@ void run_gemv(const Int4Launch& L, cudaStream_t s) {
   a.n = L.g.n;
   a.nf = L.nf;
   a.trigger_late = L.nf.norm_xf && late_trigger();
+  a.silu = L.silu;  // triggers down early: late, the step took 2.400 / 2.395 ms against 2.379 / 2.375 (H100)
   launch_int4_gemv(a, L.hs, s);
 }
 
@@ -369,6 +372,23 @@ bool fold_rmsnorm_into_int4(size_t i, const float* x, const float* w, int64_t di
     B->nf.scale_eps = eps;
     lb->key.insert(lb->key.end(), {0x5E02, kw(part), uint64_t(dim), uint64_t(eb)});
   }
+  return true;
+}
+
+bool fold_silu_into_int4(size_t i, const float* gate, const float* up, int64_t count, void* xf, int halves,
+                         int64_t row) {
+  if (i == 0 || !silu_folds_enabled()) return false;
+  Launch* la = queued_launch(i - 1);
+  Int4Launch* A = int4_launch_of(la);
+  if (!A || A->g.nseg != 2 || A->g.n > 4 || A->g.y[0] != gate || A->g.y[1] != up || A->silu.xf || A->nf.norm_xf)
+    return false;
+  const int64_t rows = A->g.end[0];
+  if (A->g.end[1] != 2 * rows || rows % kInt4Rows != 0 || row != rows || count != A->g.n * rows) return false;
+  for (int s = 0; s < 2; ++s)
+    if (A->g.bias[s] || A->g.resid[s]) return false;
+  A->silu = {static_cast<uint32_t*>(xf), halves, rows};
+  la->key.insert(la->key.end(), {0x5117, kw(xf), uint64_t(halves)});
+  la->merge_tag = nullptr;  // nothing may extend it now
   return true;
 }
 

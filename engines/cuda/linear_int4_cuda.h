@@ -21,6 +21,15 @@ namespace cuda {
 // over: the first writes the fragments of x·w and per row block the sum of x², the others multiply their
 // sums by 1/sqrt(mean(x²) + eps). True when done; the RMSNorm launch must then not run.
 bool fold_rmsnorm_into_int4(size_t i, const float* x, const float* w, int64_t dim, float eps, const void* xf);
+// Decode, n <= 4 (fold_control.h silu_folds_enabled): queued launch i is SiLU·mul of gate and up (count
+// values) that now writes only the int4 GEMV fragments xf (halves, row inputs per token) of its output; if the
+// launch before it is the merged int4 GEMV writing exactly gate and up (no bias, no residual), that launch
+// writes the fragments of silu(gate) · up itself, bit for bit as the SiLU·mul kernel would. True when done; the
+// SiLU·mul launch must then not run. H100, GPTQ 7B pipelined step: 2.380 / 2.378 / 2.376 ms against 2.384 / 2.386
+// / 2.387 without (2026-11-22): the paired gate/up GEMV takes 31.6 us of the step where gate/up and SiLU·mul
+// took 30.0 + 2.3 (its 6-warp blocks, the pairing barrier and a few more spilled registers).
+bool fold_silu_into_int4(size_t i, const float* gate, const float* up, int64_t count, void* xf, int halves,
+                         int64_t row);
 }  // namespace cuda
 
 }  // namespace qbench

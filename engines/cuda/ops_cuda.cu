@@ -564,6 +564,14 @@ class CudaOps final : public Ops {
     };
     // The down projection's GEMM may have it write out's 16-bit copy (or its GEMV, out's activation form).
     offer_half_copy(l, out, n, h.get(), vec && n % 16 == 0 ? kCapsVec4 : kCapsScalar);
+    // Decode: once only the int4 fragments of out are left to write, the int4 gate/up GEMV before may take
+    // the launch over (its blocks pair gate's and up's rows). The hook's pointer is kept alive by l.run.
+    if (silu_folds_enabled())
+      l.on_release = [hp = h.get(), gate, up, n](size_t i) {
+        if (hp->type == HalfType::Int4Frag && hp->only &&
+            fold_silu_into_int4(i, gate, up, n, hp->p, hp->halves, hp->row))
+          cancel_launch(i);
+      };
     enqueue(std::move(l));
   }
 
