@@ -75,6 +75,21 @@ Run run(Engine& e, KvType kv) {
   return r;
 }
 
+// A 40-token prompt from ids, then `steps` decode steps fed from ids: every step's logits, and in `launches` the
+// kernels the last step ran (cancelled launches not counted). Capacity 200 splits every step's attention (its
+// combine pass writes all of the output, and with it o's form).
+std::vector<float> decode_from_ids(Transformer& m, const std::vector<int32_t>& ids, int steps, uint64_t& launches) {
+  Sequence s = m.new_sequence(200, KvType::F16);
+  std::vector<float> logits, all;
+  m.forward(s, ids.data(), 40, LogitsMode::Last, logits);
+  for (int i = 0; i < steps; ++i) {
+    const uint64_t before = cuda::graph_stats().launched();
+    m.forward(s, ids.data() + 40 + i, 1, LogitsMode::Last, logits);
+    launches = cuda::graph_stats().launched() - before;
+    all.insert(all.end(), logits.begin(), logits.end());
+  }
+  return all;
+}
 
 }  // namespace
 
@@ -185,20 +200,7 @@ TEST_CASE("cuda batch-1 decode: activation forms folded into their producers, bi
     auto e = load_tiny_fixture(dir, "cuda");
     Transformer& m = e->model();
     const int64_t layers = e->config().num_layers;
-    // A 40-token prompt, then 3 steps; capacity 200 splits every step's attention (its combine pass writes
-    // all of the output, and with it o's form). Launches counted over the last step.
-    auto decode = [&](uint64_t& launches) {
-      Sequence s = m.new_sequence(200, KvType::F16);
-      std::vector<float> logits, all;
-      m.forward(s, ids.data(), 40, LogitsMode::Last, logits);
-      for (int i = 0; i < 3; ++i) {
-        const uint64_t before = cuda::graph_stats().launches;
-        m.forward(s, ids.data() + 40 + i, 1, LogitsMode::Last, logits);
-        launches = cuda::graph_stats().launches - before;
-        all.insert(all.end(), logits.begin(), logits.end());
-      }
-      return all;
-    };
+    auto decode = [&](uint64_t& launches) { return decode_from_ids(m, ids, 3, launches); };
     uint64_t l_off = 0, l_on = 0;
     (void)decode(l_on);  // warm-up: scratch buffers grow on first use
     cuda::set_form_folds_enabled(false);
@@ -290,18 +292,7 @@ TEST_CASE("cuda decode: SiLU·mul folded into the int4 gate/up GEMV, bit-identic
     const int64_t layers = e->config().num_layers;
     for (bool norms : {true, false}) {  // gate/up reading a folded RMSNorm's scale, or not
       cuda::set_norm_folds_enabled(norms);
-      auto decode = [&](uint64_t& launches) {
-        Sequence s = m.new_sequence(200, KvType::F16);
-        std::vector<float> logits, all;
-        m.forward(s, ids.data(), 40, LogitsMode::Last, logits);
-        for (int i = 0; i < 4; ++i) {
-          const uint64_t before = cuda::graph_stats().launched();
-          m.forward(s, ids.data() + 40 + i, 1, LogitsMode::Last, logits);
-          launches = cuda::graph_stats().launched() - before;
-          all.insert(all.end(), logits.begin(), logits.end());
-        }
-        return all;
-      };
+      auto decode = [&](uint64_t& launches) { return decode_from_ids(m, ids, 4, launches); };
       uint64_t l_off = 0, l_on = 0;
       (void)decode(l_on);  // warm-up: scratch buffers grow on first use
       cuda::set_silu_folds_enabled(false);

@@ -3,39 +3,22 @@
 // tests/cuda_decode_greedy_test.cpp).
 #include <catch2/catch.hpp>
 
-#include "engines/formats/synthetic_checkpoint.h"
-#include "engines/model/shape_catalog.h"
-#include "engines/registry/registry.h"
 #include "tests/support/decode_greedy_check.h"
-#include "tests/support/test_paths.h"
+#include "tests/support/synthetic_engine.h"
 
 using namespace qbench;
 using namespace qbench::test;
 
 TEST_CASE("decode_greedy on the cpu equals one greedy step at a time and stops where asked", "[model]") {
-  const ModelConfig cfg = shape_config("tiny");
-  SyntheticOptions o;
-  o.out_dir = temp_dir("decode-greedy");
-  o.seed = 11;
-  o.weight_std = 0.5f;  // spread logits, so the argmax is not decided by rounding
-  write_synthetic_checkpoint(cfg, o);
-  LoadOptions lo;
-  lo.path = o.out_dir;
-  auto e = load_engine(lo);
+  auto e = synthetic_engine("tiny", "decode-greedy", 11, 0.5f);
   REQUIRE_FALSE(e->model().decode_pipelined());  // the CPU has nothing to overlap
   check_decode_greedy(e->model(), {3, 17, 250, 9, 4, 77}, 12, KvType::F32);
 }
 
 TEST_CASE("decode_greedy rejects a token outside the vocabulary", "[model]") {
-  const ModelConfig cfg = shape_config("tiny");
-  SyntheticOptions o;
-  o.out_dir = temp_dir("decode-greedy-bad");
-  write_synthetic_checkpoint(cfg, o);
-  LoadOptions lo;
-  lo.path = o.out_dir;
-  auto e = load_engine(lo);
+  auto e = synthetic_engine("tiny", "decode-greedy-bad", 3, 0.5f);
   Sequence s = e->model().new_sequence(8, KvType::F32);
-  CHECK_THROWS_WITH(e->model().decode_greedy(s, int32_t(cfg.vocab_size), 2, [](int32_t) { return true; }),
+  CHECK_THROWS_WITH(e->model().decode_greedy(s, int32_t(e->config().vocab_size), 2, [](int32_t) { return true; }),
                     Catch::Contains("outside the vocabulary"));
   CHECK(s.n_past == 0);
 }

@@ -8,6 +8,7 @@
 #include "engines/model/sampler.h"
 #include "engines/model/shape_catalog.h"
 #include "engines/registry/registry.h"
+#include "tests/support/synthetic_engine.h"
 #include "tests/support/test_paths.h"
 #include "workloads/latency.h"
 
@@ -16,14 +17,7 @@ using namespace qbench::test;
 
 TEST_CASE("latency workload: greedy tokens equal forward + argmax; sampled runs follow their seed", "[latency]") {
   const ModelConfig cfg = shape_config("tiny");
-  SyntheticOptions o;
-  o.out_dir = temp_dir("latency-greedy");
-  o.seed = 5;
-  o.weight_std = 0.5f;  // spread logits, so the argmax is not decided by rounding
-  write_synthetic_checkpoint(cfg, o);
-  LoadOptions lo;
-  lo.path = o.out_dir;
-  auto e = load_engine(lo);
+  auto e = synthetic_engine("tiny", "latency-greedy", 5, 0.5f);
   REQUIRE_FALSE(e->has_tokenizer());  // random-id prompt, rebuilt below
 
   LatencyParams p;

@@ -66,6 +66,16 @@ __device__ __forceinline__ float folded_norm_scale(const Int4GemvArgs& a, int la
   return 1.0f / sqrtf(ss / float(a.nf.scale_dim) + a.nf.scale_eps);
 }
 
+// The segment of global row block rb (its epilogue pointers), chosen with constant indices only: a run-time
+// index into the arguments would copy them to local memory.
+__device__ __forceinline__ Int4Segment segment_of(const Int4GemvArgs& a, int64_t rb) {
+  Int4Segment s = a.seg[0];
+#pragma unroll
+  for (int i = 1; i < kInt4MaxSegments; ++i)
+    if (i < a.nseg && rb >= a.seg[i - 1].rb_end) s = a.seg[i];
+  return s;
+}
+
 // Shared-memory rings (DEPTH > 0): a warp's units are requested into DEPTH slots of shared memory with
 // cp.async, codes and the group's 16 scale/zero entries (F16 scales, one group per unit), DEPTH units ahead of
 // the arithmetic, the first DEPTH before the PDL wait together with the epilogue's bias, residual and norm
@@ -146,16 +156,10 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
   // kernels before it finished writing before it was launched (the residual: pdl.cuh), read through L2.
   float pre_bias[2] = {0.f, 0.f}, pre_res[2] = {0.f, 0.f}, pre_w[2] = {0.f, 0.f};
   auto epilogue_operands = [&] {
-    const float* bias = a.seg[0].bias;
-    const float* resid = a.seg[0].resid;
-    int64_t rows = a.seg[0].rows;
-#pragma unroll
-    for (int i = 1; i < kInt4MaxSegments; ++i)
-      if (i < a.nseg && rb_global >= a.seg[i - 1].rb_end) {
-        bias = a.seg[i].bias;
-        resid = a.seg[i].resid;
-        rows = a.seg[i].rows;
-      }
+    const Int4Segment sg = segment_of(a, rb_global);
+    const float* bias = sg.bias;
+    const float* resid = sg.resid;
+    const int64_t rows = sg.rows;
 #pragma unroll
     for (int j = 0; j < 2; ++j) {
       const int64_t row = rb * kInt4Rows + g + 8 * j;
@@ -266,6 +270,8 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
     return;
   }
   if (!active) return;
+  // The epilogue's pointers, looked up field by field (segment_of's whole-segment copy costs the unit loop
+  // spilled registers in this instantiation: 48 / 68 bytes against 32 / 52, ptxas).
   float* y = a.seg[0].y;
   const float* bias = a.seg[0].bias;
   float* resid = a.seg[0].resid;
