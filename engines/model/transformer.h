@@ -69,7 +69,8 @@ class Transformer {
   // On a device with Ops::pipelined_greedy the next step is queued before this step's token is read (its
   // embedding lookup takes the argmax on the device), so the host's per-step work overlaps the device's; a
   // step queued past a stop is waited for and its position given back (seq.n_past counts fed tokens only).
-  // decode_greedy.cpp.
+  // A step that cannot be queued (the sequence is full) throws one token earlier than the synchronous loop
+  // would: before the token of the step ahead of it reaches on_token. decode_greedy.cpp.
   void decode_greedy(Sequence& seq, int32_t token, int64_t n, const std::function<bool(int32_t)>& on_token);
   // Whether decode_greedy pipelines here (QBENCH_PIPELINED_DECODE=0: never).
   bool decode_pipelined() const;
