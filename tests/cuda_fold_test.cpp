@@ -91,6 +91,22 @@ std::vector<float> decode_from_ids(Transformer& m, const std::vector<int32_t>& i
   return all;
 }
 
+// decode_from_ids with a fold switched off, then on (after a warm-up with it on: scratch buffers grow on first
+// use), and the last step's launches of each.
+struct OffOn {
+  std::vector<float> off, on;
+  uint64_t launches_off = 0, launches_on = 0;
+};
+OffOn decode_off_on(Transformer& m, const std::vector<int32_t>& ids, int steps, void (*set)(bool)) {
+  OffOn r;
+  (void)decode_from_ids(m, ids, steps, r.launches_on);
+  set(false);
+  r.off = decode_from_ids(m, ids, steps, r.launches_off);
+  set(true);
+  r.on = decode_from_ids(m, ids, steps, r.launches_on);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("cuda launch folds: bit-identical logits, fewer launches", "[cuda][folds]") {
@@ -200,13 +216,9 @@ TEST_CASE("cuda batch-1 decode: activation forms folded into their producers, bi
     auto e = load_tiny_fixture(dir, "cuda");
     Transformer& m = e->model();
     const int64_t layers = e->config().num_layers;
-    auto decode = [&](uint64_t& launches) { return decode_from_ids(m, ids, 3, launches); };
-    uint64_t l_off = 0, l_on = 0;
-    (void)decode(l_on);  // warm-up: scratch buffers grow on first use
-    cuda::set_form_folds_enabled(false);
-    const auto off = decode(l_off);
-    cuda::set_form_folds_enabled(true);
-    const auto on = decode(l_on);
+    const OffOn r = decode_off_on(m, ids, 3, cuda::set_form_folds_enabled);
+    const auto &off = r.off, &on = r.on;
+    const uint64_t l_off = r.launches_off, l_on = r.launches_on;
     INFO(dir);
     REQUIRE(on.size() == off.size());
     const double d = max_abs_diff(on.data(), off.data(), int64_t(on.size()));
@@ -292,13 +304,9 @@ TEST_CASE("cuda decode: SiLU·mul folded into the int4 gate/up GEMV, bit-identic
     const int64_t layers = e->config().num_layers;
     for (bool norms : {true, false}) {  // gate/up reading a folded RMSNorm's scale, or not
       cuda::set_norm_folds_enabled(norms);
-      auto decode = [&](uint64_t& launches) { return decode_from_ids(m, ids, 4, launches); };
-      uint64_t l_off = 0, l_on = 0;
-      (void)decode(l_on);  // warm-up: scratch buffers grow on first use
-      cuda::set_silu_folds_enabled(false);
-      const auto off = decode(l_off);
-      cuda::set_silu_folds_enabled(true);
-      const auto on = decode(l_on);
+      const OffOn r = decode_off_on(m, ids, 4, cuda::set_silu_folds_enabled);
+      const auto &off = r.off, &on = r.on;
+      const uint64_t l_off = r.launches_off, l_on = r.launches_on;
       INFO(dir << ", RMSNorm fold " << norms);
       REQUIRE(on.size() == off.size());
       const double d = max_abs_diff(on.data(), off.data(), int64_t(on.size()));
