@@ -30,16 +30,8 @@ void Linear::gather_rows_device(const int32_t*, int64_t, float*) const {
   throw Error("this " + kind() + " Linear cannot look up rows by device-resident ids");
 }
 
-uint64_t Transformer::queue_greedy_step(Sequence& seq, const int32_t* device_ids) {
-  // The host-side checks look at a token; a device-resident one is an argmax over the vocabulary, so in range.
-  const int32_t placeholder = 0;
-  const std::vector<BatchItem> step = {{&seq, &placeholder, 1, true}};
-  struct Reset {
-    const int32_t*& p;
-    ~Reset() { p = nullptr; }
-  } reset{device_ids_};
-  device_ids_ = device_ids;
-  run_to_head(step);
+uint64_t Transformer::queue_greedy_step(const std::vector<BatchItem>& step, bool device_token) {
+  run_to_head(step, device_token ? device_token_.data() : nullptr);
   w_.output().forward(xn_.data(), logits_.data(), 1);
   const uint64_t ticket = ops_->argmax_rows_device(logits_.data(), 1, cfg_.vocab_size, device_token_.data());
   ops_->submit();
@@ -54,25 +46,23 @@ bool Transformer::decode_pipelined() const {
 
 void Transformer::decode_greedy(Sequence& seq, int32_t token, int64_t n, const std::function<bool(int32_t)>& on_token) {
   if (n <= 0) return;
+  // One item, built once: the token after each step is written back into `token`.
+  const std::vector<BatchItem> step = {{&seq, &token, 1, true}};
   if (!decode_pipelined()) {
     std::vector<int32_t> next;
     for (int64_t i = 0; i < n; ++i) {
-      forward_batch_greedy({{&seq, &token, 1, true}}, next);
+      forward_batch_greedy(step, next);
       token = next[0];
       if (!on_token(token)) return;
     }
     return;
   }
-  if (token < 0 || token >= cfg_.vocab_size)
-    throw Error("token id " + std::to_string(token) + " is outside the vocabulary (" +
-                std::to_string(cfg_.vocab_size) + ")");
   if (device_token_.empty()) device_token_ = DeviceArray<int32_t>(ops_.get(), 1, &mem_, MemCategory::Activations);
-  // The first step feeds the host's token: stage it where the later steps find theirs.
-  ops_->upload(device_token_.data(), &token, sizeof(int32_t));
   // Queued steps whose token nobody has read yet, oldest first (at most two). Leaving early (a stop, or an
   // exception) waits for them and gives their positions back: the sequence then holds the tokens fed before the
   // last one handed to on_token, as after the synchronous loop, and no copy of an id is left pending.
-  std::vector<uint64_t> unread = {queue_greedy_step(seq, device_token_.data())};
+  // The first step feeds the host's token (checked like any); the later ones the argmax on the device.
+  std::vector<uint64_t> unread = {queue_greedy_step(step, false)};
   auto give_back = [&] {
     while (!unread.empty()) {
       const uint64_t t = unread.back();
@@ -84,7 +74,7 @@ void Transformer::decode_greedy(Sequence& seq, int32_t token, int64_t n, const s
   };
   try {
     for (int64_t i = 0; i < n; ++i) {
-      if (i + 1 < n) unread.push_back(queue_greedy_step(seq, device_token_.data()));
+      if (i + 1 < n) unread.push_back(queue_greedy_step(step, true));
       int32_t t = 0;
       ops_->wait_ids(unread.front(), &t, 1);
       unread.erase(unread.begin());

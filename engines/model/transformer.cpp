@@ -94,12 +94,12 @@ void Transformer::forward(Sequence& seq, const int32_t* tokens, int64_t n, Logit
   }
 }
 
-int64_t Transformer::run_to_head(const std::vector<BatchItem>& items) {
+int64_t Transformer::run_to_head(const std::vector<BatchItem>& items, const int32_t* device_ids) {
   if (items.empty()) throw Error("forward_batch needs at least one sequence");
   int64_t rows = 0;
   for (auto& it : items) {
     if (it.n <= 0) throw Error("every sequence in a batch needs at least one token");
-    for (int64_t i = 0; i < it.n; ++i)
+    for (int64_t i = 0; !device_ids && i < it.n; ++i)  // device-resident ids are argmaxes: in range
       if (it.tokens[i] < 0 || it.tokens[i] >= cfg_.vocab_size)
         throw Error("token id " + std::to_string(it.tokens[i]) + " is outside the vocabulary (" +
                     std::to_string(cfg_.vocab_size) + ")");
@@ -112,7 +112,7 @@ int64_t Transformer::run_to_head(const std::vector<BatchItem>& items) {
     rows += it.n;
   }
   ensure_workspace(rows);
-  run_layers(items, rows);
+  run_layers(items, rows, device_ids);
 
   // The last row of each item that wants logits.
   last_rows_.clear();
@@ -157,7 +157,7 @@ void Transformer::forward_batch_greedy(const std::vector<BatchItem>& items, std:
   ops_->argmax_rows(out, m, V, tokens.data());
 }
 
-void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n) {
+void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n, const int32_t* device_ids) {
   const int64_t h = cfg_.hidden_size, qd = cfg_.num_heads * cfg_.head_dim, kvd = cfg_.num_kv_heads * cfg_.head_dim,
                 ff = cfg_.intermediate_size;
   const float eps = float(cfg_.rms_norm_eps);
@@ -169,7 +169,7 @@ void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n) {
     for (auto& it : items)
       for (int64_t i = 0; i < it.n; ++i, ++r) {
         pos_host_[size_t(r)] = int32_t(it.seq->n_past + i);
-        ids.push_back(it.tokens[i]);
+        if (!device_ids) ids.push_back(it.tokens[i]);
       }
   }
   seq_rows_.clear();
@@ -181,7 +181,7 @@ void Transformer::run_layers(const std::vector<BatchItem>& items, int64_t n) {
     }
   }
   ops_->upload(pos_.data(), pos_host_.data(), size_t(n) * sizeof(int32_t));
-  if (device_ids_) w_.embed->gather_rows_device(device_ids_, n, x_.data());
+  if (device_ids) w_.embed->gather_rows_device(device_ids, n, x_.data());
   else w_.embed->gather_rows(ids.data(), n, x_.data());
 
   for (int64_t l = 0; l < cfg_.num_layers; ++l) {

@@ -76,11 +76,13 @@ class Transformer {
   bool decode_pipelined() const;
 
  private:
-  // Checks and runs the layers, then final-norms the wanted rows into xn_; returns how many.
-  int64_t run_to_head(const std::vector<BatchItem>& items);
-  void run_layers(const std::vector<BatchItem>& items, int64_t rows);
-  // One pipelined decode step queued (decode_greedy.cpp): the embedding reads device_ids when given.
-  uint64_t queue_greedy_step(Sequence& seq, const int32_t* device_ids);
+  // Checks and runs the layers, then final-norms the wanted rows into xn_; returns how many. With device_ids
+  // the embedding lookup reads the tokens there (device memory, one per row) and the items' tokens are unused.
+  int64_t run_to_head(const std::vector<BatchItem>& items, const int32_t* device_ids = nullptr);
+  void run_layers(const std::vector<BatchItem>& items, int64_t rows, const int32_t* device_ids);
+  // One pipelined decode step queued (decode_greedy.cpp): its token from step[0].tokens, or with
+  // device_token from the last step's argmax on the device; returns the ticket of its sampled id.
+  uint64_t queue_greedy_step(const std::vector<BatchItem>& step, bool device_token);
   void ensure_workspace(int64_t rows);
 
   ModelConfig cfg_;
@@ -103,10 +105,7 @@ class Transformer {
   std::vector<int32_t> pos_host_, ids_host_, last_rows_;
   std::vector<Ops::SeqRows> seq_rows_;
   std::vector<float> greedy_logits_;  // host devices: the LM head's output before the argmax
-  // Pipelined greedy decode: the sampled id on the device, and (while a step is being queued) where the
-  // embedding lookup reads its token instead of the host ids.
-  DeviceArray<int32_t> device_token_;
-  const int32_t* device_ids_ = nullptr;
+  DeviceArray<int32_t> device_token_;  // pipelined greedy decode: the sampled id, on the device
 };
 
 }  // namespace qbench
