@@ -28,11 +28,11 @@
 #include "engines/cuda/cublas_gemm.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/cuda_context.h"
+#include "engines/cuda/fold_control.h"
 #include "engines/cuda/gemv_args.h"
 #include "engines/cuda/gemv_fusion.h"
 #include "engines/cuda/half_copy.h"
 #include "engines/cuda/int4_kernels_cuda.h"
-#include "engines/cuda/fold_control.h"
 #include "engines/cuda/launch_queue.h"
 
 namespace qbench {

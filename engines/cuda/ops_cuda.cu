@@ -553,23 +553,32 @@ class CudaOps final : public Ops {
 
   void silu_mul(const float* gate, const float* up, float* out, int64_t n) override {
     if (n <= 0) return;
+    struct SiluArgs {
+      const float *gate, *up;
+      float* out;
+      int64_t n;
+      bool vec;
+      HalfOut h;
+    };
     const bool vec = vec4_ok(n, {gate, up, out});
-    auto h = std::make_shared<HalfOut>();
+    auto args = std::make_shared<SiluArgs>(SiluArgs{gate, up, out, n, vec, {}});
     Launch l;
     l.key = key(kSiluMul, kw(gate), kw(up), kw(out), n, vec);
-    l.run = [=](cudaStream_t s) {
+    l.run = [args](cudaStream_t s) {
       if (debug_skip("silu")) return;
-      launch_pdl(silu_mul_kernel, vec_blocks(n, vec), 256, 0, s, gate, up, out, n, vec, *h);
+      const SiluArgs& a = *args;
+      launch_pdl(silu_mul_kernel, vec_blocks(a.n, a.vec), 256, 0, s, a.gate, a.up, a.out, a.n, a.vec, a.h);
       QB_CUDA_LAUNCH("silu_mul");
     };
     // The down projection's GEMM may have it write out's 16-bit copy (or its GEMV, out's activation form).
-    offer_half_copy(l, out, n, h.get(), vec && n % 16 == 0 ? kCapsVec4 : kCapsScalar);
+    offer_half_copy(l, out, n, &args->h, vec && n % 16 == 0 ? kCapsVec4 : kCapsScalar);
     // Decode: once only the int4 fragments of out are left to write, the int4 gate/up GEMV before may take
-    // the launch over (its blocks pair gate's and up's rows). The hook's pointer is kept alive by l.run.
+    // the launch over (its blocks pair gate's and up's rows). As the RMSNorm's hook, it holds a plain pointer
+    // (stored inside the std::function: no allocation per step), kept alive by l.run until cancel_launch.
     if (silu_folds_enabled())
-      l.on_release = [hp = h.get(), gate, up, n](size_t i) {
-        if (hp->type == HalfType::Int4Frag && hp->only &&
-            fold_silu_into_int4(i, gate, up, n, hp->p, hp->halves, hp->row))
+      l.on_release = [a = args.get()](size_t i) {
+        if (a->h.type == HalfType::Int4Frag && a->h.only &&
+            fold_silu_into_int4(i, a->gate, a->up, a->n, a->h.p, a->h.halves, a->h.row))
           cancel_launch(i);
       };
     enqueue(std::move(l));
