@@ -76,12 +76,11 @@ __device__ __forceinline__ Int4Segment segment_of(const Int4GemvArgs& a, int64_t
   return s;
 }
 
-// Shared-memory rings (DEPTH > 0): a warp's units are requested into DEPTH slots of shared memory with
-// cp.async, codes and the group's 16 scale/zero entries (F16 scales, one group per unit), DEPTH units ahead of
-// the arithmetic, the first DEPTH before the PDL wait together with the epilogue's bias, residual and norm
-// weight. With at most DEPTH units per warp (o of the 7B shape) everything but the activations is requested
-// before the wait; the register path (DEPTH 0) keeps one unit ahead, so those units took dependent DRAM round
-// trips after it. Slots of one unit: 64 uint4 of codes, 4 of scales.
+// Staged launches (DEPTH > 0, at most DEPTH units per warp: o of the 7B shape): before the PDL wait, every unit
+// of a warp is requested into its own shared-memory slot with cp.async (codes and the group's 16 scale/zero
+// entries: F16 scales, one group per unit), and the epilogue's bias, residual and norm weight into registers;
+// after the wait only the activations are left to fetch. The register path (DEPTH 0) keeps one unit ahead, so
+// those units took dependent DRAM round trips after the wait. Slots of one unit: 64 uint4 of codes, 4 of scales.
 constexpr int kStageMaxUnits = 4;
 constexpr int kStageUnitVecs = kInt4UnitVecs + 4;
 
@@ -92,7 +91,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
     int4_gemv_kernel(const Int4GemvArgs a, int ks, bool early) {
   static_assert(!SILU || NT <= 4, "the SiLU fold takes n <= 4");
   constexpr bool STAGED = DEPTH > 0;
-  static_assert(!STAGED || (HS && ONE_GROUP_PER_UNIT && NT <= 4), "ring: F16 scales, one group per unit, n <= 4");
+  static_assert(!STAGED || (HS && ONE_GROUP_PER_UNIT && NT <= 4), "staged: F16 scales, one group per unit, n <= 4");
   constexpr int H = NT <= 4 ? 1 : 2;
   __shared__ float part[kMaxWarps][2 * H][32];  // [warp][output][lane] of split-K partial sums
   const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5, wpb = blockDim.x >> 5;
@@ -143,9 +142,9 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
   };
   extern __shared__ uint4 stage_smem[];  // DEPTH slots per warp
   uint4* const ws = stage_smem + wib * (DEPTH * kStageUnitVecs);
-  auto issue = [&](int u) {  // unit u into slot (u - u0) % DEPTH; one commit group per unit, empty past u1
+  auto stage = [&](int u) {  // unit u into slot u - u0; one commit group per slot (empty past u1)
     if (u < u1) {
-      uint4* su = ws + ((u - u0) % (DEPTH > 0 ? DEPTH : 1)) * kStageUnitVecs;
+      uint4* su = ws + (u - u0) * kStageUnitVecs;
       cp_async16(su + lane, cp + int64_t(u) * kInt4UnitVecs, true);
       cp_async16(su + 32 + lane, cp + int64_t(u) * kInt4UnitVecs + 32, true);
       if (lane < 4) cp_async16(su + 64 + lane, static_cast<const uint4*>(sz) + sz_entry(u) / 4 + lane, true);
@@ -171,7 +170,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
   };
   if constexpr (STAGED) {
 #pragma unroll
-    for (int i = 0; i < DEPTH; ++i) issue(u0 + i);
+    for (int i = 0; i < DEPTH; ++i) stage(u0 + i);
     if (kp == 0 && active) epilogue_operands();
   } else {
     if (early && u0 < u1) fetch(u0);
@@ -208,16 +207,15 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
     }
     if constexpr (STAGED) {
       for (int u = u0; u < u1; ++u) {
-        cp_async_wait<DEPTH - 1>();  // unit u's group; DEPTH - 1 later ones may still be in flight
+        cp_async_wait<DEPTH - 1>();  // unit u's group; the DEPTH - 1 committed after it may still be in flight
         __syncwarp();                // a lane's scales were copied by lanes 0..3
-        const uint4* su = ws + ((u - u0) % DEPTH) * kStageUnitVecs;
+        cp_async_commit();           // an empty group, so that the same wait finds the next unit's next time
+        const uint4* su = ws + (u - u0) * kStageUnitVecs;
         const uint4 c0 = su[lane], c1 = su[32 + lane];
         const uint32_t* se = reinterpret_cast<const uint32_t*>(su + 64);
         Int4RawSz<HS> raw;
         raw.lo = se[g];
         raw.hi = se[g + 8];
-        __syncwarp();  // the slot is read: refill it
-        issue(u + DEPTH);
         int4_unit_math<NT, HS, ONE_GROUP_PER_UNIT, CHAINS>(c0, c1, lane_sz<HS>(raw), gr, sz, sz_row, u, g, xp, xs, acc);
       }
     } else {
@@ -368,7 +366,7 @@ bool staging_enabled() {
 }
 
 template <int NT, bool HS, bool G1, int CHAINS, int DEPTH>
-void launch_ring(const Int4GemvArgs& a, int ks, unsigned blocks, int wpb, size_t bytes, cudaStream_t s) {
+void launch_staged(const Int4GemvArgs& a, int ks, unsigned blocks, int wpb, size_t bytes, cudaStream_t s) {
   static const bool attr = [] {
     QB_CUDA(cudaFuncSetAttribute(int4_gemv_kernel<NT, HS, G1, CHAINS, DEPTH>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                  kMaxWarps * DEPTH * kStageUnitVecs * int(sizeof(uint4))));
@@ -432,8 +430,8 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
     if (staging_enabled() && units_per_warp <= kStageMaxUnits && !a.nf.scale_part && !a.silu.xf) {
       const int depth = units_per_warp <= 2 ? 2 : 4;
       const size_t bytes = size_t(wpb) * depth * kStageUnitVecs * sizeof(uint4);
-      if (depth == 2) launch_ring<NT, HS, G1, CHAINS, 2>(a, ks, blocks, wpb, bytes, s);
-      else launch_ring<NT, HS, G1, CHAINS, 4>(a, ks, blocks, wpb, bytes, s);
+      if (depth == 2) launch_staged<NT, HS, G1, CHAINS, 2>(a, ks, blocks, wpb, bytes, s);
+      else launch_staged<NT, HS, G1, CHAINS, 4>(a, ks, blocks, wpb, bytes, s);
       return;
     }
   }
