@@ -1,8 +1,8 @@
 // Argmax over the LM head's output, split across blocks: one block per row took ~44 us for the 152k logits
 // of a 7B decode step (1.5 % of a GPTQ step, kernel trace, H100), its threads walking the row one dependent
 // load at a time. Now each row is cut into chunks, a block per chunk writes its best (value, index), and the
-// last block of the row to finish (a self-resetting counter, so graph replays need no reset) picks among them
-// in chunk order, which keeps the lowest index among equal values.
+// last block of the row to finish (a self-resetting counter, so graph replays need no reset) picks among them,
+// a part per thread; take_best's tie rule keeps the lowest index among equal values whatever the order.
 #include "engines/cuda/argmax_cuda.h"
 
 #include <algorithm>

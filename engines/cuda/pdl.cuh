@@ -37,9 +37,14 @@ __device__ __forceinline__ void pdl_trigger() {
 #endif
 }
 
-// First statement of every kernel launched with launch_pdl. The one exception: a kernel may read memory
-// that no kernel writes while a model runs (its weights) before it, so that those loads are in flight
-// while the kernel before it finishes (the decode GEMVs' first units): such reads stay before pdl_enter().
+// First statement of every kernel launched with launch_pdl. Two exceptions, reads only, so that their latency
+// overlaps the tail of the kernel before:
+//  - memory no kernel writes while a model runs (weights, biases, norm weights): the decode GEMVs' first units;
+//  - memory last written by a kernel earlier than the one directly before: every kernel here triggers only after
+//    its own wait, so when this one is launched all kernels but its predecessor have completed. Read through L2
+//    (__ldcg). The decode GEMVs' residual (x, written by the o or down GEMV a half-layer back; never by the
+//    kernel right before a GEMV that adds into it: the attention's combine before o, SiLU·mul or gate/up before
+//    down) — int4_gemv_cuda.cu's staged launches and gguf_gemv_cuda.cu.
 __device__ __forceinline__ void pdl_enter() {
   pdl_wait();
   pdl_trigger();
