@@ -11,8 +11,8 @@
 #   int4prof: the GPTQ 7B decode step taken apart: GPU time per kernel, Nsight Compute's full set on one layer's
 #   four int4 GEMVs (q/k/v, o, gate/up, down) and the int4 GEMV's SASS (docs/cuda.md, int4 decode speed).
 #   trace: where a graph-replayed 7B decode step's time goes, kernel by kernel with their overlaps, for each of
-#   TRACE_FORMATS (default gptq-int4,gguf-q8_0): bench_cuda_decode under bench/cuda_kernel_trace.cpp (CUPTI), its
-#   step times untraced and traced, bench/kernel_trace_summary.py's table and one layer's timeline (trace-FORMAT.txt).
+#   TRACE_FORMATS (default gptq-int4,gguf-q8_0): the latency workload under bench/cuda_kernel_trace.cpp (CUPTI), its
+#   decode rate untraced and traced, bench/kernel_trace_summary.py's table and one layer's timeline (trace-FORMAT.txt).
 #   longprompt: the FP16 latency workload at prompts 512 and 4096 (generate 32), flash attention on and off.
 #   GEN_TOKENS / REPS (default 256 / 5) size the latency runs.
 #   FORMATS (default gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0): the quantized 7B files the
@@ -165,15 +165,19 @@ if has trace; then
   for f in ${TRACE_FORMATS//,/ }; do
     m=$(qwen7b_model "$f")
     ensure_model "$f" "$m" || continue
-    log "kernel trace of the $f decode step (untraced, then traced; prompt 512, 64 steps)"
+    # The latency workload's own decode loop (pipelined greedy on the GPU): bench_cuda_decode runs several loops
+    # whose graphs the summary could not tell apart.
+    log "kernel trace of the $f decode step (latency workload, prompt 512, generate 128: untraced, then traced)"
     {
-      "$BUILD/bench/bench_cuda_decode" --model "$m" --prompt 512 --steps 64
-      QBENCH_KERNEL_TRACE="/tmp/trace-$f.csv" LD_PRELOAD="$BUILD/bench/libqbench_kernel_trace.so" \
-        "$BUILD/bench/bench_cuda_decode" --model "$m" --prompt 512 --steps 64
+      # $@: variables for qbench alone (the tracer must not be preloaded into grep, whose exit would write a trace)
+      lat() { env "$@" "$BUILD/harness/qbench" run --model "$m" --device cuda --workload latency --prompt-tokens 512 \
+        --gen-tokens 128 --reps 1 --out "/tmp/trace-$f.json" 2>&1 | grep -E "decode \(|TPOT"; }
+      lat
+      lat QBENCH_KERNEL_TRACE="/tmp/trace-$f.csv" LD_PRELOAD="$BUILD/bench/libqbench_kernel_trace.so"
       # Layer 14's kernels (a step has kernels_per_layer * 28 + a few; the summary's count says how many).
-      n=$(python3 bench/kernel_trace_summary.py "/tmp/trace-$f.csv" --skip 2 | awk 'NR==1{print $3}')
+      n=$(python3 bench/kernel_trace_summary.py "/tmp/trace-$f.csv" --skip 4 | awk 'NR==1{print $3}')
       per=$(( (n - 4) / 28 ))
-      python3 bench/kernel_trace_summary.py "/tmp/trace-$f.csv" --skip 2 --timeline $((14 * per)):$((15 * per + 2))
+      python3 bench/kernel_trace_summary.py "/tmp/trace-$f.csv" --skip 4 --timeline $((14 * per)):$((15 * per + 2))
     } 2>&1 | tee "$OUT_DIR/trace-$f.txt"
   done
 fi
