@@ -427,7 +427,9 @@ void launch_t(const Int4GemvArgs& a, cudaStream_t s) {
     // down) was slower: GPTQ 7B step 2.717-2.727 ms with 2 slots per warp, 2.818 with 4, against 2.424-2.426 in
     // registers (H100, 2026-11-22; gate/up 30.2 -> 42.1 us per launch in the step), as the rings of earlier
     // sessions were (docs/cuda.md).
-    if (staging_enabled() && units_per_warp <= kStageMaxUnits && !a.nf.scale_part && !a.silu.xf) {
+    // Staging is an early weight load: QBENCH_CUDA_EARLY_WEIGHTS=0 (pdl_control.h) turns it off with the others.
+    if (staging_enabled() && early_weight_loads() && units_per_warp <= kStageMaxUnits && !a.nf.scale_part &&
+        !a.silu.xf) {
       const int depth = units_per_warp <= 2 ? 2 : 4;
       const size_t bytes = size_t(wpb) * depth * kStageUnitVecs * sizeof(uint4);
       if (depth == 2) launch_staged<NT, HS, G1, CHAINS, 2>(a, ks, blocks, wpb, bytes, s);
