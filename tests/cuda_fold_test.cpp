@@ -6,6 +6,7 @@
 // which may round differently: held to a tolerance.
 #ifdef QBENCH_HAVE_CUDA
 #include <catch2/catch.hpp>
+#include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cmath>
@@ -319,6 +320,61 @@ TEST_CASE("cuda decode: SiLU·mul folded into the int4 gate/up GEMV, bit-identic
   }
   cuda::set_norm_folds_enabled(norms_were);
   cuda::set_silu_folds_enabled(was);
+}
+
+// Decode attention split alike on every row (F16 cache, sm_90): the splits of a row and KV head run as one
+// thread-block cluster and merge through each other's shared memory (attention_flash_cuda.h
+// FlashArgs::cluster) with the combine pass's operations in its order: bit-identical logits, the combine
+// launch gone from every layer, and the o projection's input form (FP16 copy, int4 fragments, GGUF int8 runs)
+// written by the merge. Batch 1 (capacity 200: 4 splits) and a batched step of 20 sequences (4 splits each).
+TEST_CASE("cuda decode: attention splits merged in a thread-block cluster, bit-identical, one launch fewer per layer",
+          "[cuda][folds]") {
+  if (!require_cuda() || !require_shared("fixtures/tiny-qwen2/gptq/model.safetensors")) return;
+  const bool was = cuda::cluster_merge_enabled();
+  int dev = 0, major = 0;
+  REQUIRE(cudaGetDevice(&dev) == cudaSuccess);
+  REQUIRE(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess);
+  const std::vector<int32_t> ids = reference_ids("rand200");
+  for (const std::string dir : {"gptq", "awq", "gguf/tiny-qwen2-q4_k_m.gguf", "gguf/tiny-qwen2-q8_0.gguf", "hf-fp16"}) {
+    auto e = load_tiny_fixture(dir, "cuda");
+    Transformer& m = e->model();
+    const int64_t layers = e->config().num_layers;
+    uint64_t launches = 0;
+    (void)decode_from_ids(m, ids, 3, launches);  // warm-up with the merge on
+    cuda::set_cluster_merge_enabled(false);
+    const unsigned long long m0 = cuda::cluster_merges();
+    const std::vector<float> off = decode_from_ids(m, ids, 3, launches);
+    const unsigned long long m1 = cuda::cluster_merges();
+    cuda::set_cluster_merge_enabled(true);
+    const std::vector<float> on = decode_from_ids(m, ids, 3, launches);
+    const unsigned long long m2 = cuda::cluster_merges();
+    INFO(dir);
+    REQUIRE(on.size() == off.size());
+    const double d = max_abs_diff(on.data(), off.data(), int64_t(on.size()));
+    std::printf("cuda cluster merge %s: max-abs on vs off %.3g; clustered attention passes %llu off, %llu on (sm_%d0)\n",
+                dir.c_str(), d, m1 - m0, m2 - m1, major);
+    CHECK(d == 0.0);
+    CHECK(m1 == m0);
+    // The prompt's prefill is not split; each decode step's attention is, in every layer.
+    CHECK(m2 - m1 == (major >= 9 ? uint64_t(3 * layers) : 0u));
+  }
+  {  // a batched step: 20 sequences
+    auto e = load_tiny_fixture("gptq", "cuda");
+    cuda::set_cluster_merge_enabled(false);
+    const Run off = run(*e, KvType::F16);
+    cuda::set_cluster_merge_enabled(true);
+    const unsigned long long m0 = cuda::cluster_merges();
+    const Run on = run(*e, KvType::F16);
+    const unsigned long long merged = cuda::cluster_merges() - m0;
+    REQUIRE(on.step.size() == off.step.size());
+    const double d = max_abs_diff(on.step.data(), off.step.data(), int64_t(on.step.size()));
+    std::printf("cuda cluster merge, batched steps: max-abs on vs off %.3g; clustered attention passes %llu\n", d,
+                merged);
+    CHECK(d == 0.0);
+    // At least the 20-sequence step's layers (every row split alike there).
+    if (major >= 9) CHECK(merged >= uint64_t(e->config().num_layers));
+  }
+  cuda::set_cluster_merge_enabled(was);
 }
 
 #endif  // QBENCH_HAVE_CUDA

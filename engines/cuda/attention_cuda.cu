@@ -13,10 +13,12 @@
 #include "engines/cuda/cuda_context.h"
 #include "engines/cuda/debug_skip.h"
 #include "engines/cuda/device_math.cuh"
+#include "engines/cuda/fold_control.h"
 #include "engines/cuda/half_copy.h"
 #include "engines/cuda/half_out_store.cuh"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/pdl.cuh"
+#include "engines/cuda/split_combine.cuh"
 
 namespace qbench::cuda {
 
@@ -58,43 +60,12 @@ struct PagedKv {
 // to it.
 constexpr int kCombineMax = 1024;
 
-// Merges the splits of one (row, head): out = sum_s acc_s e^(m_s-M) / sum_s l_s e^(m_s-M), split s's partial
-// (max, sum, D unnormalised sums) at p + s * stride. Used by the last block of a split single-sequence launch
-// (the partials were written by other blocks of the same grid: read through L2, __ldcg, never a possibly stale
-// L1 line) and by the batched combine pass. Every thread of the block calls it (it synchronises the block);
-// splits <= kCombineMax.
-// With h (every 16 consecutive threads of the block in one run of 16 values, for GgufQ8): out in the form
-// the o projection asked for too (half_copy.h; out[0] is element e0 of the whole output).
-// Latency is what counts (a decode step runs it once per layer on 28 blocks): all (m_s, l_s) are read at once
-// into shared memory and the weights e^(m_s-M) computed once, then the sums' loads go 8 at a time. The loop
-// that read each split's values in turn, three times over, took 8.2-8.5 us per launch in ncu against 5.5-5.7
-// now (H100, 7B decode step). The operations and their order are that loop's (M, then L and the sums in
-// split order, the same products): the results should not change by a bit (not compared bit for bit).
+// Merges the splits of one (row, head) from partials at p + s * stride (split_combine.cuh). Used by the last
+// block of a split single-sequence launch (the partials were written by other blocks of the same grid: read
+// through L2, __ldcg, never a possibly stale L1 line) and by the batched combine pass; splits <= kCombineMax.
 __device__ __forceinline__ void combine_splits(const float* p, int64_t stride, float* out, int splits, int D,
                                                const HalfOut* h = nullptr, int64_t e0 = 0) {
-  __shared__ float ms[kCombineMax], ls[kCombineMax], es[kCombineMax];  // m_s, l_s, e^(m_s-M) (0: m_s = -inf)
-  for (int s = threadIdx.x; s < splits; s += blockDim.x) {
-    ms[s] = __ldcg(p + s * stride);
-    ls[s] = __ldcg(p + s * stride + 1);
-  }
-  __syncthreads();
-  float M = -INFINITY;
-  for (int s = 0; s < splits; ++s) M = fmaxf(M, ms[s]);
-  for (int s = threadIdx.x; s < splits; s += blockDim.x) es[s] = ms[s] != -INFINITY ? expf(ms[s] - M) : 0.f;
-  __syncthreads();
-  float L = 0.f;  // every thread, in split order
-  for (int s = 0; s < splits; ++s)
-    if (ms[s] != -INFINITY) L += ls[s] * es[s];
-  for (int i = threadIdx.x; i < D; i += blockDim.x) {
-    float o = 0.f;
-#pragma unroll 8
-    for (int s = 0; s < splits; ++s) {
-      const float v = __ldcg(p + s * stride + 2 + i);
-      if (ms[s] != -INFINITY) o += v * es[s];
-    }
-    out[i] = o / L;
-    if (h) store_half1(*h, e0 + i, o / L);
-  }
+  combine_split_partials<kCombineMax>([=](int s, int j) { return __ldcg(p + s * stride + j); }, out, splits, D, h, e0);
 }
 
 // One block per (query row, head) and split of the context. Each warp runs an
@@ -466,15 +437,18 @@ __global__ void attention_batch_combine(const int4* __restrict__ rows, const flo
                  out_h.p ? &out_h : nullptr, o);
 }
 
+// cluster: every row split this many times, merged inside the tensor-core decode kernel (FlashArgs::cluster;
+// no combine pass), else 0.
 template <class T, int DT>
 void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const int32_t* tables, const float* q,
                   float* out, float* part, const int4* comb, int64_t n_tasks, int64_t n_comb, int n_heads, int kvh,
                   int group, int D, int max_split, size_t smem, const FlashArgs& fa, bool flash_decode,
-                  int64_t total_rows) {
+                  int64_t total_rows, int cluster) {
   FlashArgs dec = fa;  // decode rows on the tensor cores: n_tiles = tasks (0: the scalar kernel)
   dec.tasks = tasks;
   dec.n_tiles = flash_decode ? int(n_tasks) : 0;
   dec.part = part;
+  dec.cluster = cluster;
   static bool attr = [] {
     QB_CUDA(cudaFuncSetAttribute(attention_batch_kernel<T, DT>, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024));
     return true;
@@ -484,9 +458,10 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
   auto out_h = std::make_shared<HalfOut>();
   Launch l;
   l.key = key(0x210, kv.k, kv.v, kv.block_tokens, kv.row_elems, tasks, seqs, tables, q, out, part, comb, n_tasks,
-              n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT, fa.n_tiles, fa.tasks, dec.n_tiles);
-  // No prefill tiles and either every row split (the combine pass writes all of out) or, on the tensor-core
-  // decode kernel, none (it writes all of out): the writer may write the o projection's FP16 copy with it.
+              n_comb, n_heads, kvh, group, D, max_split, sizeof(T), DT, fa.n_tiles, fa.tasks, dec.n_tiles, cluster);
+  // No prefill tiles and either every row split (the combine pass, or the clustered decode kernel's merge,
+  // writes all of out) or, on the tensor-core decode kernel, none (it writes all of out): the writer may
+  // write the o projection's FP16 copy with it.
   if (!fa.n_tiles && (n_comb == total_rows || (flash_decode && n_comb == 0)))
     // The combine pass also writes the int4 / GGUF GEMVs' forms (one value per thread, runs of 16 on 16
     // consecutive threads where D % 16 == 0); the tensor-core decode kernel FP16 only.
@@ -500,7 +475,9 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
     if (dec.n_tiles) {  // the tensor-core kernel, same tasks and partials
       FlashArgs d = dec;
       if (!n_comb && out_h->type == HalfType::F16) d.out_h = static_cast<__half*>(out_h->p);
+      if (cluster) d.form = *out_h;  // the merge writes the forms, as the combine pass would
       launch_flash_decode(d, s);
+      if (cluster) return;
     } else {
       launch_pdl(attention_batch_kernel<T, DT>, dim3(unsigned(n_tasks), unsigned(kvh)), kBatchThreads, smem, s,
                  kv, tasks, seqs, tables, q, out, part, n_heads, group, D, max_split, scale);
@@ -516,6 +493,9 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
 }
 
 }  // namespace
+
+unsigned long long g_cluster_merges = 0;
+unsigned long long cluster_merges() { return g_cluster_merges; }
 
 const int32_t* stage_pos_and_table(const KvCache& kv, int64_t pos0) {
   const auto& t = kv.blocks();
@@ -588,6 +568,7 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   static thread_local std::vector<int32_t> blob;
   static thread_local size_t seq_at = 0, table_at = 0, task_at = 0, comb_at = 0, flash_at = 0;
   static thread_local int64_t n_tasks = 0, n_comb = 0, max_split = 1, n_flash = 0;
+  static thread_local int64_t split_all = 0;  // every sequence's rows split this many times (no prefill), else 0
   // Sequences with more than kDecodeRows rows (prefill) go to the flash kernel where it applies.
   const bool flash = use_flash(pool.type(), D);
   auto to_flash = [&](int64_t i) { return flash && seqs[i].rows > kDecodeRows; };
@@ -642,6 +623,9 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
     n_tasks += s.rows * sp;
     if (sp > 1) n_comb += s.rows;
   }
+  split_all = n_flash ? 0 : splits[0];
+  for (int64_t i = 1; i < count; ++i)
+    if (splits[size_t(i)] != split_all) split_all = 0;
   {
     int64_t row0 = 0;
     for (int64_t i = 0; i < count; ++i) {
@@ -709,8 +693,13 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
              }});
   }
 
+  // Splits merged in a thread-block cluster (fold_control.h cluster_merge_enabled): the tensor-core decode
+  // kernel, every row split alike, a cluster size the GPU takes.
+  const int cluster = flash && split_all > 1 && cluster_merge_enabled() && flash_decode_cluster_supported(int(split_all), D)
+                          ? int(split_all) : 0;
+  if (cluster) ++g_cluster_merges;
   float* part = nullptr;
-  if (n_comb)
+  if (n_comb && !cluster)
     part = static_cast<float*>(scratch(Scratch::AttentionPartials, size_t(n_tasks * n_heads * (D + 2)) * sizeof(float)));
   const int teams = int(kBatchThreads / (D / 4));
   const size_t smem = size_t(group * D + group * max_split + int64_t(teams) * group * D) * sizeof(float);
@@ -719,13 +708,13 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   const FlashArgs fa{kb, vb, bt, re, flash_d, seq_d, tables, nullptr, 0, int(n_flash),
                      q, out, h, g, dd};
   if (f32) {
-    if (D == 128) launch_batch<float, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
-    else if (D == 64) launch_batch<float, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
-    else launch_batch<float, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
+    if (D == 128) launch_batch<float, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows, cluster);
+    else if (D == 64) launch_batch<float, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows, cluster);
+    else launch_batch<float, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows, cluster);
   } else {
-    if (D == 128) launch_batch<__half, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
-    else if (D == 64) launch_batch<__half, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
-    else launch_batch<__half, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows);
+    if (D == 128) launch_batch<__half, 128>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows, cluster);
+    else if (D == 64) launch_batch<__half, 64>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows, cluster);
+    else launch_batch<__half, 0>(bkv, task_d, seq_d, tables, q, out, part, comb_d, n_tasks, n_comb, h, kh, g, dd, ms, smem, fa, flash, total_rows, cluster);
   }
   return true;
 }

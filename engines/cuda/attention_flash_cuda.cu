@@ -1,13 +1,18 @@
 #include "engines/cuda/attention_flash_cuda.h"
 
+#include <cooperative_groups.h>
+
 #include <cmath>
+#include <map>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "engines/core/error.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/mma.cuh"
 #include "engines/cuda/pdl.cuh"
+#include "engines/cuda/split_combine.cuh"
 
 namespace qbench::cuda {
 
@@ -259,7 +264,11 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(FlashArgs a, float qsca
 // are the 16 rows of the MMA tile (GQA: each K/V row is read once for all of them), the 4 warps take 16 keys
 // each of every 64-key tile, then merge through shared memory. Task = (sequence, row, split, splits) as in
 // attention_cuda.cu's batched kernel, whose combine pass merges the splits (partials in the natural-log domain).
-template <int D>
+// CLUSTER (a.cluster splits per row, sm_90): the row's splits of one KV head are one thread-block cluster (task
+// order puts them on consecutive blocks, the cluster rank being the split); each keeps its partial in shared
+// memory and block r < group merges query head r from all of them (distributed shared memory), so neither the
+// partials' round trip through global memory nor the combine launch remains.
+template <int D, bool CLUSTER>
 __global__ void __launch_bounds__(kThreads) flash_decode_kernel(FlashArgs a, float qscale) {
   pdl_enter();
   constexpr int LD = D + 8, NT = D / 8;
@@ -315,6 +324,7 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(FlashArgs a, flo
   // Merge the warps (the K/V buffers are free now): per warp, row i's (max, sum) and unnormalised O.
   float* red = reinterpret_cast<float*>(smem);  // [4][16][D]
   float* ml = red + 4 * 16 * D;                 // [4][16][2]
+  float* pm = ml + 4 * 16 * 2;                  // CLUSTER: this split's partial, [group][D + 2]
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
@@ -348,7 +358,7 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(FlashArgs a, flo
       a.out[(row * a.n_heads + h) * D + d] = O / L;  // one split: at least one key
       if (a.out_h) a.out_h[(row * a.n_heads + h) * D + d] = __float2half_rn(O / L);
     } else {
-      float* p = a.part + (int64_t(blockIdx.x) * a.n_heads + h) * (D + 2);
+      float* p = CLUSTER ? pm + i * (D + 2) : a.part + (int64_t(blockIdx.x) * a.n_heads + h) * (D + 2);
       p[2 + d] = O;
       if (d == 0) {
         p[0] = M == -INFINITY ? -INFINITY : M * 0.6931471805599453f;  // exp2 domain -> natural log
@@ -356,21 +366,57 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(FlashArgs a, flo
       }
     }
   }
+  if constexpr (CLUSTER) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    namespace cg = cooperative_groups;
+    cg::cluster_group cl = cg::this_cluster();
+    cl.sync();  // every split's partial written and visible to the cluster
+    const int r = int(cl.block_rank());
+    if (r < group) {
+      const int64_t e0 = (row * a.n_heads + int64_t(kvh) * group + r) * D;
+      const float* mine = pm + r * (D + 2);
+      combine_split_partials<kFlashClusterMax>([&](int s, int j) { return cl.map_shared_rank(mine, s)[j]; },
+                                               a.out + e0, tk.w, D, a.form.type != HalfType::None ? &a.form : nullptr, e0);
+    }
+    cl.sync();  // no block leaves while another still reads its shared memory
+#else
+    __trap();  // launched only where flash_decode_cluster_supported (sm_90+)
+#endif
+  }
+}
+
+// The clustered decode kernel's attributes, once: its shared memory and clusters past the portable 8.
+template <int D>
+void set_cluster_attrs() {
+  static const bool done = [] {
+    QB_CUDA(cudaFuncSetAttribute(flash_decode_kernel<D, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<D>()));
+    QB_CUDA(cudaFuncSetAttribute(flash_decode_kernel<D, true>, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+    return true;
+  }();
+  (void)done;
 }
 
 template <int D>
 void launch_d(const FlashArgs& a, cudaStream_t s, bool decode) {
   static const bool attr = [] {
     QB_CUDA(cudaFuncSetAttribute(flash_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<D>()));
-    QB_CUDA(cudaFuncSetAttribute(flash_decode_kernel<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<D>()));
+    QB_CUDA(cudaFuncSetAttribute(flash_decode_kernel<D, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<D>()));
     return true;
   }();
   (void)attr;
-  static_assert(4 * 16 * D * 4 + 4 * 16 * 2 * 4 <= smem_bytes<D>(), "the decode merge fits in the K/V buffers");
+  static_assert(4 * 16 * D * 4 + 4 * 16 * 2 * 4 + 16 * (D + 2) * 4 <= smem_bytes<D>(),
+                "the decode merge and a cluster's partial fit in the K/V buffers");
   const float qscale = 1.4426950408889634f / std::sqrt(float(D));  // log2(e) / sqrt(D)
   if (decode) {
-    launch_pdl(flash_decode_kernel<D>, dim3(unsigned(a.n_tiles), unsigned(a.n_heads / a.group)), kThreads,
-               size_t(smem_bytes<D>()), s, a, qscale);
+    const dim3 grid(unsigned(a.n_tiles), unsigned(a.n_heads / a.group));
+    if (a.cluster > 1) {
+      set_cluster_attrs<D>();
+      launch_pdl_clustered(flash_decode_kernel<D, true>, grid, kThreads, size_t(smem_bytes<D>()), s,
+                           unsigned(a.cluster), a, qscale);
+      QB_CUDA_LAUNCH("flash attention (decode rows, clustered)");
+      return;
+    }
+    launch_pdl(flash_decode_kernel<D, false>, grid, kThreads, size_t(smem_bytes<D>()), s, a, qscale);
     QB_CUDA_LAUNCH("flash attention (decode rows)");
   } else {
     launch_pdl(flash_kernel<D>, dim3(unsigned(a.n_tiles), unsigned(a.n_heads)), kThreads, size_t(smem_bytes<D>()), s, a,
@@ -395,6 +441,39 @@ void by_head_dim(int D, F f) {
 
 bool flash_attention_supports(int64_t head_dim) {
   return head_dim == 32 || head_dim == 64 || head_dim == 80 || head_dim == 96 || head_dim == 128;
+}
+
+bool flash_decode_cluster_supported(int splits, int64_t head_dim) {
+  if (splits < 2 || splits > kFlashClusterMax || !flash_attention_supports(head_dim)) return false;
+  static std::map<std::pair<int, int64_t>, bool> known;
+  const auto k = std::make_pair(splits, head_dim);
+  auto it = known.find(k);
+  if (it != known.end()) return it->second;
+  int dev = 0, major = 0;
+  QB_CUDA(cudaGetDevice(&dev));
+  QB_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  bool ok = false;
+  if (major >= 9) {
+    by_head_dim(int(head_dim), [&](auto d) {
+      constexpr int DD = decltype(d)::value;
+      set_cluster_attrs<DD>();
+      cudaLaunchConfig_t cfg{};
+      cfg.gridDim = dim3(unsigned(splits), 1);
+      cfg.blockDim = dim3(kThreads);
+      cfg.dynamicSmemBytes = size_t(smem_bytes<DD>());
+      cudaLaunchAttribute attr[1];
+      attr[0].id = cudaLaunchAttributeClusterDimension;
+      attr[0].val.clusterDim.x = unsigned(splits);
+      attr[0].val.clusterDim.y = attr[0].val.clusterDim.z = 1;
+      cfg.attrs = attr;
+      cfg.numAttrs = 1;
+      int n = 0;
+      ok = cudaOccupancyMaxActiveClusters(&n, flash_decode_kernel<DD, true>, &cfg) == cudaSuccess && n > 0;
+      (void)cudaGetLastError();  // a refused size is an answer, not an error to report later
+    });
+  }
+  known[k] = ok;
+  return ok;
 }
 
 void launch_flash_attention(const FlashArgs& a, cudaStream_t s) {

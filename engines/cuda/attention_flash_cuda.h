@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "engines/cuda/half_copy.h"
+
 namespace qbench::cuda {
 
 constexpr int kFlashTileRows = 64;
@@ -41,7 +43,19 @@ struct FlashArgs {
   float* part = nullptr;
   // Decode, no row split: out's FP16 copy for the o projection too (half_copy.h), where not null.
   __half* out_h = nullptr;
+  // Decode, every row split `cluster` times (2..kFlashClusterMax; 0: not clustered): the splits of a row and
+  // KV head run as one thread-block cluster and merge through each other's shared memory
+  // (split_combine.cuh), so no partials reach global memory and no combine pass follows; the merge writes
+  // out, and `form` where its type is set (the o projection's input form, as the combine pass would).
+  int cluster = 0;
+  HalfOut form{};
 };
+
+// Largest cluster the decode kernel merges in (non-portable above 8; the H100 takes 16).
+constexpr int kFlashClusterMax = 16;
+// Whether the decode kernel can run clusters of `splits` blocks for this head_dim on this GPU (sm_90+,
+// the cluster fits: cudaOccupancyMaxActiveClusters > 0). Cached per (splits, head_dim).
+bool flash_decode_cluster_supported(int splits, int64_t head_dim);
 
 // Launch on `s` (no queueing: the caller enqueues with a key holding every field).
 void launch_flash_attention(const FlashArgs& a, cudaStream_t s);

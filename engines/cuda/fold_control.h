@@ -25,6 +25,14 @@ void set_norm_folds_enabled(bool on);
 // fold_silu_into_int4); bit-identical. On unless QBENCH_CUDA_SILU_FOLD=0 at start-up.
 bool silu_folds_enabled();
 void set_silu_folds_enabled(bool on);
+// Decode attention whose every row is split alike (2..16 splits, F16 cache, sm_90): the splits of a row and
+// KV head run as one thread-block cluster and merge through distributed shared memory instead of a combine
+// launch (attention_flash_cuda.h FlashArgs::cluster); bit-identical. On unless QBENCH_CUDA_CLUSTER_MERGE=0 at
+// start-up; independent of the launch folds.
+bool cluster_merge_enabled();
+void set_cluster_merge_enabled(bool on);
+// How many attention passes have been queued with their splits merged in clusters (attention_cuda.cu); tests count.
+unsigned long long cluster_merges();
 // q/k/v as one cuBLAS GEMM at batched decode (linear_dense_cuda.cu), on unless QBENCH_CUDA_GEMM_MERGE=0.
 // Not bit-identical to three GEMMs (cuBLAS may pick another kernel and summation order for the merged shape).
 bool gemm_merge_enabled();

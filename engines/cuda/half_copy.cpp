@@ -30,7 +30,7 @@ struct Switch {
   }
 };
 Switch g_folds{"QBENCH_CUDA_FOLDS"}, g_merge{"QBENCH_CUDA_GEMM_MERGE"}, g_forms{"QBENCH_CUDA_FORM_FOLDS"},
-    g_norms{"QBENCH_CUDA_NORM_FOLD"}, g_silus{"QBENCH_CUDA_SILU_FOLD"};
+    g_norms{"QBENCH_CUDA_NORM_FOLD"}, g_silus{"QBENCH_CUDA_SILU_FOLD"}, g_cluster{"QBENCH_CUDA_CLUSTER_MERGE"};
 
 // The copy the last GEMM read. Nothing queued since (the queue's launch count is unchanged) and no flush
 // since (the queue is not empty) mean x and the copy are as they were: a GEMM launch is never extended by
@@ -90,6 +90,8 @@ bool norm_folds_enabled() { return g_norms.on() && form_folds_enabled(); }
 void set_norm_folds_enabled(bool on) { g_norms.set(on); }
 bool silu_folds_enabled() { return g_silus.on() && form_folds_enabled(); }
 void set_silu_folds_enabled(bool on) { g_silus.set(on); }
+bool cluster_merge_enabled() { return g_cluster.on(); }
+void set_cluster_merge_enabled(bool on) { g_cluster.set(on); }
 bool gemm_merge_enabled() { return g_merge.on(); }
 void set_gemm_merge_enabled(bool on) { g_merge.set(on); }
 
