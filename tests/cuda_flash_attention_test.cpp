@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engines/cuda/attention_flash_cuda.h"
+#include "engines/cuda/fold_control.h"
 #include "engines/cuda/launch_queue.h"
 #include "engines/cuda/ops_cuda.h"
 #include "engines/model/device_array.h"
@@ -170,5 +171,64 @@ TEST_CASE("CUDA batched pass: prefill sequences take the flash kernel, decode ro
   const double d = max_abs_diff(to_host(*g, dout).data(), want.data(), int64_t(want.size()));
   std::printf("cuda batched pass, flash + split kernels vs exact (FP16-exact cache): max-abs %.3g\n", d);
   CHECK(d <= kTol);
+}
+// Decode rows whose contexts split alike (same capacity): on sm_90 the splits of a row and KV head run as one
+// thread-block cluster and merge in shared memory (attention_flash_cuda.h FlashArgs::cluster). The 7B head
+// layout (GQA group 7) with 3, 4 and 11 splits, so that a block of the cluster merges several query heads where the
+// group outnumbers the splits: equal to the combine pass bit for bit, and to exact attention.
+TEST_CASE("CUDA decode rows split alike: splits merged in thread-block clusters equal the combine pass",
+          "[cuda][cuda-kernels][flash][batch]") {
+  if (!require_cuda()) return;
+  auto g = make_cuda_ops();
+  const int64_t heads = 28, kv_heads = 4, hd = 128, layers = 1, layer = 0, bt = 16;
+  const int64_t re = kv_heads * hd, qd = heads * hd;
+  const bool was = cuda::cluster_merge_enabled();
+  // (sequences, past): capacity past + 1 each, rounded up to the block size.
+  for (const auto& [ns, past] : std::vector<std::pair<int64_t, int64_t>>{{1, 130}, {1, 700}, {3, 190}}) {
+    const int64_t cap = (past + 1 + bt - 1) / bt * bt;
+    auto pool = std::make_shared<KvBlockPool>(layers, kv_heads, hd, KvType::F16, bt, ns * cap / bt, nullptr, g.get());
+    std::vector<std::unique_ptr<KvCache>> gc;
+    std::vector<std::vector<float>> sk(static_cast<size_t>(ns)), sv(static_cast<size_t>(ns));
+    for (int64_t i = 0; i < ns; ++i) {
+      gc.push_back(std::make_unique<KvCache>(pool));
+      REQUIRE(gc.back()->reserve(cap));
+      sk[size_t(i)] = f16_exact(size_t(past * re), 90 + uint32_t(i)), sv[size_t(i)] = f16_exact(size_t(past * re), 95 + uint32_t(i));
+      DeviceArray<float> dk(g.get(), sk[size_t(i)], nullptr, MemCategory::Activations),
+          dv(g.get(), sv[size_t(i)], nullptr, MemCategory::Activations);
+      g->kv_store(*gc.back(), layer, 0, dk.data(), dv.data(), past);
+    }
+    std::vector<Ops::SeqRows> gr;
+    for (int64_t i = 0; i < ns; ++i) gr.push_back({gc[size_t(i)].get(), past, 1, i});
+    const auto k = f16_exact(size_t(ns * re), 101), v = f16_exact(size_t(ns * re), 102);
+    const auto q = randu(size_t(ns * qd), 103, -2.f, 2.f);
+    std::vector<float> want;
+    for (int64_t i = 0; i < ns; ++i) {
+      sk[size_t(i)].insert(sk[size_t(i)].end(), k.begin() + i * re, k.begin() + (i + 1) * re);
+      sv[size_t(i)].insert(sv[size_t(i)].end(), v.begin() + i * re, v.begin() + (i + 1) * re);
+      const auto o = exact_attention(sk[size_t(i)].data(), sv[size_t(i)].data(), q.data() + i * qd, past, 1, heads, kv_heads, hd);
+      want.insert(want.end(), o.begin(), o.end());
+    }
+    DeviceArray<float> dk(g.get(), k, nullptr, MemCategory::Activations), dv(g.get(), v, nullptr, MemCategory::Activations),
+        dq(g.get(), q, nullptr, MemCategory::Activations);
+    std::vector<float> got[2];
+    unsigned long long merged[2] = {0, 0};
+    for (int on = 0; on < 2; ++on) {
+      cuda::set_cluster_merge_enabled(on == 1);
+      DeviceArray<float> dout(g.get(), randu(want.size(), 9), nullptr, MemCategory::Activations);  // poisoned
+      const unsigned long long m0 = cuda::cluster_merges();
+      g->attention_batch(layer, gr.data(), ns, dk.data(), dv.data(), dq.data(), dout.data(), heads);
+      merged[on] = cuda::cluster_merges() - m0;
+      got[on] = to_host(*g, dout);
+    }
+    const double d = max_abs_diff(got[1].data(), want.data(), int64_t(want.size()));
+    const double d01 = max_abs_diff(got[1].data(), got[0].data(), int64_t(want.size()));
+    std::printf("cuda decode, %lld sequences at %lld past: clustered %llu, max-abs vs exact %.3g, vs combine pass %.3g\n",
+                (long long)ns, (long long)past, merged[1], d, d01);
+    INFO(ns << " sequences, past " << past);
+    CHECK(merged[0] == 0);
+    CHECK(d <= kTol);
+    CHECK(d01 == 0.0);
+  }
+  cuda::set_cluster_merge_enabled(was);
 }
 #endif  // QBENCH_HAVE_CUDA

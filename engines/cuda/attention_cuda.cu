@@ -255,7 +255,11 @@ void dispatch(const PagedKv& kv, const float* q, float* out, int64_t rows, int n
 constexpr int kBatchThreads = 128;
 constexpr int kGroupMax = 8;          // query heads per KV head handled by one block
 constexpr int64_t kMaxSplitLen = 1024; // keys per block (scores kept in shared memory)
-constexpr int64_t kMinSplitLen = 64;
+// Least keys per split; QBENCH_CUDA_MIN_SPLIT=N (16..1024) for measurements.
+int64_t min_split_len() {
+  static const int64_t v = env_int("QBENCH_CUDA_MIN_SPLIT", 64, 16, 1024);
+  return v;
+}
 
 struct BatchKv {
   const void* k;  // block_data(layer, 0, 0): slot s's row at s * row_elems
@@ -476,6 +480,7 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
       FlashArgs d = dec;
       if (!n_comb && out_h->type == HalfType::F16) d.out_h = static_cast<__half*>(out_h->p);
       if (cluster) d.form = *out_h;  // the merge writes the forms, as the combine pass would
+      d.skip_merge = cluster && debug_skip("combine");
       launch_flash_decode(d, s);
       if (cluster) return;
     } else {
@@ -615,7 +620,7 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
       continue;
     }
     const int64_t cap = s.kv->max_tokens();
-    const int64_t lo = (cap + kMaxSplitLen - 1) / kMaxSplitLen, hi = std::max(lo, (cap + kMinSplitLen - 1) / kMinSplitLen);
+    const int64_t lo = (cap + kMaxSplitLen - 1) / kMaxSplitLen, hi = std::max(lo, (cap + min_split_len() - 1) / min_split_len());
     const int64_t sp = std::min<int64_t>(std::clamp(per_row, lo, hi), kCombineMax);
     const int64_t len = (cap + sp - 1) / sp;
     splits[size_t(i)] = sp;

@@ -47,8 +47,10 @@ struct FlashArgs {
   // KV head run as one thread-block cluster and merge through each other's shared memory
   // (split_combine.cuh), so no partials reach global memory and no combine pass follows; the merge writes
   // out, and `form` where its type is set (the o projection's input form, as the combine pass would).
+  // Any GQA group: a block merges several query heads where the group outnumbers the splits.
   int cluster = 0;
   HalfOut form{};
+  bool skip_merge = false;  // clustered: QBENCH_DEBUG_SKIP=combine leaves the merge out (wrong results; timing only)
 };
 
 // Largest cluster the decode kernel merges in (non-portable above 8; the H100 takes 16).
