@@ -1,7 +1,7 @@
 #pragma once
 // QBENCH_DEBUG_SKIP=rope,combine,norm,silu,attn: queued kernels of those kinds are not launched (rope: RoPE
 // with its K/V store; norm: every RMSNorm; silu: SiLU·mul; attn: the decode rows' attention kernels and their
-// combine pass; combine: that pass alone). Results are wrong: the step time then bounds what removing the
+// combine pass; combine: that pass alone, or the clustered merge inside the decode kernel). Results are wrong: the step time then bounds what removing the
 // kernel could gain (docs/benchmarks-h100.md, tenth session). A measurement switch only, read once.
 #include <cstdlib>
 #include <cstring>
