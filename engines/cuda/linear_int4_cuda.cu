@@ -232,7 +232,7 @@ class Int4LinearCuda final : public Linear {
     const Int4Groups g = g_;
     const int32_t* perm = perm_ ? perm_->p : nullptr;
     const int64_t in = in_;
-    enqueue({key(0x1A4B0100, codes, d, out, n, in), true, [=](cudaStream_t s) {
+    enqueue({key(0x1A4B0100, codes, sz, hs, units, g.groups, g.gsize, g.gshift, perm, d, out, n, in), true, [=](cudaStream_t s) {
                launch_int4_gather(codes, sz, hs, units, g, perm, d, n, in, out, s);
              }});
   }
@@ -272,7 +272,9 @@ class Int4LinearCuda final : public Linear {
                [=](cudaStream_t s) { launch_int4_xfrag(x, pm, n, in, ip, xf, s); }});
     L->xf = xf;
     Launch l;
-    l.key = key(tag, x, L->xf, n, in_, codes_, sz_, y, out_, g_.tile_mask);
+    // Every value run_gemv bakes in: the group layout too, since another model's Linear may later sit at the
+    // same addresses with other groups and would otherwise replay this graph.
+    l.key = key(tag, x, L->xf, n, in_, codes_, sz_, y, out_, g_.tile_mask, g_.groups, g_.gsize, g_.gshift);
     l.merge_tag = &kGemvTag;
     l.merge_state = {tag, kw(x), uint64_t(n), uint64_t(in_), kw(&L->g)};
     l.run = [L](cudaStream_t s) { run_gemv(*L, s); };
