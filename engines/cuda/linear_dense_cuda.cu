@@ -518,6 +518,10 @@ struct DeviceBlock {
 
 template <class T>
 class DenseLinearCuda final : public Linear {
+  // The weight type in every graph key and merge tag: FP16 and BF16 have one size, so without it a BF16 Linear
+  // could join an FP16 one's launch, or later sit at its addresses with the same shape and replay its graph.
+  static constexpr uint64_t kType = std::is_same_v<T, float> ? 1 : std::is_same_v<T, __half> ? 2 : 3;
+
  public:
   // Weights at `offset` bytes into `block` (allocated by the caller, at least offset + in * out * sizeof(T)).
   DenseLinearCuda(const void* host, int64_t in, int64_t out, std::shared_ptr<DeviceBlock> block, size_t offset)
@@ -561,7 +565,7 @@ class DenseLinearCuda final : public Linear {
     if (n <= 0) return;
     const T* w = w_;
     const int64_t in = in_;
-    enqueue({key(0x302, w, d, out, in, n, sizeof(T)), true, [=](cudaStream_t s) {
+    enqueue({key(0x302, w, d, out, in, n, kType), true, [=](cudaStream_t s) {
                launch_pdl(gather_kernel<T>, unsigned((n * in + 255) / 256), 256, 0, s, w, d, out, in, n);
                QB_CUDA_LAUNCH("gather_rows");
              }});
@@ -594,7 +598,7 @@ class DenseLinearCuda final : public Linear {
   // segment: q/k/v and gate/up become one launch each, with no change to the transformer.
   void gemv(const float* x, float* y, int64_t n, bool tc) const {
     const bool vec = in_ % 8 == 0;
-    const uint64_t tag = 0x400 + (vec ? 1 : 0) + 2 * sizeof(T) + (tc ? 0x100 : 0);
+    const uint64_t tag = 0x400 + (vec ? 1 : 0) + 2 * sizeof(T) + (tc ? 0x100 : 0) + (kType << 12);  // key, merges
     Launch* last = last_launch();
     if (last && last->merge_tag == &kGemvTag && merge_with(*last, tag, x, y, n)) return;
 
@@ -644,7 +648,7 @@ class DenseLinearCuda final : public Linear {
   }
   // Queues y = x·Wᵀ through cuBLAS as a launch later Linears and bias adds can join (see run_cublas).
   void cublas_launch(const float* x, const T* xh, float* y, int64_t n) const {
-    const uint64_t tag = 0x800 + sizeof(T);
+    const uint64_t tag = 0x800 + sizeof(T) + (kType << 12);
     if (merge_cublas(tag, x, y, n)) return;
     auto args = one_segment(y, n);
     args->ym = static_cast<float*>(scratch(Scratch::GemmEpilogue, size_t(n * out_) * sizeof(float)));
@@ -652,7 +656,7 @@ class DenseLinearCuda final : public Linear {
     l.capturable = cublas_in_graphs();
     l.merge_tag = &kGemvTag;
     l.merge_state = {tag, kw(x), uint64_t(n), uint64_t(in_), kw(args.get())};
-    l.key = key(0x302, x, xh, n, in_, w_, y, out_, args->ym);
+    l.key = key(0x302, x, xh, n, in_, w_, y, out_, args->ym, kType);
     l.run = [args, xh](cudaStream_t s) { run_cublas<T>(*args, xh, s); };
     enqueue(std::move(l));
   }
