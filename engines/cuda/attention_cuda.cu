@@ -478,8 +478,7 @@ void launch_batch(const BatchKv& kv, const int4* tasks, const int4* seqs, const 
     if (debug_skip("attn")) return;
     if (dec.n_tiles) {  // the tensor-core kernel, same tasks and partials
       FlashArgs d = dec;
-      if (!n_comb && out_h->type == HalfType::F16) d.out_h = static_cast<__half*>(out_h->p);
-      if (cluster) d.form = *out_h;  // the merge writes the forms, as the combine pass would
+      if (!n_comb || cluster) d.form = *out_h;  // this kernel writes all of out: its offered forms too
       d.skip_merge = cluster && debug_skip("combine");
       launch_flash_decode(d, s);
       if (cluster) return;

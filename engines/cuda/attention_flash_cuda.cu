@@ -11,6 +11,7 @@
 #include "engines/core/error.h"
 #include "engines/cuda/cuda_check.h"
 #include "engines/cuda/mma.cuh"
+#include "engines/cuda/half_out_store.cuh"
 #include "engines/cuda/pdl.cuh"
 #include "engines/cuda/split_combine.cuh"
 
@@ -368,7 +369,7 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(FlashArgs a, flo
     const int64_t h = int64_t(kvh) * group + i;
     if (tk.w == 1) {
       a.out[(row * a.n_heads + h) * D + d] = O / L;  // one split: at least one key
-      if (a.out_h) a.out_h[(row * a.n_heads + h) * D + d] = __float2half_rn(O / L);
+      if (a.form.type != HalfType::None) store_half1(a.form, (row * a.n_heads + h) * D + d, O / L);
     } else {
       float* p = a.part + (int64_t(blockIdx.x) * a.n_heads + h) * (D + 2);
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900

@@ -41,15 +41,15 @@ struct FlashArgs {
   // length}; rows split more than once write (max, sum, unnormalised acc) per (task, head) here, as
   // attention_cuda.cu's batched kernel does, for its combine pass.
   float* part = nullptr;
-  // Decode, no row split: out's FP16 copy for the o projection too (half_copy.h), where not null.
-  __half* out_h = nullptr;
+  // Decode, where this kernel writes all of out (no row split, or clustered): out in the form the o projection
+  // asked for too (half_copy.h), where its type is set. The caller offers FP16 only without splits (one value
+  // per thread); the clustered merge writes every form the combine pass does.
+  HalfOut form{};
   // Decode, every row split `cluster` times (2..kFlashClusterMax; 0: not clustered): the splits of a row and
   // KV head run as one thread-block cluster and merge through each other's shared memory
-  // (split_combine.cuh), so no partials reach global memory and no combine pass follows; the merge writes
-  // out, and `form` where its type is set (the o projection's input form, as the combine pass would).
+  // (split_combine.cuh), so no partials reach global memory and no combine pass follows.
   // Any GQA group: a block merges several query heads where the group outnumbers the splits.
   int cluster = 0;
-  HalfOut form{};
   bool skip_merge = false;  // clustered: QBENCH_DEBUG_SKIP=combine leaves the merge out (wrong results; timing only)
 };
 
