@@ -52,4 +52,8 @@ __device__ __forceinline__ void store4(T* y, int64_t i, float4 v) {
   reinterpret_cast<uint2*>(y)[i] = *reinterpret_cast<const uint2*>(h);
 }
 
+// silu(g) · u: the SiLU·mul kernel (ops_cuda.cu) and the int4 gate/up GEMV that takes its launch over
+// (int4_gemv_cuda.cu) must agree bit for bit, so both call this.
+__device__ __forceinline__ float silu_mul1(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
 }  // namespace qbench::cuda

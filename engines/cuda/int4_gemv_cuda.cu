@@ -262,7 +262,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32, min_blocks(NT))
       const int64_t row = rb * kInt4Rows + g + 8 * j;
       if (c >= a.n || row >= a.silu.rows) continue;
       const float gv = pair[rbl][j][lane], uv = pair[rbl + P][j][lane];
-      int4_xfrag_store1(a.silu.xf, a.silu.halves, c, row, gv / (1.0f + expf(-gv)) * uv);
+      int4_xfrag_store1(a.silu.xf, a.silu.halves, c, row, silu_mul1(gv, uv));
     }
     if (rb == 0 && lane == 0) int4_xfrag_zero(a.silu.xf, a.silu.halves, a.silu.rows);
     return;

@@ -232,9 +232,8 @@ class Int4LinearCuda final : public Linear {
     const Int4Groups g = g_;
     const int32_t* perm = perm_ ? perm_->p : nullptr;
     const int64_t in = in_;
-    enqueue({key(0x1A4B0100, codes, sz, hs, units, g.groups, g.gsize, g.gshift, perm, d, out, n, in), true, [=](cudaStream_t s) {
-               launch_int4_gather(codes, sz, hs, units, g, perm, d, n, in, out, s);
-             }});
+    enqueue({key(0x1A4B0100, codes, sz, hs, units, g.groups, g.gsize, g.gshift, perm, d, out, n, in), true,
+             [=](cudaStream_t s) { launch_int4_gather(codes, sz, hs, units, g, perm, d, n, in, out, s); }});
   }
 
   uint64_t weight_bytes() const override { return bytes_; }

@@ -289,7 +289,6 @@ __global__ void kv_store_kernel(T* kbase, T* vbase, const int32_t* __restrict__ 
   vbase[off] = from_f32<T>(v[t]);
 }
 
-__device__ __forceinline__ float silu_mul1(float g, float u) { return g / (1.0f + expf(-g)) * u; }
 // out = silu(gate) * up; with h.p, out's 16-bit copy too (with h.only, instead of out).
 __global__ void silu_mul_kernel(const float* gate, const float* up, float* out, int64_t n, bool vec, HalfOut h) {
   pdl_enter();
