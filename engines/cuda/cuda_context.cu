@@ -1,6 +1,7 @@
 #include "engines/cuda/cuda_context.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 
 #include "engines/core/env_flag.h"
@@ -132,6 +133,21 @@ void mem_info(uint64_t* free_bytes, uint64_t* total_bytes) {
   if (total_bytes) *total_bytes = t;
 }
 
+// QBENCH_DEBUG_POISON=1 fills every new device allocation with 0xFF bytes (NaN as FP32, FP16 and BF16), or only
+// those whose `what` contains its value: a kernel that reads memory nothing wrote then fails every time instead
+// of now and then, with whatever the last owner of the memory left there. A debugging switch, not for runs.
+static void poison_if_asked(void* p, size_t bytes, const std::string& what) {
+  static const std::string want = [] {
+    const char* v = std::getenv("QBENCH_DEBUG_POISON");
+    return std::string(v && std::string(v) != "0" ? v : "");
+  }();
+  if (want.empty() || (want != "1" && what.find(want) == std::string::npos)) return;
+  // Not on stream(): the first allocation (the cuBLAS workspace) is made while the stream is being set up.
+  cudaError_t e = cudaMemset(p, 0xFF, bytes);
+  if (e == cudaSuccess) e = cudaDeviceSynchronize();
+  if (e != cudaSuccess) throw_cuda(e, "QBENCH_DEBUG_POISON fill");
+}
+
 void* device_alloc(size_t bytes, const std::string& what) {
   if (bytes == 0) return nullptr;
   void* p = nullptr;
@@ -145,6 +161,7 @@ void* device_alloc(size_t bytes, const std::string& what) {
                       bytes, f);
   }
   if (e != cudaSuccess) throw_cuda(e, ("cudaMalloc for " + what).c_str());
+  poison_if_asked(p, bytes, what);
   return p;
 }
 
@@ -155,6 +172,8 @@ void device_free(void* p) {
     flush();
   } catch (...) {
   }
+  // cudaFree waits for the device "in most cases" (its documentation): wait for our stream explicitly.
+  (void)cudaStreamSynchronize(stream());
   (void)cudaFree(p);
 }
 
@@ -167,7 +186,7 @@ void* scratch(Scratch slot, size_t bytes) {
     device_free(s.scratch[i]);
     s.scratch[i] = nullptr;
     s.scratch_size[i] = 0;
-    s.scratch[i] = device_alloc(grown, "scratch buffer");
+    s.scratch[i] = device_alloc(grown, "scratch buffer " + std::to_string(i));
     s.scratch_size[i] = grown;
   }
   return s.scratch[i];
@@ -184,6 +203,13 @@ uint64_t workspace_bytes() {
 void sync(const char* where) {
   flush();
   cudaError_t e = cudaStreamSynchronize(stream());
+  if (e != cudaSuccess) throw_cuda(e, where);
+}
+
+void upload_sync(void* dst, const void* src, size_t bytes, const char* where) {
+  if (!bytes) return;
+  cudaError_t e = cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream());
+  if (e == cudaSuccess) e = cudaStreamSynchronize(stream());
   if (e != cudaSuccess) throw_cuda(e, where);
 }
 

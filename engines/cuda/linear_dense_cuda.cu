@@ -529,7 +529,7 @@ class DenseLinearCuda final : public Linear {
     if (in <= 0 || out <= 0) throw Error("dense CUDA Linear needs a positive shape");
     bytes_ = uint64_t(in) * uint64_t(out) * sizeof(T);
     w_ = reinterpret_cast<T*>(static_cast<uint8_t*>(block_->p) + offset);
-    QB_CUDA(cudaMemcpy(w_, host, bytes_, cudaMemcpyHostToDevice));
+    upload_sync(w_, host, bytes_, "dense weight upload");
   }
 
   void forward(const float* x, float* y, int64_t n) const override {

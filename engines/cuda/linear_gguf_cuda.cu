@@ -78,9 +78,9 @@ class GgufLinearCuda final : public Linear {
         h2.resize(st_.s2 * rows);
         const int32_t* map = v.row_map ? v.row_map + r0 : nullptr;
         gguf_repack_rows(type_, map ? src : src + uint64_t(r0) * rb, map, in, rows, h0.data(), h1.data(), h2.data());
-        QB_CUDA(cudaMemcpy(a0_ + st_.s0 * r0, h0.data(), h0.size(), cudaMemcpyHostToDevice));
-        if (a1_) QB_CUDA(cudaMemcpy(a1_ + st_.s1 * r0, h1.data(), h1.size(), cudaMemcpyHostToDevice));
-        if (a2_) QB_CUDA(cudaMemcpy(a2_ + st_.s2 * r0, h2.data(), h2.size(), cudaMemcpyHostToDevice));
+        upload_sync(a0_ + st_.s0 * r0, h0.data(), h0.size(), "GGUF weight upload");
+        if (a1_) upload_sync(a1_ + st_.s1 * r0, h1.data(), h1.size(), "GGUF weight upload");
+        if (a2_) upload_sync(a2_ + st_.s2 * r0, h2.data(), h2.size(), "GGUF weight upload");
       }
     } catch (...) {
       device_free(mem_);

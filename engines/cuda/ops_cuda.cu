@@ -692,7 +692,7 @@ class CudaOps final : public Ops {
     std::vector<float> inv(static_cast<size_t>(half));
     for (int64_t i = 0; i < half; ++i) inv[size_t(i)] = 1.0f / std::pow(float(theta), float(2 * i) / float(head_dim));
     auto* d = static_cast<float*>(device_alloc(inv.size() * sizeof(float), "RoPE table"));
-    QB_CUDA(cudaMemcpy(d, inv.data(), inv.size() * sizeof(float), cudaMemcpyHostToDevice));
+    upload_sync(d, inv.data(), inv.size() * sizeof(float), "RoPE table upload");
     inv_freq_[key] = d;
     return d;
   }
