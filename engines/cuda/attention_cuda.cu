@@ -562,7 +562,7 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   // pass see the same sequences: the blob is built once and re-staged (stage() shares equal blobs).
   struct SeqKey {
     const KvCache* kv;
-    const KvBlockPool* pool;
+    uint64_t pool;  // KvBlockPool::serial(): a pool freed and another made at its address must not match
     int64_t pos0, rows, blocks;
     bool operator==(const SeqKey& o) const {
       return kv == o.kv && pool == o.pool && pos0 == o.pos0 && rows == o.rows && blocks == o.blocks;
@@ -578,7 +578,7 @@ bool attention_batch(int64_t layer, const Ops::SeqRows* seqs, int64_t count, con
   auto to_flash = [&](int64_t i) { return flash && seqs[i].rows > kDecodeRows; };
   now.clear();
   for (int64_t i = 0; i < count; ++i)
-    now.push_back({seqs[i].kv, &pool, seqs[i].pos0, seqs[i].rows, int64_t(seqs[i].kv->blocks().size())});
+    now.push_back({seqs[i].kv, pool.serial(), seqs[i].pos0, seqs[i].rows, int64_t(seqs[i].kv->blocks().size())});
   bool same = now == last && !blob.empty();
   // A cache freed and another allocated at its address would match by pointer: the tables must match too.
   for (int64_t i = 0; same && i < count; ++i) {

@@ -1,5 +1,6 @@
 #include "engines/model/kv_cache.h"
 
+#include <atomic>
 #include <cstring>
 #include <new>
 
@@ -25,6 +26,8 @@ KvBlockPool::KvBlockPool(int64_t layers, int64_t kv_heads, int64_t head_dim, KvT
     : layers_(layers), kv_heads_(kv_heads), head_dim_(head_dim), type_(type), block_tokens_(block_tokens),
       n_blocks_(n_blocks), elem_(type == KvType::F16 ? 2 : 4), account_(account), ops_(ops) {
   if (block_tokens <= 0 || n_blocks <= 0 || n_blocks > INT32_MAX) throw Error("KV pool needs a positive number of blocks");
+  static std::atomic<uint64_t> next_serial{1};
+  serial_ = next_serial++;
   block_bytes_ = uint64_t(block_tokens) * row_elems() * elem_;
   bytes_ = block_bytes_ * uint64_t(n_blocks) * 2 * uint64_t(layers);
   try {

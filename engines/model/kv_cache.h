@@ -44,6 +44,9 @@ class KvBlockPool {
   int64_t row_elems() const { return kv_heads_ * head_dim_; }
   uint64_t elem_bytes() const { return elem_; }
   uint64_t bytes() const { return bytes_; }
+  // Unique per pool in the process, never reused: a cache keyed by the pool's address could meet another pool
+  // (another capacity, element type or shape) allocated where a freed one was.
+  uint64_t serial() const { return serial_; }
 
   // Start of a block's K (kv=0) or V (kv=1) rows for a layer.
   uint8_t* block_data(int64_t layer, int kv, int32_t block) const {
@@ -56,6 +59,7 @@ class KvBlockPool {
   int64_t block_tokens_, n_blocks_;
   uint64_t elem_, block_bytes_, bytes_;
   uint8_t* data_ = nullptr;
+  uint64_t serial_;
   std::vector<uint8_t> host_;
   std::vector<int32_t> free_;
   MemoryAccount* account_;
