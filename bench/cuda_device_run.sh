@@ -17,8 +17,9 @@
 #   repeat: the whole [cuda] suite REPEAT times (default 5) under each of REPEAT_ENVS (';'-separated sets of
 #   start-up switches, '-' for none; default: none, then QBENCH_CUDA_PDL=0, QBENCH_INT4_STAGE=0,
 #   QBENCH_GGUF_EARLY_EPILOGUE=0, QBENCH_CUDA_GRAPHS=0): pass/fail counts per set and the failed assertions'
-#   places, the first failing log of each set kept (repeat-N.txt). For the fourteenth session's flaky suite (about
-#   one full run in three failed the pipelined greedy test or the int4 prefill reference test, each passing alone).
+#   places, the first failing log of each set kept (repeat-N.txt). Made for the fourteenth session's flaky suite
+#   (one full run in two or three failed; the fifteenth found the race, docs/benchmarks-h100.md): keep using it
+#   after changes to folds or buffers, since a race inside a kernel shows only now and then.
 #   GEN_TOKENS / REPS (default 256 / 5) size the latency runs.
 #   FORMATS (default gptq-int4,awq-int4,gguf-q4_k_m,gguf-q5_k_s,gguf-q8_0): the quantized 7B files the
 #   `formats` step generates on the device (synthetic, real size and type mix) and runs the latency workload on.
