@@ -6,14 +6,16 @@
 #
 # usage (repo root, on the GPU machine): bash bench/cuda_device_run.sh [OUT_DIR] [steps]
 #   steps: any of build,tests,sanitize,roofline,stream,gemmalgos,gemv,bench7b,bench7b-nographs,decode,profile,formats,
-#   int4prof,trace,cpubench,throughput,longprompt (default: all but stream, gemmalgos, int4prof, trace, cpubench,
-#   throughput and longprompt)
+#   int4prof,trace,cpubench,throughput,longprompt,repeat,initcheck (default: all but stream, gemmalgos, int4prof,
+#   trace, cpubench, throughput, longprompt, repeat and initcheck)
 #   int4prof: the GPTQ 7B decode step taken apart: GPU time per kernel, Nsight Compute's full set on one layer's
 #   four int4 GEMVs (q/k/v, o, gate/up, down) and the int4 GEMV's SASS (docs/cuda.md, int4 decode speed).
 #   trace: where a graph-replayed 7B decode step's time goes, kernel by kernel with their overlaps, for each of
 #   TRACE_FORMATS (default gptq-int4,gguf-q8_0): the latency workload under bench/cuda_kernel_trace.cpp (CUPTI), its
 #   decode rate untraced and traced, bench/kernel_trace_summary.py's table and one layer's timeline (trace-FORMAT.txt).
 #   longprompt: the FP16 latency workload at prompts 512 and 4096 (generate 32), flash attention on and off.
+#   initcheck: compute-sanitizer initcheck on the int4 prefill and pipelined greedy fixture tests alone, CUDA graphs
+#   on and off, reads of unwritten memory counted per kernel (not in the default steps: ~5 minutes).
 #   repeat: the whole [cuda] suite REPEAT times (default 5) under each of REPEAT_ENVS (';'-separated sets of
 #   start-up switches, '-' for none; default: none, then QBENCH_CUDA_PDL=0, QBENCH_INT4_STAGE=0,
 #   QBENCH_GGUF_EARLY_EPILOGUE=0, QBENCH_CUDA_GRAPHS=0): pass/fail counts per set and the failed assertions'
@@ -104,6 +106,21 @@ if has sanitize && command -v compute-sanitizer >/dev/null; then
   log "compute-sanitizer memcheck on the kernel tests"
   compute-sanitizer --tool memcheck --error-exitcode 3 "$BUILD/tests/qbench_tests" "[cuda-kernels]" >"$OUT_DIR/sanitizer.txt" 2>&1
   echo "compute-sanitizer exit $?"; tail -4 "$OUT_DIR/sanitizer.txt"
+fi
+
+if has initcheck && command -v compute-sanitizer >/dev/null; then
+  # Reads of device memory nothing wrote, per kernel, on two fixture tests alone, with CUDA graphs on and off (the
+  # fifteenth session saw ~600 000 reports on the greedy test with graphs, none but add_bias's on a test without
+  # replays: initcheck may not follow writes made inside graph replays; add_bias reads cuBLAS's TMA stores).
+  for t in "int4 on cuda: prefill*" "pipelined greedy decode on cuda*"; do
+    for g in 1 0; do
+      log "initcheck, graphs $g: $t"
+      QBENCH_CUDA_GRAPHS=$g timeout 300 compute-sanitizer --tool initcheck --print-limit 1000000 \
+        "$BUILD/tests/qbench_tests" "$t" >/tmp/initcheck.txt 2>&1
+      grep -E "^=========     at " /tmp/initcheck.txt | sed 's/+0x[0-9a-f]*//' | sort | uniq -c | sort -rn | head -12
+      grep -E "ERROR SUMMARY|test cases" /tmp/initcheck.txt | tail -2
+    done
+  done
 fi
 
 if has roofline; then
