@@ -172,7 +172,7 @@ void device_free(void* p) {
     flush();
   } catch (...) {
   }
-  // cudaFree waits for the device "in most cases" (its documentation): wait for our stream explicitly.
+  // cudaFree's documentation promises synchronous behaviour only "for most use cases": wait for our stream.
   (void)cudaStreamSynchronize(stream());
   (void)cudaFree(p);
 }
